@@ -1,0 +1,164 @@
+"""Command line: ``offpolicy train | eval | plot | presets``. Errors a user can fix print one line, exit status 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from offpolicy.errors import OffpolicyError
+
+
+def train(
+    preset: Annotated[str | None, tyro.conf.Positional, tyro.conf.arg(metavar="PRESET")] = None,
+    /,
+    algo: str | None = None,
+    env: str | None = None,
+    seed: int | None = None,
+    total_steps: int | None = None,
+    set: Annotated[tuple[str, ...], tyro.conf.arg(metavar="KEY=VALUE")] = (),  # noqa: A002 - the flag is --set
+    out: Path = Path("runs"),
+    run_dir: Path | None = None,
+    video: bool = True,
+    progress: bool = True,
+) -> None:
+    """Train an agent and write a run directory.
+
+    Examples: ``offpolicy train ddpg-pendulum``; ``offpolicy train --algo ddpg --env MountainCarContinuous-v0
+    --set total_steps=20000 actor_lr=1e-3``; ``offpolicy train my-config.yaml --seed 3``.
+
+    Args:
+        preset: Built-in preset name (see ``offpolicy presets``) or path to a YAML config.
+        algo: Algorithm (ddpg); overrides the preset's.
+        env: Gymnasium env id; overrides the preset's.
+        seed: Master seed; overrides the preset's.
+        total_steps: Environment steps; overrides the preset's.
+        set: Config overrides as key=value (full key like agent.noise.sigma, or a unique suffix like sigma).
+        out: Parent folder for a new run directory (named <preset or algo-env>_s<seed>_<time>).
+        run_dir: Exact run directory to create instead (must not exist or be empty).
+        video: Record the MP4 test episode at the end.
+        progress: Show the progress bar.
+    """
+    from offpolicy.config import make_config, parse_set
+    from offpolicy.run.trainer import Trainer, new_run_dir
+
+    overrides = parse_set(list(set))
+    for key, value in (("algo", algo), ("env", env), ("seed", seed), ("total_steps", total_steps)):
+        if value is not None:
+            overrides[key] = value
+    if preset is None and env is None and algo is None:
+        raise OffpolicyError("name a preset (e.g. `offpolicy train ddpg-pendulum`) or an env "
+                             "(`offpolicy train --algo ddpg --env Pendulum-v1`). See `offpolicy presets`.")
+    config = make_config(preset, overrides)
+    name = Path(preset).stem if preset else f"{config.algo}-{config.env}"
+    path = run_dir if run_dir is not None else new_run_dir(out, name, config.seed)
+    trainer = Trainer(config, run_dir=path, progress=progress)
+    try:
+        trainer.learn(config.total_steps)
+        summary = trainer.finish(video=video and config.video)
+    finally:
+        trainer.close()
+    ev, sps = summary["final_eval"], summary["learning_phase_steps_per_s"]
+    print(f"final eval over {ev['episodes']} episodes: {ev['mean']:.1f} ± {ev['std']:.1f}"
+          + (f"; learning phase {sps:.0f} steps/s" if sps else "") + f"; wall time {summary['wall_time_s']:.1f} s")
+    print(f"outputs in {path}/ (config.yaml, metrics.csv, evaluations.csv, eval.json, learning_curve.png, "
+          f"checkpoints/, tb/{', video.mp4' if (path / 'video.mp4').exists() else ''})")
+
+
+def eval(  # noqa: A001 - the subcommand is `eval`
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")],
+    /,
+    episodes: int = 10,
+    checkpoint: str = "final",
+    video: bool = False,
+    out: Path | None = None,
+) -> None:
+    """Evaluate a run's checkpoint without exploration noise.
+
+    Args:
+        run_dir: A run directory (or a checkpoint directory).
+        episodes: Number of episodes (the first 10 use the same seeds as the run's own evaluations).
+        checkpoint: Which checkpoint of the run: final, best, or interrupted.
+        video: Also record one episode to RUN_DIR/eval_video.mp4.
+        out: Write the result as JSON to this file.
+    """
+    from offpolicy.run.checkpoint import read_meta
+    from offpolicy.run.trainer import Trainer
+
+    path = _checkpoint_dir(run_dir, checkpoint)
+    _, config, _ = read_meta(path)
+    model = _load(path, config.algo)
+    trainer: Trainer = model._trainer
+    if episodes < 1:
+        raise OffpolicyError(f"--episodes {episodes}: must be >= 1.")
+    result = trainer.evaluate(episodes)
+    print(f"{config.algo} {config.env} ({path}): {result['mean']:.2f} ± {result['std']:.2f} over "
+          f"{episodes} episodes (min {result['min']:.1f}, max {result['max']:.1f})")
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2))
+        print(f"wrote {out}")
+    if video:
+        target = (run_dir if (run_dir / "checkpoints").is_dir() else path) / "eval_video.mp4"
+        ret, length = trainer.record_video(target)
+        print(f"video of one episode (return {ret:.1f}, {length} steps): {target}")
+
+
+def plot(run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")], /, out: Path | None = None) -> None:
+    """Draw the learning curve (score, losses, evaluations) of a run directory as a PNG.
+
+    Args:
+        run_dir: A run directory with metrics.csv.
+        out: Output PNG (default RUN_DIR/learning_curve.png).
+    """
+    from offpolicy.run.plots import plot_run
+
+    if not (run_dir / "metrics.csv").is_file():
+        raise OffpolicyError(f"{run_dir}: no metrics.csv here; pass a run directory made by `offpolicy train`.")
+    print(f"wrote {plot_run(run_dir, out)}")
+
+
+def presets() -> None:
+    """List the built-in presets."""
+    from offpolicy.config import load_preset_dict, preset_names
+
+    for name in preset_names():
+        data = load_preset_dict(name)
+        print(f"{name:28s} {data.get('algo', '?'):6s} {data.get('env', '?'):16s} {data.get('total_steps', '?')} steps")
+
+
+def _checkpoint_dir(run_dir: Path, checkpoint: str) -> Path:
+    if (run_dir / "meta.json").is_file():
+        return run_dir
+    path = run_dir / "checkpoints" / checkpoint
+    if not path.is_dir():
+        have = sorted(p.name for p in (run_dir / "checkpoints").iterdir()) if (run_dir / "checkpoints").is_dir() else []
+        raise OffpolicyError(f"{path} not found" + (f"; this run has checkpoints {have}." if have else
+                                                    f"; is {run_dir} a run directory made by `offpolicy train`?"))
+    return path
+
+
+def _load(path: Path, algo: str):
+    from offpolicy.api import DDPG
+
+    classes = {"ddpg": DDPG}
+    return classes[algo].load(path, progress=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    commands = {"train": train, "eval": eval, "plot": plot, "presets": presets}
+    try:
+        tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="offpolicy",
+                                             description="Off-policy deep RL (DDPG) in JAX.")
+    except OffpolicyError as exc:
+        print(f"offpolicy: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,397 @@
+"""Typed configuration: dataclasses for a run and each agent, YAML presets, ``key=value`` overrides.
+
+Every value that reaches a run passes through :func:`from_dict`, which checks types, ranges and relations field by
+field and refuses unknown keys with the closest valid key as a hint. YAML is read with ``yaml.safe_load`` only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from offpolicy.errors import ConfigError
+
+# --------------------------------------------------------------------------------------------------------------------
+# Dataclasses. Each field has a one-line docstring (shown by ``offpolicy train --help`` and in docs/config.md).
+# Agent configs are frozen and hashable: they are static arguments of the jitted functions.
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Exploration noise added to the actor's action (in the agent's [-1, 1] action space)."""
+
+    kind: Literal["ou", "gaussian", "tutorial", "none"] = "ou"
+    """ou: Ornstein-Uhlenbeck x += theta*(mu-x)*dt + sigma*sqrt(dt)*N(0,1); gaussian: sigma*N(0,1);
+    tutorial: the notebook's x += theta*(mu-x) + sigma*U[0,1) (biased, kept to reproduce it); none."""
+    theta: float = 1.0
+    """OU mean-reversion rate."""
+    sigma: float = 0.1
+    """Noise scale (OU diffusion, or the Gaussian standard deviation)."""
+    mu: float = 0.0
+    """OU long-run mean."""
+    dt: float = 1e-2
+    """OU time step; lag-1 autocorrelation is 1 - theta*dt."""
+    reset_each_episode: bool = True
+    """Reset the OU state to mu at every episode start (the tutorial never resets)."""
+
+    def check(self) -> None:
+        _require(self.theta >= 0, "agent.noise.theta", self.theta, "must be >= 0")
+        _require(self.sigma >= 0, "agent.noise.sigma", self.sigma, "must be >= 0")
+        _require(self.dt > 0, "agent.noise.dt", self.dt, "must be > 0")
+        if self.kind == "ou":
+            _require(self.theta * self.dt <= 1, "agent.noise.theta", self.theta,
+                     f"theta*dt must be <= 1 for a stable OU process (dt={self.dt})")
+
+
+@dataclass(frozen=True)
+class DDPGConfig:
+    """DDPG (Lillicrap et al. 2015) hyperparameters. Defaults are the tutorial's."""
+
+    buffer_size: int = 100_000
+    """Replay buffer capacity (transitions)."""
+    batch_size: int = 128
+    """Minibatch size per update."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 5e-3
+    """Polyak rate of the soft target update: target <- tau*online + (1-tau)*target."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 1e-3
+    """Adam learning rate of the critic."""
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    """Hidden layer widths of both actor and critic."""
+    final_layer_init: float = 3e-3
+    """Last layer weights and biases ~ U(-x, x)."""
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    """Exploration noise."""
+
+    def check(self) -> None:
+        _require(self.buffer_size >= 1, "agent.buffer_size", self.buffer_size, "must be >= 1")
+        _require(self.batch_size >= 1, "agent.batch_size", self.batch_size, "must be >= 1")
+        _require(self.batch_size <= self.buffer_size, "agent.batch_size", self.batch_size,
+                 f"must be <= agent.buffer_size ({self.buffer_size})")
+        _require(0 <= self.gamma <= 1, "agent.gamma", self.gamma, "must be in [0, 1]")
+        _require(0 < self.tau <= 1, "agent.tau", self.tau, "must be in (0, 1]")
+        _require(self.actor_lr > 0, "agent.actor_lr", self.actor_lr, "must be > 0")
+        _require(self.critic_lr > 0, "agent.critic_lr", self.critic_lr, "must be > 0")
+        _require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+                 "agent.hidden_sizes", list(self.hidden_sizes), "must be a non-empty list of positive ints")
+        _require(self.final_layer_init > 0, "agent.final_layer_init", self.final_layer_init, "must be > 0")
+        self.noise.check()
+
+
+AGENT_CONFIGS: dict[str, type] = {"ddpg": DDPGConfig}
+"""Algorithm name -> its agent config class."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: algorithm, environment, budget, seeding, evaluation and outputs."""
+
+    algo: str = "ddpg"
+    """Algorithm: ddpg."""
+    env: str = "Pendulum-v1"
+    """Gymnasium environment id."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for gymnasium.make."""
+    seed: int = 0
+    """Master seed: network init, warm-up actions, noise, per-episode env seeds all derive from it."""
+    total_steps: int = 50_000
+    """Environment steps to train for."""
+    warmup_steps: int = 10_000
+    """Steps of uniformly random actions at the start (the learner is not used)."""
+    learning_starts: int = 10_000
+    """Updates begin once this many transitions are stored (one update per env step after that)."""
+    truncation_as_terminal: bool = False
+    """Store time-limit truncation as terminal (the tutorials' fault; keep False to bootstrap on truncation)."""
+    eval_every: int = 5_000
+    """Noise-free evaluation every this many env steps (0: only at the end)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation (separate env, seeds disjoint from training)."""
+    video: bool = True
+    """Record an MP4 of one noise-free test episode at the end."""
+    log_every: int = 1_000
+    """Write TensorBoard scalars / refresh the progress bar at least every this many steps."""
+    agent: Any = field(default_factory=DDPGConfig)
+    """Algorithm hyperparameters (the section's type depends on algo)."""
+
+    def check(self) -> None:
+        _require(self.algo in AGENT_CONFIGS, "algo", self.algo, f"must be one of {sorted(AGENT_CONFIGS)}")
+        _require(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        _require(self.total_steps >= 1, "total_steps", self.total_steps, "must be >= 1")
+        _require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
+        batch = self.agent.batch_size
+        _require(self.learning_starts >= batch, "learning_starts", self.learning_starts,
+                 f"must be >= agent.batch_size ({batch}) so the first batch can be drawn")
+        _require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
+        _require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "must be >= 1")
+        _require(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")
+        self.agent.check()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _require(ok: bool, key: str, value: Any, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: {message}.")
+
+
+def _closest(name: str, options: list[str], noun: str = "keys") -> str:
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    return f" Did you mean '{match[0]}'?" if match else f" Valid {noun}: {', '.join(sorted(options))}."
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML/CLI value to the annotated type, or raise a ConfigError naming the key."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{key}={value!r}: must be one of {list(choices)}.")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], key)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{key}={value!r}: expected true or false.")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected an integer.")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                number = float(value.replace("_", ""))
+            except ValueError:
+                number = None
+            if number is not None and number.is_integer():
+                return int(number)
+        raise ConfigError(f"{key}={value!r}: expected an integer.")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected a number.")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}={value!r}: expected a number.")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}={value!r}: expected a string.")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = yaml.safe_load(value) if value.strip().startswith("[") else value.split(",")
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}={value!r}: expected a list, e.g. [128, 128].")
+        item_type = typing.get_args(tp)[0]
+        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}={value!r}: expected a mapping.")
+        return dict(value)
+    raise ConfigError(f"{key}: unsupported type {tp}.")  # pragma: no cover - programming error
+
+
+def _from_mapping(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}.")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"unknown key '{prefix}{key}'.{_closest(str(key), names)}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        key = prefix + f.name
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[f.name] = _from_mapping(tp, data[f.name], key + ".")
+        else:
+            kwargs[f.name] = _coerce(data[f.name], tp, key)
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> RunConfig:
+    """Build and validate a RunConfig from a plain mapping (e.g. parsed YAML)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: expected a mapping, got {type(data).__name__}.")
+    data = dict(data)
+    algo = data.get("algo", RunConfig.algo)
+    if algo not in AGENT_CONFIGS:
+        raise ConfigError(f"algo={algo!r}: unknown algorithm.{_closest(str(algo), list(AGENT_CONFIGS), 'algorithms')}")
+    agent = _from_mapping(AGENT_CONFIGS[algo], data.pop("agent", {}) or {}, "agent.")
+    config = _from_mapping(RunConfig, data, "")
+    config = dataclasses.replace(config, agent=agent)
+    config.check()
+    return config
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain, YAML-safe mapping of a config (tuples become lists)."""
+
+    def plain(x: Any) -> Any:
+        if dataclasses.is_dataclass(x):
+            return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x)}
+        if isinstance(x, (tuple, list)):
+            return [plain(v) for v in x]
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        return x
+
+    return plain(config)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Presets, files, overrides
+
+
+def preset_names() -> list[str]:
+    """Names of the built-in presets (files in offpolicy/presets/)."""
+    folder = resources.files("offpolicy") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML ({exc}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of config keys at the top level.")
+    return data
+
+
+def load_preset_dict(name_or_path: str) -> dict[str, Any]:
+    """Raw mapping of a preset name (e.g. ``ddpg-pendulum``) or a path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"config file {name_or_path!r} not found.")
+        return _read_yaml(path.read_text(), str(path))
+    names = preset_names()
+    if name_or_path not in names:
+        hint = difflib.get_close_matches(name_or_path, names, n=1, cutoff=0.5)
+        raise ConfigError(f"unknown preset {name_or_path!r}." + (f" Did you mean '{hint[0]}'?" if hint else "")
+                          + f" Presets: {', '.join(names)}; or pass a path to a YAML file.")
+    text = (resources.files("offpolicy") / "presets" / f"{name_or_path}.yaml").read_text()
+    return _read_yaml(text, f"preset {name_or_path}")
+
+
+def _all_keys(cls: type, prefix: str = "") -> list[str]:
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            keys += _all_keys(tp, prefix + f.name + ".")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def valid_keys(algo: str) -> list[str]:
+    """Every dotted key a ``--set`` override may name for this algorithm."""
+    run_keys = [k for k in _all_keys(RunConfig) if k != "agent"]
+    return run_keys + _all_keys(AGENT_CONFIGS[algo], "agent.")
+
+
+def resolve_key(key: str, algo: str) -> str:
+    """Full dotted key for ``key``: exact (``agent.actor_lr``) or a unique suffix (``actor_lr``, ``noise.sigma``)."""
+    keys = valid_keys(algo)
+    if key in keys:
+        return key
+    if key.startswith("env_kwargs."):
+        return key
+    matches = [k for k in keys if k.endswith("." + key)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ConfigError(f"key {key!r} is ambiguous: use one of {matches}.")
+    raise ConfigError(f"unknown key {key!r} for algo {algo}.{_closest(key, keys)}")
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted-key overrides applied (keys resolved with :func:`resolve_key`)."""
+    data = _deepcopy(data)
+    if "algo" in overrides:
+        data["algo"] = overrides["algo"]
+    algo = data.get("algo", RunConfig.algo)
+    if algo not in AGENT_CONFIGS:
+        raise ConfigError(f"algo={algo!r}: unknown algorithm.{_closest(str(algo), list(AGENT_CONFIGS), 'algorithms')}")
+    for key, value in overrides.items():
+        parts = resolve_key(key, algo).split(".")
+        node = data
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"cannot set {key!r}: {part!r} is not a section.")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """Parse ``key=value`` strings; values are read as YAML scalars/lists (``1e-4``, ``[64, 64]``, ``true``)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set actor_lr=1e-4.")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"--set {item!r}: empty key.")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        out[key] = value
+    return out
+
+
+def _deepcopy(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _deepcopy(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_deepcopy(v) for v in x]
+    return x
+
+
+def make_config(preset: str | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Preset (or YAML path, or the defaults) + overrides -> validated RunConfig."""
+    base = load_preset_dict(preset) if preset else {}
+    return from_dict(apply_overrides(base, overrides or {}))
+
+
+def save_yaml(config: RunConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -1,0 +1,86 @@
+"""Gymnasium environments: creation, space checks with clear errors, action rescaling, per-episode seeds."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from offpolicy.agents.base import EnvSpec
+from offpolicy.errors import EnvError
+
+# pygame renders rgb_array frames off-screen: no audio device, no display, no XDG warnings on headless machines.
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+_CONTINUOUS_ALGOS = ("ddpg",)
+
+
+def make_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None,
+             render_mode: str | None = None) -> tuple[gym.Env, EnvSpec]:
+    """Create ``env_id``, check its spaces for ``algo`` and return (env, spec).
+
+    Continuous-action envs are wrapped in ``RescaleAction`` so the agent acts in [-1, 1].
+    """
+    try:
+        env = gym.make(env_id, render_mode=render_mode, **(env_kwargs or {}))
+    except gym.error.Error as exc:  # NameNotFound / VersionNotFound / NamespaceNotFound / DeprecatedEnv ...
+        raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
+    except TypeError as exc:
+        raise EnvError(f"cannot make environment {env_id!r} with env_kwargs={env_kwargs}: {exc}") from None
+    try:
+        spec = check_spaces(env, env_id, algo)
+    except EnvError:
+        env.close()
+        raise
+    if not spec.discrete:
+        ones = np.ones(spec.action_dim, np.float32)
+        env = gym.wrappers.RescaleAction(env, min_action=-ones, max_action=ones)
+    return env, spec
+
+
+def check_spaces(env: gym.Env, env_id: str, algo: str) -> EnvSpec:
+    """EnvSpec of ``env`` for ``algo``, or an EnvError naming the problem and the fix."""
+    obs_space, action_space = env.observation_space, env.action_space
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise EnvError(
+            f"{env_id}: observation space {obs_space} is not a flat Box; offpolicy's MLP agents need a 1-D vector. "
+            "Wrap the env with gymnasium.wrappers.FlattenObservation (dict/tuple spaces) or pick a vector-observation env."
+        )
+    if algo in _CONTINUOUS_ALGOS:
+        if isinstance(action_space, gym.spaces.Discrete):
+            raise EnvError(
+                f"{env_id} has a discrete action space ({action_space}); {algo.upper()} needs a continuous Box. "
+                "Use a continuous env (e.g. Pendulum-v1, MountainCarContinuous-v0) or a discrete-action algorithm."
+            )
+        if not isinstance(action_space, gym.spaces.Box) or len(action_space.shape) != 1:
+            raise EnvError(f"{env_id}: action space {action_space} is not a 1-D Box; {algo.upper()} needs one.")
+        if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
+            raise EnvError(
+                f"{env_id}: action bounds are unbounded (low={action_space.low}, high={action_space.high}); "
+                f"{algo.upper()} squashes actions into the bounds. Wrap the env with gymnasium.wrappers.ClipAction "
+                "after giving it finite bounds, or pick an env with a bounded action space."
+            )
+        return EnvSpec(obs_shape=tuple(obs_space.shape), action_dim=int(action_space.shape[0]))
+    raise EnvError(f"unknown algorithm {algo!r}")  # pragma: no cover - config validation rejects it first
+
+
+class EpisodeSeeds:
+    """Deterministic stream of per-episode reset seeds derived from the master seed.
+
+    Training draws from [0, 2**31) and evaluation from [2**31, 2**32), so their episodes never share a seed.
+    """
+
+    TRAIN, EVAL, VIDEO = 0, 1, 2
+
+    def __init__(self, seed: int, stream: int):
+        self._rng = np.random.default_rng([seed, stream])
+        self._offset = 0 if stream == self.TRAIN else 2**31
+
+    def next(self) -> int:
+        return int(self._offset + self._rng.integers(0, 2**31))
+
+    def take(self, n: int) -> list[int]:
+        return [self.next() for _ in range(n)]

@@ -1,0 +1,17 @@
+"""Errors a user can act on. The CLI prints their message alone (no traceback) and exits with status 2."""
+
+
+class OffpolicyError(Exception):
+    """Base class: the message names the problem and the fix."""
+
+
+class ConfigError(OffpolicyError, ValueError):
+    """A preset, YAML file or --set override is invalid."""
+
+
+class EnvError(OffpolicyError, ValueError):
+    """The environment cannot be used by the chosen algorithm."""
+
+
+class CheckpointError(OffpolicyError, ValueError):
+    """A checkpoint or run directory is missing, corrupt, or does not match the config."""

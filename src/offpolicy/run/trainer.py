@@ -1,0 +1,234 @@
+"""The training shell: config -> env, agent, host loop -> run directory (CSV, TensorBoard, checkpoints, plot, video).
+
+Nothing is written before the config and the environment have been validated, so bad input never leaves a
+half-made run directory behind.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from offpolicy import __version__
+from offpolicy.agents import make_agent
+from offpolicy.config import RunConfig, save_yaml
+from offpolicy.envs import EpisodeSeeds, make_env
+from offpolicy.errors import OffpolicyError
+from offpolicy.loops.host import EpisodeRecord, HostLoop
+from offpolicy.run import checkpoint
+from offpolicy.run.evaluate import evaluate, record_video
+from offpolicy.run.logger import RunLogger
+from offpolicy.run.plots import plot_run
+
+
+def new_run_dir(root: str | Path, name: str, seed: int) -> Path:
+    """A fresh, not-yet-existing path ``root/{name}_s{seed}_{timestamp}``."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{name}_s{seed}_{stamp}"
+    path, i = base, 1
+    while path.exists():
+        path = base.with_name(f"{base.name}-{i}")
+        i += 1
+    return path
+
+
+def versions() -> dict[str, str]:
+    import flax
+    import gymnasium
+    import optax
+
+    return {"offpolicy": __version__, "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
+            "gymnasium": gymnasium.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def make_policy(agent):
+    """Jitted noise-free policy: (agent_state, obs[B, ...]) -> action[B, ...] in the agent's action space."""
+    key = jax.random.key(0)  # unused when explore=False
+
+    @jax.jit
+    def policy(state, obs):
+        return agent.act(state, obs, key, explore=False)[0]
+
+    return policy
+
+
+class Trainer:
+    """Owns one training run. ``learn(n)`` may be called repeatedly; ``finish()`` writes the final outputs."""
+
+    def __init__(self, config: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
+                 verbose: bool = True):
+        config.check()
+        self.config = config
+        self.env, self.spec = make_env(config.env, config.algo, config.env_kwargs)  # may raise EnvError: no dir yet
+        self.eval_env, _ = make_env(config.env, config.algo, config.env_kwargs)
+        self.agent = make_agent(config.algo, config.agent, self.spec)
+        self.loop = HostLoop(
+            self.agent, self.env, seed=config.seed, buffer_size=config.agent.buffer_size,
+            batch_size=config.agent.batch_size, warmup_steps=config.warmup_steps,
+            learning_starts=config.learning_starts, truncation_as_terminal=config.truncation_as_terminal,
+        )
+        self.eval_seeds = EpisodeSeeds(config.seed, EpisodeSeeds.EVAL).take(config.eval_episodes)
+        self.policy_fn = make_policy(self.agent)
+        self.progress, self.verbose = progress, verbose
+        self.best_eval: float | None = None
+        self.last_eval: tuple[int, dict] | None = None
+        self.wall_time = 0.0
+        self.run_dir: Path | None = None
+        self.logger: RunLogger | None = None
+        if run_dir is not None:
+            self.open_run_dir(run_dir)
+
+    def open_run_dir(self, run_dir: str | Path) -> None:
+        """Start writing outputs to ``run_dir`` (must be new or empty)."""
+        run_dir = Path(run_dir)
+        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+            raise OffpolicyError(f"run directory {run_dir} already exists and is not empty; choose another path.")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_yaml(self.config, run_dir / "config.yaml")
+        self.run_dir = run_dir
+        self.logger = RunLogger(run_dir, self.agent.metric_names)
+
+    def set_state(self, agent_state: Any) -> None:
+        """Replace the agent state (e.g. restored from a checkpoint)."""
+        self.loop.carry = self.loop.carry.replace(agent=agent_state)
+
+    # -- policy -------------------------------------------------------------------------------------------------------
+    @property
+    def state(self) -> Any:
+        return self.loop.agent_state
+
+    def policy(self, obs: np.ndarray) -> np.ndarray:
+        return np.asarray(self.policy_fn(self.state, jnp.asarray(obs, jnp.float32)))
+
+    def evaluate(self, episodes: int | None = None) -> dict:
+        seeds = self.eval_seeds if episodes is None else EpisodeSeeds(self.config.seed, EpisodeSeeds.EVAL).take(episodes)
+        return evaluate(self.eval_env, self.policy, seeds, self.spec.discrete)
+
+    # -- training -----------------------------------------------------------------------------------------------------
+    def learn(self, total_steps: int) -> None:
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        self._pbar = tqdm(total=total_steps, unit="step", disable=not self.progress, dynamic_ncols=True,
+                          desc=f"{cfg.algo} {cfg.env}", mininterval=0.5)
+        self._pbar_pos = 0
+        self._start = time.perf_counter()
+        self._excluded = 0.0  # evaluation / checkpoint time, kept out of steps/s
+        self._last_row = (self.loop.state.step, self._start, 0.0)
+        try:
+            self.loop.run(total_steps, on_episode=self._on_episode, on_step=self._on_step)
+        except KeyboardInterrupt:
+            self._pbar.close()
+            if self.run_dir is not None:
+                path = self._save("interrupted")
+                print(f"\ninterrupted at step {self.loop.state.step}; state saved to {path}")
+            raise
+        finally:
+            self.wall_time += time.perf_counter() - self._start
+        self._pbar.update(self.loop.state.step - self._pbar_pos)
+        self._pbar.close()
+
+    def _on_step(self, step: int) -> None:
+        if step % 100 == 0:
+            self._pbar.update(step - self._pbar_pos)
+            self._pbar_pos = step
+        if self.config.eval_every and step % self.config.eval_every == 0:
+            self._periodic_eval(step)
+
+    def _on_episode(self, record: EpisodeRecord) -> None:
+        now = time.perf_counter()
+        last_step, last_time, last_excluded = self._last_row
+        elapsed = now - last_time - (self._excluded - last_excluded)
+        steps_per_s = (record.step - last_step) / elapsed if elapsed > 0 else None
+        self._last_row = (record.step, now, self._excluded)
+        row = {"step": record.step, "episode": record.episode, "episode_return": record.episode_return,
+               "episode_length": record.episode_length, **{k: record.metrics.get(k) for k in self.agent.metric_names},
+               "steps_per_s": steps_per_s, "time_s": self.wall_time + now - self._start}
+        if self.logger is not None:
+            self.logger.episode(row)
+        postfix = {"return": f"{record.episode_return:.1f}"}
+        if self.last_eval is not None:
+            postfix["eval"] = f"{self.last_eval[1]['mean']:.1f}"
+        self._pbar.set_postfix(postfix, refresh=False)
+
+    def _periodic_eval(self, step: int) -> None:
+        tic = time.perf_counter()
+        result = self.evaluate()
+        self.last_eval = (step, result)
+        if self.logger is not None:
+            self.logger.evaluation(step, result)
+            if self.best_eval is None or result["mean"] > self.best_eval:
+                self.best_eval = result["mean"]
+                self._save("best", {"eval": _brief(result)})
+        elif self.best_eval is None or result["mean"] > self.best_eval:
+            self.best_eval = result["mean"]
+        self._excluded += time.perf_counter() - tic
+
+    def _save(self, name: str, extra: dict | None = None) -> Path:
+        s = self.loop.state
+        info = {"step": s.step, "episodes": s.episode, "updates": s.updates, **(extra or {})}
+        return checkpoint.save(self.run_dir / "checkpoints" / name, self.state, self.config, self.spec, info)
+
+    # -- final outputs ------------------------------------------------------------------------------------------------
+    def finish(self, video: bool | None = None) -> dict:
+        """Final evaluation, checkpoints, eval.json, summary.json, learning-curve PNG and test-episode MP4."""
+        s = self.loop.state
+        if self.last_eval is not None and self.last_eval[0] == s.step:
+            result = self.last_eval[1]
+        else:
+            result = self.evaluate()
+            if self.logger is not None:
+                self.logger.evaluation(s.step, result)
+            if self.best_eval is None or result["mean"] > self.best_eval:
+                self.best_eval = result["mean"]
+                if self.run_dir is not None:
+                    self._save("best", {"eval": _brief(result)})
+        learn_sps = s.learn_steps / s.learn_time if s.learn_time > 0 else None
+        summary = {
+            "algo": self.config.algo, "env": self.config.env, "seed": self.config.seed, "steps": s.step,
+            "episodes": s.episode, "updates": s.updates, "wall_time_s": self.wall_time,
+            "learning_phase_steps_per_s": learn_sps, "final_eval": _brief(result), "best_eval_mean": self.best_eval,
+            "versions": versions(), "jax_backend": jax.default_backend(),
+        }
+        if self.run_dir is None:
+            return summary
+        self._save("final", {"eval": _brief(result)})
+        (self.run_dir / "eval.json").write_text(json.dumps({"step": s.step, "checkpoint": "final", **result}, indent=2))
+        self.logger.tb.flush()
+        plot_run(self.run_dir, title=f"{self.config.algo.upper()} {self.config.env} (seed {self.config.seed})")
+        if self.config.video if video is None else video:
+            try:
+                self.record_video(self.run_dir / "video.mp4")
+            except Exception as exc:  # rendering needs pygame and ffmpeg; training results stay valid without it
+                warnings.warn(f"could not record the test-episode video: {exc}", stacklevel=2)
+        summary["wall_time_s"] = self.wall_time
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def record_video(self, path: Path) -> tuple[float, int]:
+        env, _ = make_env(self.config.env, self.config.algo, self.config.env_kwargs, render_mode="rgb_array")
+        try:
+            seed = EpisodeSeeds(self.config.seed, EpisodeSeeds.VIDEO).next()
+            return record_video(env, self.policy, seed, self.spec.discrete, path)
+        finally:
+            env.close()
+
+    def close(self) -> None:
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None
+        self.env.close()
+        self.eval_env.close()
+
+
+def _brief(result: dict) -> dict:
+    return {"mean": result["mean"], "std": result["std"], "episodes": result["episodes"]}
