@@ -1,0 +1,114 @@
+import pytest
+
+from offpolicy.config import (
+    DDPGConfig, RunConfig, apply_overrides, from_dict, load_preset_dict, make_config, parse_set, preset_names,
+    resolve_key, to_dict,
+)
+from offpolicy.errors import ConfigError
+
+
+def test_presets_load_and_match_the_tutorial_budget():
+    assert {"ddpg-pendulum", "ddpg-pendulum-tutorial"} <= set(preset_names())
+    cfg = make_config("ddpg-pendulum")
+    a = cfg.agent
+    assert (cfg.env, cfg.total_steps, cfg.warmup_steps) == ("Pendulum-v1", 50_000, 10_000)
+    assert (a.buffer_size, a.batch_size, a.gamma, a.tau) == (100_000, 128, 0.99, 5e-3)
+    assert (a.actor_lr, a.critic_lr, a.hidden_sizes, a.final_layer_init) == (3e-4, 1e-3, (128, 128), 3e-3)
+    assert (a.noise.kind, a.noise.theta, a.noise.sigma) == ("ou", 1.0, 0.1)
+    tut = make_config("ddpg-pendulum-tutorial")
+    assert tut.truncation_as_terminal and tut.agent.noise.kind == "tutorial"
+    assert not tut.agent.noise.reset_each_episode and not cfg.truncation_as_terminal
+
+
+def test_defaults_equal_the_flagship_preset():
+    assert make_config(None, {}) == make_config("ddpg-pendulum")
+
+
+def test_roundtrip_through_dict():
+    cfg = make_config("ddpg-pendulum-tutorial", {"seed": 3})
+    assert from_dict(to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize("key,full", [("actor_lr", "agent.actor_lr"), ("sigma", "agent.noise.sigma"),
+                                      ("noise.kind", "agent.noise.kind"), ("seed", "seed"),
+                                      ("agent.tau", "agent.tau")])
+def test_resolve_key_suffixes(key, full):
+    assert resolve_key(key, "ddpg") == full
+
+
+def test_overrides_parse_yaml_scalars_and_scientific_notation():
+    cfg = make_config("ddpg-pendulum", parse_set(["actor_lr=1e-4", "hidden_sizes=[64, 32]", "noise.kind=gaussian",
+                                                  "truncation_as_terminal=true", "total_steps=2_000"]))
+    assert cfg.agent.actor_lr == 1e-4 and cfg.agent.hidden_sizes == (64, 32)
+    assert cfg.agent.noise.kind == "gaussian" and cfg.truncation_as_terminal and cfg.total_steps == 2000
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"actor_lrr": 1}, "Did you mean 'agent.actor_lr'"),
+        ({"agent.batch_size": 0}, "agent.batch_size=0: must be >= 1"),
+        ({"agent.batch_size": 256, "agent.buffer_size": 100}, "must be <= agent.buffer_size"),
+        ({"learning_starts": 10}, "learning_starts=10: must be >= agent.batch_size"),
+        ({"agent.gamma": 1.5}, "agent.gamma=1.5: must be in [0, 1]"),
+        ({"agent.tau": 0}, "agent.tau=0.0: must be in (0, 1]"),
+        ({"agent.actor_lr": "fast"}, "expected a number"),
+        ({"total_steps": 1.5}, "expected an integer"),
+        ({"agent.noise.kind": "pink"}, "must be one of"),
+        ({"video": "maybe"}, "expected true or false"),
+        ({"agent.hidden_sizes": "[0]"}, "positive ints"),
+        ({"algo": "ppo"}, "unknown algorithm"),
+        ({"sigma": -1}, "must be >= 0"),
+        ({"agent.noise.theta": 200.0}, "theta*dt must be <= 1"),
+        ({"eval_episodes": 0}, "eval_episodes=0: must be >= 1"),
+    ],
+)
+def test_validation_errors_name_the_problem(overrides, message):
+    with pytest.raises(ConfigError, match=None) as info:
+        make_config("ddpg-pendulum", overrides)
+    assert message in str(info.value)
+
+
+def test_unknown_yaml_key_suggests_closest(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("algo: ddpg\nagent:\n  batch_sise: 64\n")
+    with pytest.raises(ConfigError, match="agent.batch_sise.*Did you mean 'batch_size'"):
+        make_config(str(path))
+
+
+def test_bad_yaml_and_missing_files_and_presets(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("algo: [ddpg\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        make_config(str(bad))
+    with pytest.raises(ConfigError, match="not found"):
+        make_config(str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match="Did you mean 'ddpg-pendulum'"):
+        load_preset_dict("ddpg-pendulm")
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        make_config(str(lst))
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("algo: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        make_config(str(evil))
+
+
+def test_set_requires_key_value():
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_set(["actor_lr"])
+
+
+def test_apply_overrides_does_not_mutate_input():
+    base = load_preset_dict("ddpg-pendulum")
+    apply_overrides(base, {"actor_lr": 1.0})
+    assert base["agent"]["actor_lr"] == 0.0003
+
+
+def test_dataclasses_are_hashable_for_jit():
+    hash(DDPGConfig())
+    assert isinstance(RunConfig().agent, DDPGConfig)
