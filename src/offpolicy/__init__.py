@@ -2,9 +2,9 @@
 
 __version__ = "0.1.0"
 
-from offpolicy.api import DDPG  # noqa: E402
+from offpolicy.api import DDPG, DQN  # noqa: E402
 from offpolicy.config import RunConfig, make_config, preset_names  # noqa: E402
 from offpolicy.errors import CheckpointError, ConfigError, EnvError, OffpolicyError  # noqa: E402
 
-__all__ = ["DDPG", "RunConfig", "make_config", "preset_names", "OffpolicyError", "ConfigError", "EnvError",
+__all__ = ["DDPG", "DQN", "RunConfig", "make_config", "preset_names", "OffpolicyError", "ConfigError", "EnvError",
            "CheckpointError", "__version__"]

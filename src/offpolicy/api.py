@@ -6,6 +6,9 @@
     action = model.predict(obs, deterministic=True)        # action in the env's own bounds (not a tuple, unlike SB3)
     model.evaluate(episodes=10)                            # {"mean": ..., "std": ..., "returns": [...], ...}
     model.save("ddpg-pendulum.ckpt"); model = DDPG.load("ddpg-pendulum.ckpt")
+
+    from offpolicy import DQN
+    model = DQN("CartPole-v1", seed=0).learn(50_000)        # NoisyNet-DQN; DQN(..., exploration="epsilon") for e-greedy
 """
 
 from __future__ import annotations
@@ -127,3 +130,24 @@ class DDPG(OffPolicyModel):
 
     algo = "ddpg"
     default_env = "Pendulum-v1"
+
+
+class DQN(OffPolicyModel):
+    """DQN (Mnih et al. 2015) with NoisyNet exploration (Fortunato et al. 2017), or epsilon-greedy with
+    ``exploration="epsilon"``, for discrete (gymnasium.spaces.Discrete) action spaces.
+
+    Without ``preset`` or ``config``, the run settings and hyperparameters are the ``noisy-dqn-cartpole`` preset's
+    (with ``env`` replacing CartPole-v1 when given).
+    """
+
+    algo = "dqn"
+    default_env = "CartPole-v1"
+    default_preset: ClassVar[str] = "noisy-dqn-cartpole"
+
+    def __init__(self, env: str | None = None, seed: int = 0, *, preset: str | None = None,
+                 config: RunConfig | None = None, progress: bool = True, **overrides: Any):
+        if preset is None and config is None:
+            preset = self.default_preset
+            if env is None:
+                env = self.default_env
+        super().__init__(env, seed, preset=preset, config=config, progress=progress, **overrides)

@@ -32,7 +32,7 @@ def train(
 
     Args:
         preset: Built-in preset name (see ``offpolicy presets``) or path to a YAML config.
-        algo: Algorithm (ddpg); overrides the preset's.
+        algo: Algorithm (ddpg or dqn); overrides the preset's.
         env: Gymnasium env id; overrides the preset's.
         seed: Master seed; overrides the preset's.
         total_steps: Environment steps; overrides the preset's.
@@ -141,9 +141,9 @@ def _checkpoint_dir(run_dir: Path, checkpoint: str) -> Path:
 
 
 def _load(path: Path, algo: str):
-    from offpolicy.api import DDPG
+    from offpolicy.api import DDPG, DQN
 
-    classes = {"ddpg": DDPG}
+    classes = {"ddpg": DDPG, "dqn": DQN}
     return classes[algo].load(path, progress=False)
 
 
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": train, "eval": eval, "plot": plot, "presets": presets}
     try:
         tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="offpolicy",
-                                             description="Off-policy deep RL (DDPG) in JAX.")
+                                             description="Off-policy deep RL (DDPG, NoisyNet-DQN) in JAX.")
     except OffpolicyError as exc:
         print(f"offpolicy: error: {exc}", file=sys.stderr)
         return 2

@@ -89,7 +89,62 @@ class DDPGConfig:
         self.noise.check()
 
 
-AGENT_CONFIGS: dict[str, type] = {"ddpg": DDPGConfig}
+@dataclass(frozen=True)
+class DQNConfig:
+    """DQN (Mnih et al. 2015) with NoisyNet (Fortunato et al. 2017) or epsilon-greedy exploration.
+    Defaults are the NoisyNet tutorial's, with the paper's sigma initialisation."""
+
+    buffer_size: int = 10_000
+    """Replay buffer capacity (transitions)."""
+    batch_size: int = 128
+    """Minibatch size per update."""
+    gamma: float = 0.99
+    """Discount factor."""
+    lr: float = 1e-3
+    """Adam learning rate (eps 1e-8, as PyTorch's default Adam in the tutorial)."""
+    target_update: int = 150
+    """Hard copy of the online parameters into the target network every this many updates."""
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    """Hidden widths; the first layer is a plain Dense, every later layer (and the output) is noisy."""
+    loss: Literal["huber", "mse"] = "huber"
+    """TD loss on the taken action's Q: huber (smooth L1, delta 1, as the tutorial) or mse."""
+    max_grad_norm: float = 0.0
+    """Clip the gradient's global norm to this before Adam (0: no clipping, as the tutorial)."""
+    exploration: Literal["noisy", "epsilon"] = "noisy"
+    """noisy: NoisyNet layers, greedy w.r.t. the noisy Q; epsilon: the same network without noise, epsilon-greedy."""
+    sigma0: float = 0.5
+    """NoisyNet sigma init: sigma = sigma0/sqrt(fan_in) (paper, factorised noise)."""
+    noise_type: Literal["factorised", "independent"] = "factorised"
+    """factorised: eps_w = f(eps_out) f(eps_in)^T, f(x) = sgn(x) sqrt|x|; independent: one N(0,1) per weight."""
+    bias_sigma_fan_out: bool = False
+    """Initialise the bias sigma with sigma0/sqrt(fan_out), as the tutorial does (the paper uses fan_in)."""
+    eval_noise: bool = False
+    """Evaluate and predict with the current noise sample, as the tutorial's test does (default: mean weights mu)."""
+    epsilon_start: float = 1.0
+    """epsilon-greedy: exploration rate at the first policy step."""
+    epsilon_end: float = 0.05
+    """epsilon-greedy: final exploration rate."""
+    epsilon_decay_steps: int = 10_000
+    """epsilon-greedy: policy steps (after warm-up) over which epsilon falls linearly from start to end."""
+
+    def check(self) -> None:
+        _require(self.buffer_size >= 1, "agent.buffer_size", self.buffer_size, "must be >= 1")
+        _require(self.batch_size >= 1, "agent.batch_size", self.batch_size, "must be >= 1")
+        _require(self.batch_size <= self.buffer_size, "agent.batch_size", self.batch_size,
+                 f"must be <= agent.buffer_size ({self.buffer_size})")
+        _require(0 <= self.gamma <= 1, "agent.gamma", self.gamma, "must be in [0, 1]")
+        _require(self.lr > 0, "agent.lr", self.lr, "must be > 0")
+        _require(self.target_update >= 1, "agent.target_update", self.target_update, "must be >= 1")
+        _require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+                 "agent.hidden_sizes", list(self.hidden_sizes), "must be a non-empty list of positive ints")
+        _require(self.max_grad_norm >= 0, "agent.max_grad_norm", self.max_grad_norm, "must be >= 0 (0: off)")
+        _require(self.sigma0 >= 0, "agent.sigma0", self.sigma0, "must be >= 0")
+        _require(0 <= self.epsilon_end <= self.epsilon_start <= 1, "agent.epsilon_start", self.epsilon_start,
+                 f"need 0 <= epsilon_end ({self.epsilon_end}) <= epsilon_start <= 1")
+        _require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
+
+
+AGENT_CONFIGS: dict[str, type] = {"ddpg": DDPGConfig, "dqn": DQNConfig}
 """Algorithm name -> its agent config class."""
 
 
@@ -98,7 +153,7 @@ class RunConfig:
     """One training run: algorithm, environment, budget, seeding, evaluation and outputs."""
 
     algo: str = "ddpg"
-    """Algorithm: ddpg."""
+    """Algorithm: ddpg (continuous actions) or dqn (discrete actions)."""
     env: str = "Pendulum-v1"
     """Gymnasium environment id."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)

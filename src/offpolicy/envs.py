@@ -16,6 +16,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 _CONTINUOUS_ALGOS = ("ddpg",)
+_DISCRETE_ALGOS = ("dqn",)
 
 
 def make_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None,
@@ -53,7 +54,8 @@ def check_spaces(env: gym.Env, env_id: str, algo: str) -> EnvSpec:
         if isinstance(action_space, gym.spaces.Discrete):
             raise EnvError(
                 f"{env_id} has a discrete action space ({action_space}); {algo.upper()} needs a continuous Box. "
-                "Use a continuous env (e.g. Pendulum-v1, MountainCarContinuous-v0) or a discrete-action algorithm."
+                "Use a continuous env (e.g. Pendulum-v1, MountainCarContinuous-v0), or DQN for discrete actions "
+                "(--algo dqn, e.g. `offpolicy train noisy-dqn-cartpole`)."
             )
         if not isinstance(action_space, gym.spaces.Box) or len(action_space.shape) != 1:
             raise EnvError(f"{env_id}: action space {action_space} is not a 1-D Box; {algo.upper()} needs one.")
@@ -64,6 +66,17 @@ def check_spaces(env: gym.Env, env_id: str, algo: str) -> EnvSpec:
                 "after giving it finite bounds, or pick an env with a bounded action space."
             )
         return EnvSpec(obs_shape=tuple(obs_space.shape), action_dim=int(action_space.shape[0]))
+    if algo in _DISCRETE_ALGOS:
+        if not isinstance(action_space, gym.spaces.Discrete):
+            raise EnvError(
+                f"{env_id} has action space {action_space}; {algo.upper()} needs a discrete action space "
+                "(gymnasium.spaces.Discrete). Use a discrete-action env (e.g. CartPole-v1, Acrobot-v1, MountainCar-v0), "
+                "or DDPG for continuous (Box) actions (--algo ddpg, e.g. `offpolicy train ddpg-pendulum`)."
+            )
+        if int(action_space.start) != 0:
+            raise EnvError(f"{env_id}: Discrete action space starts at {action_space.start}; {algo.upper()} needs "
+                           "actions 0..n-1. Wrap the env in a gymnasium.ActionWrapper that adds the offset.")
+        return EnvSpec(obs_shape=tuple(obs_space.shape), action_dim=1, n_actions=int(action_space.n))
     raise EnvError(f"unknown algorithm {algo!r}")  # pragma: no cover - config validation rejects it first
 
 

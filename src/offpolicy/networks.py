@@ -1,4 +1,4 @@
-"""Flax (linen) networks: MLP, DDPG actor and critic.
+"""Flax (linen) networks: MLP, DDPG actor and critic, NoisyDense and the DQN Q-network.
 
 Initialisation follows Lillicrap et al. 2015 (and PyTorch's nn.Linear default, which the tutorial relies on):
 hidden layers' weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the last layer ~ U(-3e-3, 3e-3).
@@ -65,3 +65,105 @@ class Critic(nn.Module):
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         x = jnp.concatenate([obs, action], axis=-1)
         return MLP(self.hidden_sizes, 1, self.final_init, name="mlp")(x)[..., 0]  # [B]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# NoisyNet (Fortunato et al. 2017) and the DQN Q-network.
+#
+# The noise is explicit data, not hidden module state: a NoisyDense layer takes its epsilon as an argument
+# (``noise=None`` means the mean weights mu only), and ``sample_q_noise(key, ...)`` is the pure function that draws
+# a fresh epsilon pytree for a whole Q-network. Flax kernels are [fan_in, fan_out], so epsilon_w is too.
+
+NOISE_TYPES = ("factorised", "independent")
+
+
+def signed_sqrt(x: jax.Array) -> jax.Array:
+    """f(x) = sgn(x) * sqrt(|x|), the scaling of factorised Gaussian noise."""
+    return jnp.sign(x) * jnp.sqrt(jnp.abs(x))
+
+
+def sample_layer_noise(key: jax.Array, fan_in: int, fan_out: int, noise_type: str = "factorised") -> dict:
+    """Epsilon of one noisy layer: {"kernel": [fan_in, fan_out], "bias": [fan_out]}.
+
+    factorised:  eps_w = f(eps_in) f(eps_out)^T (rank 1), eps_b = f(eps_out), eps_in/out ~ N(0, I);
+    independent: every entry ~ N(0, 1).
+    """
+    in_key, out_key = jax.random.split(key)
+    if noise_type == "factorised":
+        eps_in = signed_sqrt(jax.random.normal(in_key, (fan_in,)))
+        eps_out = signed_sqrt(jax.random.normal(out_key, (fan_out,)))
+        return {"kernel": jnp.outer(eps_in, eps_out), "bias": eps_out}
+    if noise_type == "independent":
+        return {"kernel": jax.random.normal(in_key, (fan_in, fan_out)), "bias": jax.random.normal(out_key, (fan_out,))}
+    raise ValueError(f"noise_type must be one of {NOISE_TYPES}, got {noise_type!r}")
+
+
+class NoisyDense(nn.Module):
+    """y = (mu_w + sigma_w * eps_w) x + mu_b + sigma_b * eps_b; with ``noise=None``, y = mu_w x + mu_b.
+
+    Init (paper, factorised): mu ~ U(±1/sqrt(fan_in)), sigma_w = sigma_b = sigma0/sqrt(fan_in).
+    ``bias_sigma_fan_out`` uses sigma0/sqrt(fan_out) for sigma_b instead (the tutorial's choice).
+    """
+
+    features: int
+    sigma0: float = 0.5
+    bias_sigma_fan_out: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array, noise: dict | None = None) -> jax.Array:
+        fan_in, fan_out = x.shape[-1], self.features
+        mu_init = uniform_init(1.0 / math.sqrt(fan_in))
+        kernel_mu = self.param("kernel_mu", mu_init, (fan_in, fan_out))
+        kernel_sigma = self.param("kernel_sigma", nn.initializers.constant(self.sigma0 / math.sqrt(fan_in)),
+                                  (fan_in, fan_out))
+        bias_mu = self.param("bias_mu", mu_init, (fan_out,))
+        bias_fan = fan_out if self.bias_sigma_fan_out else fan_in
+        bias_sigma = self.param("bias_sigma", nn.initializers.constant(self.sigma0 / math.sqrt(bias_fan)), (fan_out,))
+        if noise is None:
+            return x @ kernel_mu + bias_mu
+        kernel = kernel_mu + kernel_sigma * noise["kernel"]
+        bias = bias_mu + bias_sigma * noise["bias"]
+        return x @ kernel + bias
+
+
+def q_layer_sizes(obs_dim: int, hidden_sizes: Sequence[int], n_actions: int) -> list[tuple[str, int, int]]:
+    """(name, fan_in, fan_out) of every QNetwork layer, input to output."""
+    widths = [obs_dim, *hidden_sizes, n_actions]
+    return [(f"layer_{i}", widths[i], widths[i + 1]) for i in range(len(widths) - 1)]
+
+
+def sample_q_noise(key: jax.Array, obs_dim: int, hidden_sizes: Sequence[int], n_actions: int,
+                   noise_type: str = "factorised") -> dict:
+    """Fresh epsilon for every noisy layer of a QNetwork (all layers but the first): {layer name: layer noise}."""
+    layers = q_layer_sizes(obs_dim, hidden_sizes, n_actions)[1:]
+    keys = jax.random.split(key, len(layers))
+    return {name: sample_layer_noise(k, fan_in, fan_out, noise_type) for k, (name, fan_in, fan_out) in zip(keys, layers)}
+
+
+class QNetwork(nn.Module):
+    """Q(s, ·) for n_actions discrete actions, the NoisyNet tutorial's network by default:
+    Dense(128) -> ReLU -> Noisy(128) -> ReLU -> Noisy(n_actions).
+
+    The first layer is a plain Dense; every later layer is NoisyDense when ``noisy`` (else a plain Dense with the
+    same mu initialisation, for epsilon-greedy). All weights start ~ U(±1/sqrt(fan_in)).
+    """
+
+    n_actions: int
+    hidden_sizes: Sequence[int] = (128, 128)
+    noisy: bool = True
+    sigma0: float = 0.5
+    bias_sigma_fan_out: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, noise: dict | None = None) -> jax.Array:
+        x = obs
+        layers = q_layer_sizes(obs.shape[-1], self.hidden_sizes, self.n_actions)
+        for i, (name, fan_in, fan_out) in enumerate(layers):
+            if i == 0 or not self.noisy:
+                x = fan_in_dense(fan_out, fan_in, name=name)(x)
+            else:
+                x = NoisyDense(fan_out, self.sigma0, self.bias_sigma_fan_out, name=name)(
+                    x, None if noise is None else noise[name])
+            if i < len(layers) - 1:
+                x = nn.relu(x)
+        return x  # [B, n_actions]

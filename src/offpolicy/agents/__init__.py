@@ -13,6 +13,10 @@ def make_agent(algo: str, config: Any, spec: EnvSpec) -> Agent:
         from offpolicy.agents import ddpg
 
         return ddpg.make(config, spec)
+    if algo == "dqn":
+        from offpolicy.agents import dqn
+
+        return dqn.make(config, spec)
     raise ValueError(f"unknown algo {algo!r}")
 
 

@@ -1,0 +1,167 @@
+"""DQN (Mnih et al. 2015) with NoisyNet exploration (Fortunato et al. 2017) as pure functions over one state pytree.
+
+The update, in the order the tutorial's ``update_model`` runs it (equations in docs/dqn.md):
+
+    y         = r + gamma * (1 - terminated) * max_a Q'(s', a; eps')     TD target from the target net and its noise;
+                                                                           truncation is NOT terminal
+    L         = mean huber(Q(s, a; eps) - y)                             on the taken action a only (smooth L1)
+    theta     <- Adam step on L
+    eps, eps' <- fresh independent samples                               online and target noise, after every update
+    theta'    <- theta            every target_update updates            hard copy (parameters only, not the noise)
+
+The noise eps (online) and eps' (target) are explicit arrays in the state. Training actions are argmax_a Q(s, a; eps)
+with the current eps; evaluation (``explore=False``) uses the mean weights mu only, unless ``eval_noise``.
+With ``exploration="epsilon"`` the same network has plain Dense layers instead of noisy ones, and training actions
+are epsilon-greedy with epsilon falling linearly over ``epsilon_decay_steps`` policy steps.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from offpolicy.agents.base import Agent, EnvSpec
+from offpolicy.buffer import Transition
+from offpolicy.config import DQNConfig
+from offpolicy.networks import QNetwork, sample_q_noise
+
+
+@flax.struct.dataclass
+class DQNState:
+    params: dict  # online Q-network params (mu and sigma of the noisy layers)
+    target_params: dict
+    opt: optax.OptState
+    online_noise: dict  # {layer name: {"kernel": [fan_in, fan_out], "bias": [fan_out]}}; {} without NoisyNet
+    target_noise: dict  # same structure, drawn independently
+    updates: jax.Array  # int32, number of updates done
+    policy_steps: jax.Array  # int32, env steps taken by the exploring policy (drives the epsilon schedule)
+
+
+def network(cfg: DQNConfig, spec: EnvSpec) -> QNetwork:
+    return QNetwork(spec.n_actions, tuple(cfg.hidden_sizes), noisy=cfg.exploration == "noisy", sigma0=cfg.sigma0,
+                    bias_sigma_fan_out=cfg.bias_sigma_fan_out)
+
+
+def optimizer(cfg: DQNConfig) -> optax.GradientTransformation:
+    adam = optax.adam(cfg.lr)  # eps 1e-8, as torch.optim.Adam
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), adam) if cfg.max_grad_norm > 0 else adam
+
+
+def resample(cfg: DQNConfig, spec: EnvSpec, key: jax.Array) -> dict:
+    """A fresh noise pytree for one Q-network ({} when exploration is epsilon-greedy)."""
+    if cfg.exploration != "noisy":
+        return {}
+    return sample_q_noise(key, spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions, cfg.noise_type)
+
+
+def epsilon(cfg: DQNConfig, policy_steps: jax.Array) -> jax.Array:
+    """Linear schedule: epsilon_start at step 0, epsilon_end from epsilon_decay_steps on."""
+    frac = jnp.clip(policy_steps / cfg.epsilon_decay_steps, 0.0, 1.0)
+    return cfg.epsilon_start + frac * (cfg.epsilon_end - cfg.epsilon_start)
+
+
+def init(cfg: DQNConfig, spec: EnvSpec, key: jax.Array, n_envs: int = 1) -> DQNState:
+    del n_envs  # the noise is shared by all envs; nothing per-env
+    params_key, online_key, target_key = jax.random.split(key, 3)
+    obs = jnp.zeros((1,) + tuple(spec.obs_shape), jnp.float32)
+    params = network(cfg, spec).init(params_key, obs)
+    return DQNState(
+        params=params,
+        target_params=jax.tree.map(jnp.copy, params),  # the target starts as an exact copy (own buffers)
+        opt=optimizer(cfg).init(params),
+        online_noise=resample(cfg, spec, online_key),
+        target_noise=resample(cfg, spec, target_key),
+        updates=jnp.zeros((), jnp.int32),
+        policy_steps=jnp.zeros((), jnp.int32),
+    )
+
+
+def q_values(cfg: DQNConfig, spec: EnvSpec, state: DQNState, obs: jax.Array, noisy: bool) -> jax.Array:
+    """Q(s, ·) of the online network [B, n_actions]: with the current noise, or the mean weights mu only."""
+    noise = state.online_noise if noisy and cfg.exploration == "noisy" else None
+    return network(cfg, spec).apply(state.params, obs, noise)
+
+
+def act(cfg: DQNConfig, spec: EnvSpec, state: DQNState, obs: jax.Array, key: jax.Array, explore: bool):
+    """int32 actions [B]. explore: argmax of the noisy Q (NoisyNet) or epsilon-greedy; else argmax of Q with mu."""
+    if not explore:
+        return jnp.argmax(q_values(cfg, spec, state, obs, noisy=cfg.eval_noise), axis=-1).astype(jnp.int32), state
+    greedy = jnp.argmax(q_values(cfg, spec, state, obs, noisy=True), axis=-1).astype(jnp.int32)  # [B]
+    n = obs.shape[0]
+    if cfg.exploration == "epsilon":
+        coin_key, action_key = jax.random.split(key)
+        explore_now = jax.random.uniform(coin_key, (n,)) < epsilon(cfg, state.policy_steps)
+        greedy = jnp.where(explore_now, jax.random.randint(action_key, (n,), 0, spec.n_actions), greedy)
+    return greedy, state.replace(policy_steps=state.policy_steps + n)
+
+
+def reset(state: DQNState, episode_start: jax.Array) -> DQNState:
+    del episode_start  # no per-episode state: NoisyNet noise is resampled per update, not per episode
+    return state
+
+
+def update(cfg: DQNConfig, spec: EnvSpec, state: DQNState, batch: Transition, key: jax.Array):
+    q_net, tx = network(cfg, spec), optimizer(cfg)
+
+    # TD target from the target network with its own noise; only a true termination stops the bootstrap.
+    target_noise = state.target_noise if cfg.exploration == "noisy" else None
+    next_q = q_net.apply(state.target_params, batch.next_obs, target_noise)  # [B, n_actions]
+    not_terminal = 1.0 - batch.terminated.astype(jnp.float32)
+    td_target = jax.lax.stop_gradient(batch.reward + cfg.gamma * not_terminal * jnp.max(next_q, axis=-1))  # [B]
+
+    # Loss on the taken action's Q, with the online noise the actions were chosen with.
+    online_noise = state.online_noise if cfg.exploration == "noisy" else None
+
+    def loss_fn(params):
+        q_all = q_net.apply(params, batch.obs, online_noise)  # [B, n_actions]
+        q_pred = jnp.take_along_axis(q_all, batch.action[:, None].astype(jnp.int32), axis=-1)[:, 0]  # [B]
+        td_error = q_pred - td_target
+        per_sample = optax.huber_loss(td_error, delta=1.0) if cfg.loss == "huber" else td_error**2
+        return jnp.mean(per_sample), q_pred
+
+    (loss, q_pred), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    param_updates, opt = tx.update(grads, state.opt, state.params)
+    params = optax.apply_updates(state.params, param_updates)
+
+    # New independent noise for both networks, then the hard target copy every target_update updates.
+    online_key, target_key = jax.random.split(key)
+    updates = state.updates + 1
+    copy = updates % cfg.target_update == 0
+    target_params = jax.tree.map(lambda new, old: jnp.where(copy, new, old), params, state.target_params)
+
+    new_state = state.replace(
+        params=params,
+        target_params=target_params,
+        opt=opt,
+        online_noise=resample(cfg, spec, online_key),
+        target_noise=resample(cfg, spec, target_key),
+        updates=updates,
+    )
+    metrics = {"loss": loss, "q_mean": jnp.mean(q_pred)}
+    if cfg.exploration == "noisy":  # mean |sigma| over the noisy layers' weights: how much noise is left
+        sigmas = [jnp.abs(leaf).ravel() for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+                  if "sigma" in jax.tree_util.keystr(path)]
+        metrics["sigma_mean"] = jnp.mean(jnp.concatenate(sigmas))
+    else:
+        metrics["epsilon"] = epsilon(cfg, state.policy_steps)
+    return new_state, metrics
+
+
+def make(cfg: DQNConfig, spec: EnvSpec) -> Agent:
+    if not spec.discrete:
+        raise ValueError("DQN needs a discrete (gymnasium.spaces.Discrete) action space")
+    extra = ("sigma_mean",) if cfg.exploration == "noisy" else ("epsilon",)
+    return Agent(
+        algo="dqn",
+        config=cfg,
+        spec=spec,
+        init=functools.partial(init, cfg, spec),
+        act=functools.partial(act, cfg, spec),
+        reset=reset,
+        update=functools.partial(update, cfg, spec),
+        metric_names=("loss", "q_mean", *extra),
+    )
