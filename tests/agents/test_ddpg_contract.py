@@ -1,0 +1,125 @@
+"""Contracts of the DDPG model shell: deterministic predict, save/load, safe checkpoint loading, env checks."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from offpolicy import DDPG
+from offpolicy.errors import CheckpointError, EnvError
+
+TINY = dict(total_steps=400, warmup_steps=200, learning_starts=200, eval_episodes=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = DDPG("Pendulum-v1", seed=0, **TINY)
+    m.learn()
+    return m
+
+
+OBS = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -3.0], [-0.6, 0.8, 5.0]], np.float32)
+
+
+def test_predict_deterministic_is_noise_free_and_repeatable(model):
+    a1, a2 = model.predict(OBS), model.predict(OBS)
+    np.testing.assert_array_equal(a1, a2)
+    assert a1.shape == (3, 1) and np.all(np.abs(a1) <= 2.0)  # Pendulum torque bounds
+    single = model.predict(OBS[0])
+    assert single.shape == (1,)
+    np.testing.assert_allclose(single, a1[0], rtol=1e-6)
+    noisy = model.predict(OBS, deterministic=False)
+    assert not np.array_equal(noisy, a1)
+
+
+def test_predict_rejects_wrong_shapes(model):
+    with pytest.raises(ValueError, match="expected"):
+        model.predict(np.zeros(4, np.float32))
+
+
+def test_save_load_gives_identical_actions_and_evaluation(model, tmp_path):
+    path = model.save(tmp_path / "ckpt")
+    loaded = DDPG.load(path, progress=False)
+    np.testing.assert_array_equal(loaded.predict(OBS), model.predict(OBS))
+    assert loaded.evaluate(2)["returns"] == model.evaluate(2)["returns"]
+    assert loaded.config == model.config
+
+
+def test_loading_refuses_tampered_checkpoints(model, tmp_path):
+    path = model.save(tmp_path / "ckpt")
+    arrays = path / "agent.safetensors"
+    original = arrays.read_bytes()
+
+    arrays.write_bytes(original[: len(original) // 2])  # truncated file
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        DDPG.load(path, progress=False)
+
+    arrays.write_bytes(np.random.default_rng(0).bytes(4096))  # random bytes
+    with pytest.raises(CheckpointError):
+        DDPG.load(path, progress=False)
+
+    arrays.write_bytes(pickle.dumps({"x": 1}))  # a pickle renamed: never unpickled
+    with pytest.raises(CheckpointError):
+        DDPG.load(path, progress=False)
+
+    arrays.write_bytes(original)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["config"]["agent"]["hidden_sizes"] = [64, 64]  # arrays no longer match the config's shapes
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="shape"):
+        DDPG.load(path, progress=False)
+
+    meta["config"]["agent"]["hidden_sizes"] = [128, 128]
+    meta["format_version"] = 99
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="format version"):
+        DDPG.load(path, progress=False)
+
+    (path / "meta.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        DDPG.load(path, progress=False)
+
+    with pytest.raises(CheckpointError, match="not a checkpoint directory"):
+        DDPG.load(tmp_path / "nowhere", progress=False)
+
+
+def test_wrong_dtype_is_refused(model, tmp_path):
+    import safetensors.numpy
+
+    path = model.save(tmp_path / "ckpt")
+    arrays = safetensors.numpy.load_file(str(path / "agent.safetensors"))
+    key = next(k for k in arrays if k.endswith("['kernel']"))
+    arrays[key] = arrays[key].astype(np.float64)
+    safetensors.numpy.save_file(arrays, str(path / "agent.safetensors"))
+    with pytest.raises(CheckpointError, match="dtype"):
+        DDPG.load(path, progress=False)
+
+
+@pytest.mark.parametrize("env,match", [("CartPole-v1", "discrete action space"),
+                                       ("Pendulm-v1", "Did you mean"),
+                                       ("Blackjack-v1", "not a flat Box")])
+def test_unusable_envs_get_clear_errors(env, match):
+    with pytest.raises(EnvError, match=match):
+        DDPG(env, progress=False)
+
+
+def test_unbounded_action_space_is_refused():
+    import gymnasium as gym
+
+    from offpolicy.envs import check_spaces
+
+    class Unbounded(gym.Env):
+        observation_space = gym.spaces.Box(-1, 1, (2,))
+        action_space = gym.spaces.Box(-np.inf, np.inf, (1,))
+
+    with pytest.raises(EnvError, match="unbounded"):
+        check_spaces(Unbounded(), "Unbounded", "ddpg")
+
+
+def test_other_box_envs_work():
+    m = DDPG("MountainCarContinuous-v0", seed=1, total_steps=300, warmup_steps=150, learning_starts=150,
+             eval_episodes=1, progress=False)
+    m.learn()
+    assert m.num_timesteps == 300
+    assert m.predict(np.zeros(2, np.float32)).shape == (1,)

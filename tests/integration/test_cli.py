@@ -1,0 +1,92 @@
+"""CLI smoke runs through a real subprocess, as a user would type them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ENV = {**os.environ, "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
+TINY = ["--set", "total_steps=600", "warmup_steps=300", "learning_starts=300", "eval_every=300", "eval_episodes=2"]
+
+
+def offpolicy(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "offpolicy.cli", *args], capture_output=True, text=True,
+                          env=ENV, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "run"
+    result = offpolicy("train", "ddpg-pendulum", "--run-dir", str(path), "--no-progress", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert str(path) in result.stdout and "final eval over 2 episodes" in result.stdout
+    return path
+
+
+def test_train_writes_the_whole_run_directory(run_dir):
+    for name in ("config.yaml", "metrics.csv", "evaluations.csv", "eval.json", "summary.json", "learning_curve.png",
+                 "video.mp4", "checkpoints/final/agent.safetensors", "checkpoints/final/meta.json",
+                 "checkpoints/best/meta.json"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tb").glob("events.out.tfevents.*"))
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    assert header == ("step,episode,episode_return,episode_length,actor_loss,critic_loss,q_mean,steps_per_s,time_s")
+    evals = (run_dir / "evaluations.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in evals[1:]] == ["300", "600"]
+    assert json.loads((run_dir / "eval.json").read_text())["episodes"] == 2
+    assert (run_dir / "video.mp4").stat().st_size > 10_000
+
+
+def test_config_yaml_reruns_exactly(run_dir, tmp_path):
+    again = tmp_path / "again"
+    result = offpolicy("train", str(run_dir / "config.yaml"), "--run-dir", str(again), "--no-progress", "--no-video")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((again / "eval.json").read_text())["returns"] == \
+        json.loads((run_dir / "eval.json").read_text())["returns"]
+
+
+def test_eval_and_plot_on_a_finished_run(run_dir, tmp_path):
+    out = tmp_path / "e.json"
+    result = offpolicy("eval", str(run_dir), "--episodes", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    # the same seeds as the run's own final evaluation: the same returns
+    assert json.loads(out.read_text())["returns"] == json.loads((run_dir / "eval.json").read_text())["returns"]
+    result = offpolicy("eval", str(run_dir), "--episodes", "1", "--checkpoint", "best", "--video")
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "eval_video.mp4").is_file()
+    png = tmp_path / "curve.png"
+    result = offpolicy("plot", str(run_dir), "--out", str(png))
+    assert result.returncode == 0 and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "ddpg-pendulm"], "Did you mean 'ddpg-pendulum'"),
+        (["train", "ddpg-pendulum", "--set", "actor_lrr=1"], "Did you mean 'agent.actor_lr'"),
+        (["train", "--algo", "ddpg", "--env", "CartPole-v1"], "discrete action space"),
+        (["train", "--algo", "ddpg", "--env", "NoSuchEnv-v0"], "cannot make environment"),
+        (["train", "ddpg-pendulum", "--set", "batch_size=0"], "agent.batch_size=0"),
+        (["train"], "name a preset"),
+        (["eval", "does-not-exist"], "not found"),
+        (["plot", "does-not-exist"], "no metrics.csv"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_no_run_directory(tmp_path, args, message):
+    result = offpolicy(*args, "--out", str(tmp_path / "runs")) if args[0] == "train" else offpolicy(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_existing_run_dir_is_not_overwritten(run_dir):
+    result = offpolicy("train", "ddpg-pendulum", "--run-dir", str(run_dir), *TINY)
+    assert result.returncode == 2 and "already exists" in result.stderr
+
+
+def test_presets_lists_the_flagship():
+    result = offpolicy("presets")
+    assert result.returncode == 0 and "ddpg-pendulum " in result.stdout
