@@ -1,8 +1,16 @@
 import pytest
 
 from offpolicy.config import (
-    DDPGConfig, RunConfig, apply_overrides, from_dict, load_preset_dict, make_config, parse_set, preset_names,
-    resolve_key, to_dict,
+    DDPGConfig,
+    RunConfig,
+    apply_overrides,
+    from_dict,
+    load_preset_dict,
+    make_config,
+    parse_set,
+    preset_names,
+    resolve_key,
+    to_dict,
 )
 from offpolicy.errors import ConfigError
 
