@@ -1,0 +1,102 @@
+"""DQN on the shared core: API, save/load, run directory outputs, CLI, config and env errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from offpolicy import DDPG, DQN
+from offpolicy.config import make_config
+from offpolicy.errors import ConfigError, EnvError
+
+TINY = {"total_steps": 300, "learning_starts": 64, "warmup_steps": 50, "batch_size": 32, "buffer_size": 1000,
+        "eval_episodes": 2, "eval_every": 0}
+
+
+def test_save_load_gives_identical_greedy_actions_and_state(tmp_path):
+    model = DQN("CartPole-v1", seed=1, progress=False, **TINY).learn()
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    path = model.save(tmp_path / "ckpt")
+    loaded = DQN.load(path, progress=False)
+    np.testing.assert_array_equal(model.predict(obs), loaded.predict(obs))
+    # the whole state, noise included, round-trips exactly: even the noisy (training) actions agree
+    np.testing.assert_array_equal(model.predict(obs, deterministic=False), loaded.predict(obs, deterministic=False))
+    assert model.evaluate(2)["returns"] == loaded.evaluate(2)["returns"]
+    assert model.predict(obs[0]).shape == () and model.predict(obs).dtype == np.int64
+
+
+def test_predict_deterministic_uses_mu_and_is_repeatable():
+    model = DQN("CartPole-v1", seed=0, progress=False, **TINY)
+    obs = np.random.default_rng(1).normal(size=(128, 4)).astype(np.float32)
+    first = model.predict(obs)
+    assert np.array_equal(first, model.predict(obs))
+    assert set(np.unique(first)) <= {0, 1}
+
+
+def test_run_directory_has_the_ddpg_outputs(tmp_path):
+    run = tmp_path / "run"
+    DQN("CartPole-v1", seed=0, progress=False, **{**TINY, "eval_every": 150, "video": False}).learn(run_dir=run)
+    for name in ("config.yaml", "metrics.csv", "evaluations.csv", "eval.json", "summary.json", "learning_curve.png",
+                 "checkpoints/best/meta.json", "checkpoints/final/agent.safetensors"):
+        assert (run / name).exists(), name
+    assert any((run / "tb").iterdir())
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"loss", "q_mean", "sigma_mean"} <= set(header)
+    assert json.loads((run / "eval.json").read_text())["episodes"] == 2
+    assert DQN.load(run, progress=False).config.algo == "dqn"
+
+
+def test_epsilon_variant_logs_epsilon_and_has_no_noise_arrays(tmp_path):
+    model = DQN("CartPole-v1", seed=0, progress=False, exploration="epsilon", **TINY)
+    assert model._trainer.agent.metric_names == ("loss", "q_mean", "epsilon")
+    path = model.learn().save(tmp_path / "eps")
+    meta = json.loads((path / "meta.json").read_text())
+    assert not any("noise" in key for key in meta["arrays"])
+
+
+def test_other_discrete_env_works():
+    model = DQN("Acrobot-v1", seed=0, progress=False, **{**TINY, "total_steps": 120})
+    model.learn()
+    assert model._trainer.spec.n_actions == 3 and model.predict(np.zeros(6, np.float32)) in (0, 1, 2)
+
+
+def test_box_env_given_to_dqn_names_the_fix():
+    with pytest.raises(EnvError, match="needs a discrete action space.*--algo ddpg"):
+        DQN("Pendulum-v1", progress=False)
+
+
+def test_discrete_env_given_to_ddpg_names_the_fix():
+    with pytest.raises(EnvError, match="discrete action space.*--algo dqn"):
+        DDPG("CartPole-v1", progress=False)
+
+
+def test_config_errors():
+    with pytest.raises(ConfigError, match="exploration"):
+        make_config("noisy-dqn-cartpole", {"exploration": "boltzmann"})
+    with pytest.raises(ConfigError, match="target_update"):
+        make_config("noisy-dqn-cartpole", {"target_update": 0})
+    with pytest.raises(ConfigError, match="unknown key 'actor_lr' for algo dqn"):
+        make_config("noisy-dqn-cartpole", {"actor_lr": 1e-3})
+    cfg = make_config("noisy-dqn-cartpole-tutorial")
+    assert (cfg.env, cfg.total_steps, cfg.agent.buffer_size, cfg.agent.batch_size, cfg.agent.target_update) == (
+        "CartPole-v0", 20_000, 10_000, 128, 150)
+    assert cfg.truncation_as_terminal and cfg.agent.bias_sigma_fan_out and cfg.learning_starts == 128
+    assert make_config("dqn-cartpole-epsilon").agent.exploration == "epsilon"
+
+
+def test_cli_train_eval_plot(tmp_path):
+    run = tmp_path / "cli-run"
+    cmd = [sys.executable, "-m", "offpolicy.cli"]
+    sets = ["total_steps=200", "learning_starts=64", "batch_size=32", "eval_episodes=1", "eval_every=0"]
+    out = subprocess.run(cmd + ["train", "--algo", "dqn", "--env", "CartPole-v1", "--run-dir", str(run),
+                                "--no-video", "--no-progress", "--set", *sets], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run(cmd + ["eval", str(run), "--episodes", "2"], capture_output=True, text=True)
+    assert out.returncode == 0 and "dqn CartPole-v1" in out.stdout, out.stderr
+    out = subprocess.run(cmd + ["plot", str(run)], capture_output=True, text=True)
+    assert out.returncode == 0 and (run / "learning_curve.png").exists(), out.stderr
+    out = subprocess.run(cmd + ["train", "--algo", "dqn", "--env", "Pendulum-v1", "--no-progress"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "--algo ddpg" in out.stderr

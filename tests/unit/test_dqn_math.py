@@ -1,0 +1,120 @@
+"""Known-value tests of the DQN update: TD target (terminated vs truncated), Huber loss, the Adam step, hard copies."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from offpolicy.agents import dqn
+from offpolicy.agents.base import EnvSpec
+from offpolicy.buffer import Transition
+from offpolicy.config import DQNConfig
+
+SPEC = EnvSpec(obs_shape=(4,), action_dim=1, n_actions=3)
+
+
+def with_constant_q(params, values):
+    """Q-network params whose output is ``values`` [n_actions] for every input (last layer: zero mu and sigma)."""
+    last = {k: jnp.zeros_like(v) for k, v in params["params"]["layer_2"].items()}
+    bias = "bias_mu" if "bias_mu" in last else "bias"
+    last[bias] = jnp.asarray(values, jnp.float32)
+    return {"params": {**params["params"], "layer_2": last}}
+
+
+def batch(n=3, key=0, action=None, reward=None, terminated=None, truncated=None):
+    k1, k2 = jax.random.split(jax.random.key(key))
+    return Transition(
+        obs=jax.random.normal(k1, (n, 4)),
+        action=jnp.zeros(n, jnp.int32) if action is None else jnp.asarray(action, jnp.int32),
+        reward=jnp.ones(n) if reward is None else jnp.asarray(reward, jnp.float32),
+        next_obs=jax.random.normal(k2, (n, 4)),
+        terminated=jnp.zeros(n, bool) if terminated is None else jnp.asarray(terminated),
+        truncated=jnp.zeros(n, bool) if truncated is None else jnp.asarray(truncated),
+    )
+
+
+@pytest.mark.parametrize("exploration", ["noisy", "epsilon"])
+def test_td_target_uses_max_of_target_and_bootstraps_on_truncation_only(exploration):
+    cfg = DQNConfig(gamma=0.9, exploration=exploration)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    state = state.replace(params=with_constant_q(state.params, [2.0, 0.5, -1.0]),
+                          target_params=with_constant_q(state.target_params, [1.0, 10.0, 3.0]))
+    b = batch(action=[0, 1, 2], terminated=[False, True, False], truncated=[False, False, True])
+    _, metrics = dqn.update(cfg, SPEC, state, b, jax.random.key(1))
+    # y = 1 + 0.9 * (1 - terminated) * max(1, 10, 3) = [10, 1, 10]; q(s, a) = [2, 0.5, -1]
+    # td errors [-8, -0.5, -11]; huber(delta=1): |e| - 0.5 for |e| > 1, e^2/2 otherwise -> [7.5, 0.125, 10.5]
+    assert float(metrics["loss"]) == pytest.approx((7.5 + 0.125 + 10.5) / 3, rel=1e-6)
+    assert float(metrics["q_mean"]) == pytest.approx((2.0 + 0.5 - 1.0) / 3, rel=1e-6)
+
+
+def test_mse_loss_option():
+    cfg = DQNConfig(gamma=0.0, loss="mse")
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    state = state.replace(params=with_constant_q(state.params, [0.0, 0.0, 0.0]))
+    _, metrics = dqn.update(cfg, SPEC, state, batch(reward=[1.0, 2.0, 3.0]), jax.random.key(1))
+    assert float(metrics["loss"]) == pytest.approx((1 + 4 + 9) / 3, rel=1e-6)
+
+
+def test_huber_is_quadratic_inside_delta():
+    cfg = DQNConfig(gamma=0.0)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    state = state.replace(params=with_constant_q(state.params, [0.0, 0.0, 0.0]))
+    _, metrics = dqn.update(cfg, SPEC, state, batch(reward=[0.5, -0.5, 0.2]), jax.random.key(1))
+    assert float(metrics["loss"]) == pytest.approx((0.125 + 0.125 + 0.02) / 3, rel=1e-5)
+
+
+def test_update_is_one_adam_step_on_the_taken_actions_huber_loss():
+    cfg = DQNConfig()
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    b = batch(n=32, action=np.arange(32) % 3, reward=np.linspace(-1, 1, 32), terminated=np.arange(32) % 5 == 0)
+    new, _ = dqn.update(cfg, SPEC, state, b, jax.random.key(1))
+    net = dqn.network(cfg, SPEC)
+    next_q = net.apply(state.target_params, b.next_obs, state.target_noise).max(-1)
+    y = b.reward + cfg.gamma * (1 - b.terminated) * next_q
+
+    def loss(p):
+        q = net.apply(p, b.obs, state.online_noise)[jnp.arange(32), b.action]
+        return optax.huber_loss(q, y, delta=1.0).mean()
+
+    updates, _ = optax.adam(1e-3).update(jax.grad(loss)(state.params), state.opt, state.params)
+    expected = optax.apply_updates(state.params, updates)
+    jax.tree.map(lambda a, e: np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-7), new.params, expected)
+    assert int(new.updates) == 1
+    # the noise was resampled for both networks, independently
+    for old, fresh, fresh_target in zip(*map(jax.tree.leaves, (state.online_noise, new.online_noise, new.target_noise))):
+        assert not np.allclose(old, fresh) and not np.allclose(fresh, fresh_target)
+
+
+def test_hard_copy_happens_exactly_every_n_updates():
+    cfg = DQNConfig(target_update=3, lr=1e-2)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    update = jax.jit(lambda s, k: dqn.update(cfg, SPEC, s, batch(n=16), k))
+    same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))  # noqa: E731
+    copies = []
+    previous_target = state.target_params
+    for i in range(1, 10):
+        state, _ = update(state, jax.random.key(i))
+        if same(state.target_params, previous_target):
+            assert not same(state.target_params, state.params)
+        else:
+            copies.append(i)
+            assert same(state.target_params, state.params)  # an exact copy of the just-updated online params
+        previous_target = state.target_params
+    assert copies == [3, 6, 9]
+
+
+def test_epsilon_schedule_and_epsilon_greedy_actions():
+    cfg = DQNConfig(exploration="epsilon", epsilon_start=1.0, epsilon_end=0.1, epsilon_decay_steps=100)
+    np.testing.assert_allclose([dqn.epsilon(cfg, jnp.asarray(t)) for t in (0, 50, 100, 1000)], [1.0, 0.55, 0.1, 0.1],
+                               rtol=1e-6)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    obs = jax.random.normal(jax.random.key(1), (4000, 4))
+    greedy, _ = dqn.act(cfg, SPEC, state, obs, jax.random.key(2), explore=False)
+    random, after = dqn.act(cfg, SPEC, state, obs, jax.random.key(2), explore=True)  # epsilon = 1: uniform
+    assert int(after.policy_steps) == 4000
+    assert np.bincount(np.asarray(random), minlength=3).min() > 1200
+    late = state.replace(policy_steps=jnp.asarray(10_000, jnp.int32))  # epsilon = 0.1: 90% + 10%/3 greedy
+    actions, _ = dqn.act(cfg, SPEC, late, obs, jax.random.key(3), explore=True)
+    agree = float(np.mean(np.asarray(actions) == np.asarray(greedy)))
+    assert 0.9 < agree < 0.96
