@@ -13,7 +13,7 @@ from offpolicy.errors import OffpolicyError
 
 
 def train(
-    preset: Annotated[str | None, tyro.conf.Positional, tyro.conf.arg(metavar="PRESET")] = None,
+    preset: Annotated[str | None, tyro.conf.Positional, tyro.conf.arg(metavar="[PRESET]")] = None,
     /,
     algo: str | None = None,
     env: str | None = None,

@@ -1,0 +1,92 @@
+"""Where a DDPG learning step's time goes, on this machine, in one process.
+
+    python benchmarks/ddpg_step.py [--reps 5] [--steps 2000]
+
+Prints medians over --reps repetitions of:
+  matmul        GFLOP/s of a 128x128x128 float32 matmul chain inside lax.scan (the machine's FLOP rate for this size)
+  floor         47.8 MFLOP per DDPG update (128-128 MLPs, batch 128) at that rate: the compute floor of an update
+  update        one jitted DDPG update call (donated state, fixed batch)
+  step          one jitted host-loop step: store transition + sample + update + next action, action copied to host
+  host loop     learning-phase env steps/s of HostLoop on Pendulum-v1 (env step + jitted step + bookkeeping)
+Ratios are the claim; absolute times move with machine load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from offpolicy import buffer as rb
+from offpolicy.agents import make_agent
+from offpolicy.config import make_config
+from offpolicy.envs import make_env
+from offpolicy.loops.host import HostLoop
+
+UPDATE_MFLOP = 47.8  # forward/backward FLOPs of one update at the preset's sizes (see DESIGN.md)
+
+
+def matmul_gflops(n: int = 128, length: int = 2000) -> float:
+    a = jnp.ones((n, n), jnp.float32) * 0.01
+    f = jax.jit(lambda x, w: jax.lax.scan(lambda h, _: (jnp.tanh(h @ w), None), x, None, length=length)[0])
+    f(a, a).block_until_ready()
+    tic = time.perf_counter()
+    f(a, a).block_until_ready()
+    return length * 2 * n**3 / (time.perf_counter() - tic) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=2000)
+    args = parser.parse_args()
+
+    cfg = make_config("ddpg-pendulum")
+    env, spec = make_env(cfg.env, cfg.algo)
+    agent = make_agent(cfg.algo, cfg.agent, spec)
+    loop = HostLoop(agent, env, 0, cfg.agent.buffer_size, cfg.agent.batch_size, warmup_steps=500, learning_starts=500)
+    loop.run(1000)  # fill a little, compile every mode
+    fns = loop.fns
+    packed = fns.pack(loop._obs, loop._action, 0.0, loop._obs, False, False, loop._obs, False)
+    batch = rb.sample(loop.carry.buffer, jax.random.key(0), cfg.agent.batch_size)
+    update = jax.jit(agent.update, donate_argnums=0)
+    state = jax.tree.map(jnp.copy, loop.carry.agent)
+    state, m = update(state, batch, jax.random.key(1))
+    jax.block_until_ready(m)
+
+    results: dict[str, list[float]] = {"matmul GFLOP/s": [], "update ms": [], "step ms": [], "host loop steps/s": []}
+    for _ in range(args.reps):
+        results["matmul GFLOP/s"].append(matmul_gflops())
+        tic = time.perf_counter()
+        for _ in range(args.steps):
+            state, m = update(state, batch, jax.random.key(1))
+        jax.block_until_ready(m)
+        results["update ms"].append((time.perf_counter() - tic) / args.steps * 1e3)
+        carry = loop.carry
+        tic = time.perf_counter()
+        for _ in range(args.steps):
+            carry, action = fns.step(carry, packed, update=True, random_action=False)
+            np.asarray(action)
+        results["step ms"].append((time.perf_counter() - tic) / args.steps * 1e3)
+        loop.carry = carry
+        tic = time.perf_counter()
+        loop.run(args.steps)
+        results["host loop steps/s"].append(args.steps / (time.perf_counter() - tic))
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    floor_ms = UPDATE_MFLOP / med["matmul GFLOP/s"]
+    print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} CPUs, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    print(f"matmul          {med['matmul GFLOP/s']:.1f} GFLOP/s  -> update FLOP floor {floor_ms:.3f} ms")
+    print(f"update          {med['update ms']:.3f} ms   ({med['update ms'] / floor_ms:.2f}x floor)")
+    print(f"step            {med['step ms']:.3f} ms   ({med['step ms'] / floor_ms:.2f}x floor)")
+    print(f"host loop       {med['host loop steps/s']:.0f} steps/s = {1e3 / med['host loop steps/s']:.3f} ms/step "
+          f"({1e3 / med['host loop steps/s'] / floor_ms:.2f}x floor)")
+
+
+if __name__ == "__main__":
+    main()
