@@ -1,5 +1,7 @@
 """Known-value tests of the DQN update: TD target (terminated vs truncated), Huber loss, the Adam step, hard copies."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,6 +24,12 @@ def with_constant_q(params, values):
     return {"params": {**params["params"], "layer_2": last}}
 
 
+@functools.cache
+def jitted_update(cfg):
+    """The update compiled once per config (eager op-by-op dispatch is far slower than one compile)."""
+    return jax.jit(functools.partial(dqn.update, cfg, SPEC))
+
+
 def batch(n=3, key=0, action=None, reward=None, terminated=None, truncated=None):
     k1, k2 = jax.random.split(jax.random.key(key))
     return Transition(
@@ -41,7 +49,7 @@ def test_td_target_uses_max_of_target_and_bootstraps_on_truncation_only(explorat
     state = state.replace(params=with_constant_q(state.params, [2.0, 0.5, -1.0]),
                           target_params=with_constant_q(state.target_params, [1.0, 10.0, 3.0]))
     b = batch(action=[0, 1, 2], terminated=[False, True, False], truncated=[False, False, True])
-    _, metrics = dqn.update(cfg, SPEC, state, b, jax.random.key(1))
+    _, metrics = jitted_update(cfg)(state, b, jax.random.key(1))
     # y = 1 + 0.9 * (1 - terminated) * max(1, 10, 3) = [10, 1, 10]; q(s, a) = [2, 0.5, -1]
     # td errors [-8, -0.5, -11]; huber(delta=1): |e| - 0.5 for |e| > 1, e^2/2 otherwise -> [7.5, 0.125, 10.5]
     assert float(metrics["loss"]) == pytest.approx((7.5 + 0.125 + 10.5) / 3, rel=1e-6)
@@ -52,7 +60,7 @@ def test_mse_loss_option():
     cfg = DQNConfig(gamma=0.0, loss="mse")
     state = dqn.init(cfg, SPEC, jax.random.key(0))
     state = state.replace(params=with_constant_q(state.params, [0.0, 0.0, 0.0]))
-    _, metrics = dqn.update(cfg, SPEC, state, batch(reward=[1.0, 2.0, 3.0]), jax.random.key(1))
+    _, metrics = jitted_update(cfg)(state, batch(reward=[1.0, 2.0, 3.0]), jax.random.key(1))
     assert float(metrics["loss"]) == pytest.approx((1 + 4 + 9) / 3, rel=1e-6)
 
 
@@ -60,7 +68,7 @@ def test_huber_is_quadratic_inside_delta():
     cfg = DQNConfig(gamma=0.0)
     state = dqn.init(cfg, SPEC, jax.random.key(0))
     state = state.replace(params=with_constant_q(state.params, [0.0, 0.0, 0.0]))
-    _, metrics = dqn.update(cfg, SPEC, state, batch(reward=[0.5, -0.5, 0.2]), jax.random.key(1))
+    _, metrics = jitted_update(cfg)(state, batch(reward=[0.5, -0.5, 0.2]), jax.random.key(1))
     assert float(metrics["loss"]) == pytest.approx((0.125 + 0.125 + 0.02) / 3, rel=1e-5)
 
 
@@ -68,7 +76,7 @@ def test_update_is_one_adam_step_on_the_taken_actions_huber_loss():
     cfg = DQNConfig()
     state = dqn.init(cfg, SPEC, jax.random.key(0))
     b = batch(n=32, action=np.arange(32) % 3, reward=np.linspace(-1, 1, 32), terminated=np.arange(32) % 5 == 0)
-    new, _ = dqn.update(cfg, SPEC, state, b, jax.random.key(1))
+    new, _ = jitted_update(cfg)(state, b, jax.random.key(1))
     net = dqn.network(cfg, SPEC)
     next_q = net.apply(state.target_params, b.next_obs, state.target_noise).max(-1)
     y = b.reward + cfg.gamma * (1 - b.terminated) * next_q
@@ -77,7 +85,7 @@ def test_update_is_one_adam_step_on_the_taken_actions_huber_loss():
         q = net.apply(p, b.obs, state.online_noise)[jnp.arange(32), b.action]
         return optax.huber_loss(q, y, delta=1.0).mean()
 
-    updates, _ = optax.adam(1e-3).update(jax.grad(loss)(state.params), state.opt, state.params)
+    updates, _ = optax.adam(1e-3).update(jax.jit(jax.grad(loss))(state.params), state.opt, state.params)
     expected = optax.apply_updates(state.params, updates)
     jax.tree.map(lambda a, e: np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-7), new.params, expected)
     assert int(new.updates) == 1
@@ -89,7 +97,8 @@ def test_update_is_one_adam_step_on_the_taken_actions_huber_loss():
 def test_hard_copy_happens_exactly_every_n_updates():
     cfg = DQNConfig(target_update=3, lr=1e-2)
     state = dqn.init(cfg, SPEC, jax.random.key(0))
-    update = jax.jit(lambda s, k: dqn.update(cfg, SPEC, s, batch(n=16), k))
+    b = batch(n=16)
+    update = lambda s, k: jitted_update(cfg)(s, b, k)  # noqa: E731
     same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))  # noqa: E731
     copies = []
     previous_target = state.target_params

@@ -71,13 +71,13 @@ def test_gradients_reach_mu_and_sigma_of_every_noisy_layer():
     obs = jax.random.normal(jax.random.key(0), (8, 4))
     params = net.init(jax.random.key(1), obs)
     noise = sample_q_noise(jax.random.key(2), 4, (16, 16), 2)
-    grads = jax.grad(lambda p: jnp.sum(net.apply(p, obs, noise) ** 2))(params)["params"]
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(net.apply(p, obs, noise) ** 2)))(params)["params"]
     assert set(grads) == {"layer_0", "layer_1", "layer_2"}
     for layer in ("layer_1", "layer_2"):
         for name in ("kernel_mu", "kernel_sigma", "bias_mu", "bias_sigma"):
             assert float(jnp.abs(grads[layer][name]).max()) > 0, (layer, name)
     # and without noise sigma gets no gradient at all (mu-only forward pass)
-    grads = jax.grad(lambda p: jnp.sum(net.apply(p, obs, None) ** 2))(params)["params"]
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(net.apply(p, obs, None) ** 2)))(params)["params"]
     assert float(jnp.abs(grads["layer_2"]["kernel_sigma"]).max()) == 0
 
 
