@@ -22,6 +22,8 @@ def train(
     set: Annotated[tuple[str, ...], tyro.conf.arg(metavar="KEY=VALUE")] = (),  # noqa: A002 - the flag is --set
     out: Path = Path("runs"),
     run_dir: Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: Path | None = None,
     video: bool = True,
     progress: bool = True,
 ) -> None:
@@ -39,13 +41,27 @@ def train(
         set: Config overrides as key=value (full key like agent.noise.sigma, or a unique suffix like sigma).
         out: Parent folder for a new run directory (named <preset or algo-env>_s<seed>_<time>).
         run_dir: Exact run directory to create instead (must not exist or be empty).
+        checkpoint_every: Write a full training checkpoint at the first episode end after every N steps.
+        resume: Continue this run directory from its newest training checkpoint (bit-identical to an uninterrupted
+            run); --total-steps may extend it; nothing else may change.
         video: Record the MP4 test episode at the end.
         progress: Show the progress bar.
     """
     from offpolicy.config import make_config, parse_set
     from offpolicy.run.trainer import Trainer, new_run_dir
 
+    if resume is not None:
+        if preset or algo or env or seed is not None or set or run_dir or checkpoint_every is not None:
+            raise OffpolicyError("--resume continues a run with its own config: pass only --resume RUN_DIR "
+                                 "(and optionally --total-steps to extend it).")
+        if not (resume / "checkpoints").is_dir():
+            raise OffpolicyError(f"{resume}: not a run directory with checkpoints/ to resume.")
+        trainer = Trainer.resume(resume, total_steps=total_steps, progress=progress)
+        _train_and_report(trainer, trainer.config.total_steps - trainer.loop.state.step, video)
+        return
     overrides = parse_set(list(set))
+    if checkpoint_every is not None:
+        overrides["checkpoint_every"] = checkpoint_every
     for key, value in (("algo", algo), ("env", env), ("seed", seed), ("total_steps", total_steps)):
         if value is not None:
             overrides[key] = value
@@ -55,10 +71,18 @@ def train(
     config = make_config(preset, overrides)
     name = Path(preset).stem if preset else f"{config.algo}-{config.env}"
     path = run_dir if run_dir is not None else new_run_dir(out, name, config.seed)
-    trainer = Trainer(config, run_dir=path, progress=progress)
+    _train_and_report(Trainer(config, run_dir=path, progress=progress), config.total_steps, video)
+
+
+def _train_and_report(trainer, steps: int, video: bool) -> None:
+    path = trainer.run_dir
+    if trainer.resumed_from is not None:
+        print(f"resuming {path} from {trainer.resumed_from.name} (step {trainer.loop.state.step} of "
+              f"{trainer.config.total_steps})")
     try:
-        trainer.learn(config.total_steps)
-        summary = trainer.finish(video=video and config.video)
+        if steps > 0:
+            trainer.learn(steps)
+        summary = trainer.finish(video=video and trainer.config.video)
     finally:
         trainer.close()
     ev, sps = summary["final_eval"], summary["learning_phase_steps_per_s"]

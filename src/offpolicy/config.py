@@ -174,8 +174,14 @@ class RunConfig:
     """Episodes per evaluation (separate env, seeds disjoint from training)."""
     video: bool = True
     """Record an MP4 of one noise-free test episode at the end."""
-    log_every: int = 1_000
-    """Write TensorBoard scalars / refresh the progress bar at least every this many steps."""
+    checkpoint_every: int = 0
+    """Write a full training checkpoint (agent, replay buffer, RNG streams, counters) at the first episode end after
+    every this many steps, for exact `offpolicy train --resume` (0: never)."""
+    keep_checkpoints: int = 2
+    """How many training checkpoints to keep (oldest deleted first)."""
+    nonfinite: Literal["stop", "skip"] = "stop"
+    """On a NaN/inf observation, reward, loss or parameter: stop with an error (after saving the last good state), or
+    skip (drop such transitions, reject such updates) and keep training."""
     agent: Any = field(default_factory=DDPGConfig)
     """Algorithm hyperparameters (the section's type depends on algo)."""
 
@@ -189,7 +195,8 @@ class RunConfig:
                  f"must be >= agent.batch_size ({batch}) so the first batch can be drawn")
         _require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
         _require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "must be >= 1")
-        _require(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")
+        _require(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "must be >= 0")
+        _require(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "must be >= 1")
         self.agent.check()
 
 

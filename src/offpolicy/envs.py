@@ -97,3 +97,10 @@ class EpisodeSeeds:
 
     def take(self, n: int) -> list[int]:
         return [self.next() for _ in range(n)]
+
+    def get_state(self) -> dict:
+        """JSON-safe position of the stream (for exact resume)."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self._rng.bit_generator.state = state

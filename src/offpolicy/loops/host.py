@@ -12,9 +12,11 @@ Timing (1-based step t = number of transitions stored so far):
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import flax.struct
@@ -27,6 +29,7 @@ from offpolicy import buffer as rb
 from offpolicy.agents.base import Agent
 from offpolicy.buffer import Transition
 from offpolicy.envs import EpisodeSeeds
+from offpolicy.errors import EnvError, OffpolicyError
 
 
 @flax.struct.dataclass
@@ -38,6 +41,8 @@ class Carry:
     key: jax.Array
     metric_sums: dict[str, jax.Array]  # sums of update metrics since the host last read them
     updates_since: jax.Array  # int32: updates since the host last read the sums
+    bad_updates: jax.Array  # int32: updates rejected because a loss or parameter was NaN/inf
+    first_bad_step: jax.Array  # int32: env step of the first rejected update, -1 if none
 
 
 @dataclass
@@ -76,6 +81,8 @@ def init_carry(agent: Agent, buffer_size: int, key: jax.Array, n_envs: int = 1) 
         key=loop_key,
         metric_sums={name: jnp.zeros((), jnp.float32) for name in agent.metric_names},
         updates_since=jnp.zeros((), jnp.int32),
+        bad_updates=jnp.zeros((), jnp.int32),
+        first_bad_step=jnp.full((), -1, jnp.int32),
     )
 
 
@@ -89,7 +96,7 @@ class StepFunctions:
         self.action_width = 1 if spec.discrete else spec.action_dim
         self.batch_size = batch_size
         self.truncation_as_terminal = truncation_as_terminal
-        self.step = jax.jit(self._step, static_argnames=("update", "random_action"), donate_argnums=0)
+        self.step = jax.jit(self._step, static_argnames=("update", "random_action", "store"), donate_argnums=0)
         self.first = jax.jit(self._first, static_argnames=("random_action",), donate_argnums=0)
 
     # Packed row layout: obs | action | reward | next_obs | terminated | truncated | policy_obs | episode_start
@@ -138,47 +145,71 @@ class StepFunctions:
         action, agent_state = self._next_action(carry.agent, obs, start, act_key, random_action)
         return carry.replace(agent=agent_state, key=key), action
 
-    def _step(self, carry: Carry, packed: jax.Array, update: bool, random_action: bool):
+    def _step(self, carry: Carry, packed: jax.Array, t: jax.Array, update: bool, random_action: bool,
+              store: bool = True):
         transition, policy_obs, episode_start = self._unpack(packed)
-        buffer = rb.add(carry.buffer, transition)
+        buffer = rb.add(carry.buffer, transition) if store else carry.buffer
         key, sample_key, update_key, act_key = jax.random.split(carry.key, 4)
         agent_state, sums, count = carry.agent, carry.metric_sums, carry.updates_since
+        bad, first_bad = carry.bad_updates, carry.first_bad_step
         if update:
             batch = rb.sample(buffer, sample_key, self.batch_size)
-            agent_state, metrics = self.agent.update(agent_state, batch, update_key)
-            sums = {k: sums[k] + metrics[k] for k in sums}
-            count = count + 1
+            new_state, metrics = self.agent.update(agent_state, batch, update_key)
+            # A NaN/inf loss or parameter rejects the update: the state stays the last good one.
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((new_state, metrics))
+                                        if jnp.issubdtype(x.dtype, jnp.floating)]))
+            agent_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, agent_state)
+            sums = {k: sums[k] + jnp.where(finite, metrics[k], 0.0) for k in sums}
+            count = count + finite.astype(jnp.int32)
+            first_bad = jnp.where(finite | (first_bad >= 0), first_bad, t)
+            bad = bad + (~finite).astype(jnp.int32)
         action, agent_state = self._next_action(agent_state, policy_obs, episode_start, act_key, random_action)
-        carry = Carry(agent=agent_state, buffer=buffer, key=key, metric_sums=sums, updates_since=count)
+        carry = Carry(agent=agent_state, buffer=buffer, key=key, metric_sums=sums, updates_since=count,
+                      bad_updates=bad, first_bad_step=first_bad)
         return carry, action
 
 
 @dataclass
 class LoopState:
-    """Host-side position of the loop (Python values)."""
+    """Host-side position of the loop (plain Python values; saved in training checkpoints)."""
 
     step: int = 0
     episode: int = 0
     updates: int = 0
     episode_return: float = 0.0
     episode_length: int = 0
-    learn_time: float = 0.0  # seconds spent in steps that ran an update
+    episode_seed: int = -1  # reset seed of the current episode
+    learn_time: float = 0.0  # seconds spent in learning-phase steps (env step + jitted call)
     learn_steps: int = 0
-    history: list[EpisodeRecord] = field(default_factory=list)
+    skipped_transitions: int = 0  # non-finite transitions dropped with nonfinite="skip"
+
+
+class NonFiniteError(OffpolicyError):
+    """An observation, reward, loss or parameter became NaN or inf."""
+
+    def __init__(self, message: str, step: int, episode: int, quantity: str):
+        super().__init__(message)
+        self.step, self.episode, self.quantity = step, episode, quantity
 
 
 class HostLoop:
     """Trains ``agent`` on a Gymnasium env, one env step and one jitted call at a time.
 
     ``run(n)`` advances n steps and can be called repeatedly (training continues where it stopped).
+    ``nonfinite``: "stop" raises NonFiniteError at a NaN/inf observation or reward (and at the end of an episode in
+    which an update was rejected for a NaN/inf loss or parameter); "skip" drops such transitions (cutting the
+    episode) and keeps rejecting bad updates.
     """
 
     def __init__(self, agent: Agent, env: gym.Env, seed: int, buffer_size: int, batch_size: int,
-                 warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False):
+                 warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
+                 nonfinite: str = "stop", env_id: str = "env"):
         self.agent = agent
         self.env = env
+        self.env_id = env_id
         self.warmup_steps = warmup_steps
         self.learning_starts = learning_starts
+        self.nonfinite = nonfinite
         self.fns = StepFunctions(agent, batch_size, truncation_as_terminal)
         self.carry = init_carry(agent, buffer_size, jax.random.key(seed))
         self.seeds = EpisodeSeeds(seed, EpisodeSeeds.TRAIN)
@@ -190,12 +221,46 @@ class HostLoop:
     def agent_state(self) -> Any:
         return self.carry.agent
 
+    # -- env handling -------------------------------------------------------------------------------------------------
     def _reset_env(self) -> np.ndarray:
-        obs, _ = self.env.reset(seed=self.seeds.next())
-        return np.asarray(obs, np.float32)[None]  # [1, obs_dim]
+        self.state.episode_seed = self.seeds.next()
+        return self._reset_with(self.state.episode_seed)
+
+    def _reset_with(self, seed: int) -> np.ndarray:
+        result = self.env.reset(seed=seed)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise EnvError(f"{self.env_id}: reset() must return (obs, info) as in Gymnasium; it returned "
+                           f"{type(result).__name__}. Port the env to the Gymnasium API (or wrap it with shimmy).")
+        return self._check_obs(result[0], "reset")
+
+    def _check_obs(self, obs: Any, where: str) -> np.ndarray:
+        obs = np.asarray(obs, np.float32)
+        if obs.shape != tuple(self.agent.spec.obs_shape):
+            raise EnvError(f"{self.env_id}: {where} returned an observation of shape {obs.shape} at step "
+                           f"{self.state.step}, but the observation space has shape {tuple(self.agent.spec.obs_shape)}.")
+        return obs[None]  # [1, *obs_shape]
+
+    def _step_env(self, env_action):
+        result = self.env.step(env_action)
+        if not (isinstance(result, tuple) and len(result) == 5):
+            n = len(result) if isinstance(result, tuple) else type(result).__name__
+            raise EnvError(
+                f"{self.env_id}: step() returned {n} values; Gymnasium envs return 5 (obs, reward, terminated, "
+                "truncated, info). This looks like the old gym API (obs, reward, done, info): port the env, or "
+                "wrap it with shimmy's GymV21CompatibilityV0."
+            )
+        return result
 
     def _read_metrics(self) -> dict[str, float]:
-        sums, count = jax.device_get((self.carry.metric_sums, self.carry.updates_since))
+        sums, count, bad, first_bad = jax.device_get((self.carry.metric_sums, self.carry.updates_since,
+                                                      self.carry.bad_updates, self.carry.first_bad_step))
+        if int(bad) and self.nonfinite == "stop":
+            raise NonFiniteError(
+                f"step {int(first_bad)} (episode {self.state.episode}): a loss or parameter became NaN/inf; the "
+                "update was rejected and the agent keeps its last good state. Lower the learning rates, check the "
+                "reward scale, or set nonfinite=skip to keep training past such updates.",
+                step=int(first_bad), episode=self.state.episode, quantity="loss/parameters",
+            )
         count = int(count)
         if count == 0:
             return {}
@@ -204,15 +269,20 @@ class HostLoop:
         )
         return {k: float(v) / count for k, v in sums.items()}
 
-    def run(self, n_steps: int, on_episode: Callable[[EpisodeRecord], None] | None = None,
-            on_step: Callable[[int], None] | None = None) -> None:
-        """Advance ``n_steps`` env steps. ``on_episode`` gets each finished episode; ``on_step(step)`` is called
-        after every step (the shell decides cheaply whether to evaluate / log)."""
-        s = self.state
+    # -- the loop -----------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """First reset and first action (done lazily by ``run``)."""
         if self._obs is None:
             self._obs = self._reset_env()
             self.carry, action = self.fns.first(self.carry, self._obs, random_action=self.warmup_steps >= 1)
             self._action = np.asarray(action)
+
+    def run(self, n_steps: int, on_episode: Callable[[EpisodeRecord], None] | None = None,
+            on_step: Callable[[int, bool], None] | None = None) -> None:
+        """Advance ``n_steps`` env steps. ``on_episode`` gets each finished episode; ``on_step(step, episode_done)``
+        is called after every step (the shell decides cheaply whether to evaluate, log or checkpoint)."""
+        self.start()
+        s = self.state
         env, fns = self.env, self.fns
         discrete = self.agent.spec.discrete
         end = s.step + n_steps
@@ -220,17 +290,28 @@ class HostLoop:
             t = s.step + 1
             tic = time.perf_counter()
             obs, action = self._obs, self._action
-            env_action = int(action[0]) if discrete else action[0]
-            next_obs, reward, terminated, truncated, _ = env.step(env_action)
-            next_obs = np.asarray(next_obs, np.float32)[None]
-            s.episode_return += float(reward)
+            next_obs, reward, terminated, truncated, _ = self._step_env(int(action[0]) if discrete else action[0])
+            next_obs = self._check_obs(next_obs, "step")
+            reward = float(reward)
+            store = True
+            if not (math.isfinite(reward) and np.isfinite(next_obs).all()):
+                quantity = "reward" if not math.isfinite(reward) else "observation"
+                if self.nonfinite == "stop":
+                    raise NonFiniteError(
+                        f"step {t} (episode {s.episode + 1}): the env returned a NaN/inf {quantity}. Fix the env, "
+                        "or set nonfinite=skip to drop such transitions.", step=t, episode=s.episode + 1,
+                        quantity=quantity)
+                store, truncated, reward = False, True, 0.0  # drop it and start a new episode
+                next_obs = np.nan_to_num(next_obs)
+                s.skipped_transitions += 1
+            s.episode_return += reward
             s.episode_length += 1
-            done = terminated or truncated
+            done = bool(terminated or truncated)
             policy_obs = self._reset_env() if done else next_obs
             packed = fns.pack(obs, action, reward, next_obs, terminated, truncated, policy_obs, done)
             update = t >= self.learning_starts
-            self.carry, next_action = fns.step(self.carry, packed, update=update,
-                                               random_action=t + 1 <= self.warmup_steps)
+            self.carry, next_action = fns.step(self.carry, packed, np.int32(t), update=update,
+                                               random_action=t + 1 <= self.warmup_steps, store=store)
             self._action = np.asarray(next_action)  # waits for the step: the timing below is honest
             if update:  # learning-phase wall time: env step + jitted call, not evaluation or logging
                 s.learn_time += time.perf_counter() - tic
@@ -243,9 +324,35 @@ class HostLoop:
                 record = EpisodeRecord(step=t, episode=s.episode, episode_return=s.episode_return,
                                        episode_length=s.episode_length, metrics=self._read_metrics(),
                                        updates=s.updates)
-                s.history.append(record)
                 s.episode_return, s.episode_length = 0.0, 0
                 if on_episode is not None:
                     on_episode(record)
             if on_step is not None:
-                on_step(t)
+                on_step(t, done)
+
+    # -- checkpointing ------------------------------------------------------------------------------------------------
+    def host_state(self) -> dict[str, Any]:
+        """JSON-safe host state. Exact resume needs it taken at an episode boundary (right after a reset)."""
+        if self.state.episode_length != 0:
+            raise RuntimeError("host_state() must be taken at an episode boundary")
+        return {
+            "loop": dataclasses.asdict(self.state),
+            "seed_stream": self.seeds.get_state(),
+            "obs": None if self._obs is None else self._obs.tolist(),
+            "action": None if self._action is None else self._action.tolist(),
+        }
+
+    def load_host_state(self, host: dict[str, Any]) -> None:
+        """Restore ``host_state()`` output: counters, seed stream, and the env reset to the episode's seed."""
+        self.state = LoopState(**host["loop"])
+        self.seeds.set_state(host["seed_stream"])
+        if host["obs"] is None:
+            return
+        obs = self._reset_with(self.state.episode_seed)
+        saved = np.asarray(host["obs"], np.float32)
+        if not np.array_equal(obs, saved):
+            raise EnvError(f"{self.env_id}: resetting with the saved episode seed gives a different observation "
+                           "than when the checkpoint was taken; the env is not deterministic under seeding, so the "
+                           "run cannot be resumed exactly.")
+        self._obs = obs
+        self._action = np.asarray(host["action"], np.int32 if self.agent.spec.discrete else np.float32)

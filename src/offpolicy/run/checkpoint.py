@@ -31,49 +31,89 @@ ARRAYS_FILE = "agent.safetensors"
 META_FILE = "meta.json"
 
 
+def _is_key(leaf: Any) -> bool:
+    return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
 def _flatten(state: Any) -> dict[str, np.ndarray]:
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
-    return {jax.tree_util.keystr(path): np.asarray(jax.device_get(leaf)) for path, leaf in leaves}
+    return {
+        jax.tree_util.keystr(path): np.asarray(jax.device_get(jax.random.key_data(leaf) if _is_key(leaf) else leaf))
+        for path, leaf in leaves
+    }
 
 
-def save(path: str | Path, state: Any, config: RunConfig, spec: EnvSpec, info: dict[str, Any] | None = None) -> Path:
-    """Write ``state`` to the checkpoint directory ``path`` atomically (replacing an older one)."""
-    path = Path(path)
+def save(path: str | Path, state: Any, config: RunConfig, spec: EnvSpec, info: dict[str, Any] | None = None,
+         kind: str = "policy", host: dict[str, Any] | None = None) -> Path:
+    """Write ``state`` to the checkpoint directory ``path`` atomically (replacing an older one).
+
+    ``kind`` is "policy" (the agent state: what ``load`` and ``offpolicy eval`` read) or "training" (the whole loop
+    carry: agent, replay buffer, keys; plus the JSON-safe ``host`` state) for exact resume.
+    Raises CheckpointError (with the OS reason) if the directory cannot be written; an older checkpoint at ``path``
+    is only replaced once the new one is complete."""
+    try:
+        return _save(Path(path), state, config, spec, info, kind, host)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}. Earlier checkpoints are "
+                              "untouched; free disk space or make the run directory writable, then resume.") from None
+
+
+def _save(path: Path, state: Any, config: RunConfig, spec: EnvSpec, info: dict[str, Any] | None, kind: str,
+          host: dict[str, Any] | None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
+    try:
+        _write(tmp, state, config, spec, info, kind, host)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)  # atomic on POSIX: readers see the old checkpoint or the complete new one
+    _fsync_dir(path.parent)
+    if old.exists():
+        shutil.rmtree(old)
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(tmp: Path, state: Any, config: RunConfig, spec: EnvSpec, info: dict[str, Any] | None, kind: str,
+           host: dict[str, Any] | None) -> None:
     arrays = _flatten(state)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "kind": kind,
         "offpolicy_version": __version__,
         "algo": config.algo,
         "config": to_dict(config),
         "spec": {"obs_shape": list(spec.obs_shape), "action_dim": spec.action_dim, "n_actions": spec.n_actions},
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
         "info": info or {},
+        "host": host,
     }
     safetensors.numpy.save_file(arrays, str(tmp / ARRAYS_FILE))
     with open(tmp / META_FILE, "w") as f:
         json.dump(meta, f, indent=2)
         f.flush()
         os.fsync(f.fileno())
-    for name in (ARRAYS_FILE,):
-        with open(tmp / name, "rb") as f:
-            os.fsync(f.fileno())
-    old = path.with_name(f".{path.name}.old-{os.getpid()}")
-    if path.exists():
-        path.rename(old)
-    tmp.rename(path)
-    if old.exists():
-        shutil.rmtree(old)
-    return path
+    with open(tmp / ARRAYS_FILE, "rb") as f:
+        os.fsync(f.fileno())
 
 
-def read_meta(path: str | Path) -> tuple[dict[str, Any], RunConfig, EnvSpec]:
-    """Validated metadata, config and spec of a checkpoint directory."""
+def read_meta(path: str | Path, kind: str = "policy") -> tuple[dict[str, Any], RunConfig, EnvSpec]:
+    """Validated metadata, config and spec of a checkpoint directory of the given kind."""
     path = Path(path)
     meta_path = path / META_FILE
     if not path.is_dir() or not meta_path.is_file():
@@ -89,6 +129,8 @@ def read_meta(path: str | Path) -> tuple[dict[str, Any], RunConfig, EnvSpec]:
             f"{meta_path}: checkpoint format version {meta.get('format_version')!r}; this offpolicy reads "
             f"version {FORMAT_VERSION}."
         )
+    if meta.get("kind", "policy") != kind:
+        raise CheckpointError(f"{meta_path}: a {meta.get('kind')!r} checkpoint where a {kind!r} one is needed.")
     try:
         config = from_dict(meta.get("config"))
     except ConfigError as exc:
@@ -126,11 +168,14 @@ def restore(path: str | Path, template: Any) -> Any:
     out = []
     for key, leaf in expected.items():
         got = arrays[key]
+        is_key = _is_key(leaf)
+        if is_key:
+            leaf = jax.random.key_data(leaf)
         want_shape, want_dtype = tuple(np.shape(leaf)), np.asarray(leaf).dtype
         if got.shape != want_shape or got.dtype != want_dtype:
             raise CheckpointError(
                 f"{file}: array {key} has shape {got.shape} dtype {got.dtype}; the config needs "
                 f"shape {want_shape} dtype {want_dtype}."
             )
-        out.append(jax.numpy.asarray(got))
+        out.append(jax.random.wrap_key_data(got) if is_key else jax.numpy.asarray(got))
     return jax.tree_util.tree_unflatten(treedef, out)

@@ -6,8 +6,10 @@ half-made run directory behind.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
+import shutil
 import time
 import warnings
 from datetime import datetime
@@ -22,8 +24,8 @@ from offpolicy import __version__
 from offpolicy.agents import make_agent
 from offpolicy.config import RunConfig, save_yaml
 from offpolicy.envs import EpisodeSeeds, make_env
-from offpolicy.errors import OffpolicyError
-from offpolicy.loops.host import EpisodeRecord, HostLoop
+from offpolicy.errors import CheckpointError, OffpolicyError
+from offpolicy.loops.host import EpisodeRecord, HostLoop, NonFiniteError
 from offpolicy.run import checkpoint
 from offpolicy.run.evaluate import evaluate, record_video
 from offpolicy.run.logger import RunLogger
@@ -48,6 +50,11 @@ def versions() -> dict[str, str]:
 
     return {"offpolicy": __version__, "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
             "gymnasium": gymnasium.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def training_checkpoints(run_dir: Path) -> list[Path]:
+    """A run's training checkpoints, oldest first."""
+    return sorted(p for p in (Path(run_dir) / "checkpoints").glob("train-*") if p.is_dir())
 
 
 def make_policy(agent):
@@ -75,6 +82,7 @@ class Trainer:
             self.agent, self.env, seed=config.seed, buffer_size=config.agent.buffer_size,
             batch_size=config.agent.batch_size, warmup_steps=config.warmup_steps,
             learning_starts=config.learning_starts, truncation_as_terminal=config.truncation_as_terminal,
+            nonfinite=config.nonfinite, env_id=config.env,
         )
         self.eval_seeds = EpisodeSeeds(config.seed, EpisodeSeeds.EVAL).take(config.eval_episodes)
         self.policy_fn = make_policy(self.agent)
@@ -82,20 +90,24 @@ class Trainer:
         self.best_eval: float | None = None
         self.last_eval: tuple[int, dict] | None = None
         self.wall_time = 0.0
+        self._checkpoint_due = False
+        self.resumed_from: Path | None = None
         self.run_dir: Path | None = None
         self.logger: RunLogger | None = None
         if run_dir is not None:
             self.open_run_dir(run_dir)
 
-    def open_run_dir(self, run_dir: str | Path) -> None:
-        """Start writing outputs to ``run_dir`` (must be new or empty)."""
+    def open_run_dir(self, run_dir: str | Path, resume_rows: tuple[int, int, int] | None = None) -> None:
+        """Start writing outputs to ``run_dir`` (must be new or empty), or, with ``resume_rows`` = (metrics rows,
+        evaluation rows, step) from a training checkpoint, continue the logs of an existing run from that point."""
         run_dir = Path(run_dir)
-        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-            raise OffpolicyError(f"run directory {run_dir} already exists and is not empty; choose another path.")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_yaml(self.config, run_dir / "config.yaml")
+        if resume_rows is None:
+            if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+                raise OffpolicyError(f"run directory {run_dir} already exists and is not empty; choose another path.")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_yaml(self.config, run_dir / "config.yaml")
         self.run_dir = run_dir
-        self.logger = RunLogger(run_dir, self.agent.metric_names)
+        self.logger = RunLogger(run_dir, self.agent.metric_names, resume_rows)
 
     def set_state(self, agent_state: Any) -> None:
         """Replace the agent state (e.g. restored from a checkpoint)."""
@@ -126,6 +138,13 @@ class Trainer:
         self._last_row = (self.loop.state.step, self._start, 0.0)
         try:
             self.loop.run(total_steps, on_episode=self._on_episode, on_step=self._on_step)
+        except NonFiniteError as exc:
+            self._pbar.close()
+            if self.run_dir is not None:
+                path = self._save("last-good", {"stopped": str(exc)})
+                raise NonFiniteError(f"{exc} The last good agent state is saved in {path}.", exc.step, exc.episode,
+                                     exc.quantity) from None
+            raise
         except KeyboardInterrupt:
             self._pbar.close()
             if self.run_dir is not None:
@@ -137,12 +156,19 @@ class Trainer:
         self._pbar.update(self.loop.state.step - self._pbar_pos)
         self._pbar.close()
 
-    def _on_step(self, step: int) -> None:
+    def _on_step(self, step: int, episode_done: bool) -> None:
         if step % 100 == 0:
             self._pbar.update(step - self._pbar_pos)
             self._pbar_pos = step
-        if self.config.eval_every and step % self.config.eval_every == 0:
+        cfg = self.config
+        if cfg.eval_every and step % cfg.eval_every == 0:
             self._periodic_eval(step)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            self._checkpoint_due = True
+        if self._checkpoint_due and episode_done and self.run_dir is not None:
+            tic = time.perf_counter()
+            self.save_training_checkpoint()
+            self._excluded += time.perf_counter() - tic
 
     def _on_episode(self, record: EpisodeRecord) -> None:
         now = time.perf_counter()
@@ -178,6 +204,61 @@ class Trainer:
         info = {"step": s.step, "episodes": s.episode, "updates": s.updates, **(extra or {})}
         return checkpoint.save(self.run_dir / "checkpoints" / name, self.state, self.config, self.spec, info)
 
+    # -- training checkpoints and resume --------------------------------------------------------------------------------
+    def save_training_checkpoint(self) -> Path:
+        """Everything needed to continue bit-identically: taken at an episode boundary (see checkpoint_every)."""
+        s = self.loop.state
+        host = {
+            "loop": self.loop.host_state(),
+            "trainer": {"best_eval": self.best_eval, "last_eval": self.last_eval,
+                        "metrics_rows": self.logger.metrics.rows, "eval_rows": self.logger.evals.rows,
+                        "wall_time": self.wall_time + time.perf_counter() - self._start},
+        }
+        folder = self.run_dir / "checkpoints"
+        path = checkpoint.save(folder / f"train-{s.step:09d}", self.loop.carry, self.config, self.spec,
+                               {"step": s.step, "episodes": s.episode, "updates": s.updates}, kind="training",
+                               host=host)
+        self._checkpoint_due = False
+        for old in training_checkpoints(self.run_dir)[: -self.config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        return path
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, total_steps: int | None = None, progress: bool = True) -> Trainer:
+        """A Trainer positioned exactly where ``run_dir``'s newest valid training checkpoint was taken."""
+        run_dir = Path(run_dir)
+        candidates = training_checkpoints(run_dir)
+        if not candidates:
+            raise CheckpointError(
+                f"{run_dir}: no training checkpoint to resume from (checkpoints/train-*). Train with "
+                "--checkpoint-every N (or set checkpoint_every) to make runs resumable.")
+        errors = []
+        for path in reversed(candidates):  # newest first; a damaged one falls back to the previous
+            try:
+                meta, config, spec = checkpoint.read_meta(path, kind="training")
+                break
+            except CheckpointError as exc:
+                errors.append(str(exc))
+        else:
+            raise CheckpointError(f"{run_dir}: no readable training checkpoint: {'; '.join(errors)}")
+        if total_steps is not None:
+            config = dataclasses.replace(config, total_steps=total_steps)
+            config.check()
+        trainer = cls(config, run_dir=None, progress=progress)
+        if trainer.spec != spec:
+            raise CheckpointError(f"{path}: saved for env spec {spec}, but {config.env} now has {trainer.spec}.")
+        trainer.loop.carry = checkpoint.restore(path, trainer.loop.carry)
+        trainer.loop.load_host_state(meta["host"]["loop"])
+        t = meta["host"]["trainer"]
+        trainer.best_eval, trainer.wall_time = t["best_eval"], t["wall_time"]
+        trainer.last_eval = tuple(t["last_eval"]) if t["last_eval"] else None
+        step = trainer.loop.state.step
+        trainer.open_run_dir(run_dir, resume_rows=(t["metrics_rows"], t["eval_rows"], step))
+        for stale in run_dir.glob("checkpoints/.*"):  # leftovers of a write that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        trainer.resumed_from = path
+        return trainer
+
     # -- final outputs ------------------------------------------------------------------------------------------------
     def finish(self, video: bool | None = None) -> dict:
         """Final evaluation, checkpoints, eval.json, summary.json, learning-curve PNG and test-episode MP4."""
@@ -186,6 +267,7 @@ class Trainer:
             result = self.last_eval[1]
         else:
             result = self.evaluate()
+            self.last_eval = (s.step, result)
             if self.logger is not None:
                 self.logger.evaluation(s.step, result)
             if self.best_eval is None or result["mean"] > self.best_eval:
