@@ -140,6 +140,8 @@ def test_epsilon_variant_has_the_same_network_without_noise():
     plain = dqn.init(DQNConfig(exploration="epsilon"), SPEC, jax.random.key(0))
     assert plain.online_noise == {} and plain.target_noise == {}
     assert set(plain.params["params"]["layer_1"]) == {"kernel", "bias"}
+    def shapes(params, layer):
+        return sorted(v.shape for k, v in params["params"][layer].items() if "sigma" not in k)
+
     for layer in ("layer_0", "layer_1", "layer_2"):
-        shapes = lambda p: sorted(v.shape for k, v in p["params"][layer].items() if "sigma" not in k)  # noqa: E731
-        assert shapes(plain.params) == shapes(noisy.params)
+        assert shapes(plain.params, layer) == shapes(noisy.params, layer)
