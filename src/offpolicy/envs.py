@@ -26,7 +26,10 @@ def make_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None,
     Continuous-action envs are wrapped in ``RescaleAction`` so the agent acts in [-1, 1].
     """
     try:
-        env = gym.make(env_id, render_mode=render_mode, **(env_kwargs or {}))
+        kwargs = dict(env_kwargs or {})
+        if render_mode is not None:  # only when asked: not every env accepts a render_mode argument
+            kwargs["render_mode"] = render_mode
+        env = gym.make(env_id, **kwargs)
     except gym.error.Error as exc:  # NameNotFound / VersionNotFound / NamespaceNotFound / DeprecatedEnv ...
         raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
     except TypeError as exc:

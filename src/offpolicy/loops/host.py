@@ -241,7 +241,12 @@ class HostLoop:
         return obs[None]  # [1, *obs_shape]
 
     def _step_env(self, env_action):
-        result = self.env.step(env_action)
+        try:
+            result = self.env.step(env_action)
+        except ValueError as exc:  # Gymnasium's wrappers unpack 5 values from an old-API env's 4
+            if "values to unpack (expected 5, got 4)" not in str(exc):
+                raise
+            result = (None,) * 4
         if not (isinstance(result, tuple) and len(result) == 5):
             n = len(result) if isinstance(result, tuple) else type(result).__name__
             raise EnvError(
@@ -314,8 +319,9 @@ class HostLoop:
                                                random_action=t + 1 <= self.warmup_steps, store=store)
             self._action = np.asarray(next_action)  # waits for the step: the timing below is honest
             if update:  # learning-phase wall time: env step + jitted call, not evaluation or logging
-                s.learn_time += time.perf_counter() - tic
-                s.learn_steps += 1
+                if s.updates > 0:  # the first learning step compiles the update: not counted
+                    s.learn_time += time.perf_counter() - tic
+                    s.learn_steps += 1
                 s.updates += 1
             self._obs = policy_obs
             s.step = t

@@ -1,0 +1,143 @@
+"""Bad input during training: broken envs, NaN/inf, unwritable checkpoints, stale compilations, memory."""
+
+import errno
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from offpolicy.config import make_config
+from offpolicy.errors import CheckpointError, EnvError
+from offpolicy.loops.host import NonFiniteError
+from offpolicy.run.trainer import Trainer
+
+
+class Scripted(gym.Env):
+    """Pendulum-shaped toy env; ``fault(step)`` may corrupt the step result."""
+
+    observation_space = gym.spaces.Box(-1, 1, (3,), np.float32)
+    action_space = gym.spaces.Box(-2, 2, (1,), np.float32)
+    fault = None
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.uniform(-1, 1, 3).astype(np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        obs = self.np_random.uniform(-1, 1, 3).astype(np.float32)
+        result = (obs, float(-np.square(action).sum()), False, False, {})
+        return type(self).fault(self.t, result) if type(self).fault else result
+
+
+def register(name, fault, max_steps=50):
+    cls = type(name, (Scripted,), {"fault": staticmethod(fault)})
+    env_id = f"OffpolicyTest/{name}-v0"
+    if env_id not in gym.registry:
+        gym.register(env_id, entry_point=cls, max_episode_steps=max_steps)
+    return env_id
+
+
+def config(env_id, **overrides):
+    values = {"algo": "ddpg", "env": env_id, "total_steps": 400, "warmup_steps": 100, "learning_starts": 128,
+              "eval_every": 0, "eval_episodes": 1, "video": False, **overrides}
+    return make_config(None, values)
+
+
+def nan_obs(t, r):
+    return (np.full(3, np.nan, np.float32), *r[1:]) if t == 30 else r
+
+
+def inf_reward(t, r):
+    return (r[0], float("inf"), *r[2:]) if t == 17 else r
+
+
+def huge_reward(t, r):
+    return (r[0], 3e38, *r[2:])  # finite, but its square overflows: the critic loss becomes inf
+
+
+def old_api(t, r):
+    return (r[0], r[1], False, {})
+
+
+def shape_change(t, r):
+    return (np.zeros(4, np.float32), *r[1:]) if t == 70 else r
+
+
+def test_nan_observation_stops_with_step_episode_and_quantity(tmp_path):
+    trainer = Trainer(config(register("NaNObs", nan_obs)), run_dir=tmp_path / "run", progress=False)
+    with pytest.raises(NonFiniteError, match=r"step 30 \(episode 1\).*NaN/inf observation") as info:
+        trainer.learn(400)
+    assert (info.value.step, info.value.episode, info.value.quantity) == (30, 1, "observation")
+    assert (tmp_path / "run/checkpoints/last-good/agent.safetensors").is_file()
+    assert "last-good" in str(info.value)
+
+
+def test_inf_reward_is_skipped_when_asked():
+    trainer = Trainer(config(register("InfReward", inf_reward), nonfinite="skip"), progress=False)
+    trainer.learn(400)
+    # the inf-reward transition (step 17 of every episode) is dropped and the episode cut there: 400 // 17 episodes
+    assert trainer.loop.state.skipped_transitions == trainer.loop.state.episode == 23
+    buffer = trainer.loop.carry.buffer
+    assert np.isfinite(np.asarray(buffer.data.reward)).all()
+    with pytest.raises(NonFiniteError, match="NaN/inf reward"):
+        Trainer(config(register("InfReward", inf_reward)), progress=False).learn(400)
+
+
+def test_nan_loss_rejects_the_update_and_stops_with_the_last_good_state(tmp_path):
+    trainer = Trainer(config(register("HugeReward", huge_reward)), run_dir=tmp_path / "run", progress=False)
+    with pytest.raises(NonFiniteError, match=r"step 128 .*loss or parameter became NaN/inf"):
+        trainer.learn(400)
+    state = trainer.loop.carry.agent
+    assert all(np.isfinite(np.asarray(x)).all() for x in __import__("jax").tree.leaves(state))
+    assert int(state.updates) == 0  # every update was rejected: the state is the initial, last good one
+
+
+def test_old_gym_step_api_gets_a_clear_error():
+    with pytest.raises(EnvError, match="old gym API"):
+        Trainer(config(register("OldAPI", old_api)), progress=False).learn(10)
+
+
+def test_observation_shape_change_mid_run():
+    with pytest.raises(EnvError, match=r"shape \(4,\) at step 69.*has shape \(3,\)"):
+        Trainer(config(register("ShapeChange", shape_change, max_steps=200)), progress=False).learn(100)
+
+
+def test_unwritable_checkpoint_is_a_clear_error_and_keeps_the_previous(tmp_path, monkeypatch):
+    import safetensors.numpy
+
+    from offpolicy.run import checkpoint
+
+    trainer = Trainer(config("Pendulum-v1"), run_dir=tmp_path / "run", progress=False)
+    trainer.learn(200)
+    good = checkpoint.save(tmp_path / "run/checkpoints/final", trainer.state, trainer.config, trainer.spec)
+    before = (good / "agent.safetensors").read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.numpy, "save_file", disk_full)
+    with pytest.raises(CheckpointError, match="No space left on device.*untouched"):
+        checkpoint.save(good, trainer.state, trainer.config, trainer.spec)
+    assert (good / "agent.safetensors").read_bytes() == before
+    assert not [p for p in good.parent.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_policy_loader_refuses_a_training_checkpoint(tmp_path):
+    from offpolicy import DDPG
+
+    trainer = Trainer(config("Pendulum-v1", checkpoint_every=200), run_dir=tmp_path / "run", progress=False)
+    trainer.learn(400)
+    path = next((tmp_path / "run/checkpoints").glob("train-*"))
+    with pytest.raises(CheckpointError, match="'training' checkpoint where a 'policy' one is needed"):
+        DDPG.load(path, progress=False)
+
+
+def test_no_recompilation_after_start_up():
+    trainer = Trainer(config("Pendulum-v1", total_steps=3000), progress=False)
+    trainer.learn(1000)  # warm-up, first updates: every mode compiled
+    compiled = trainer.loop.fns.step._cache_size()
+    trainer.learn(2000)
+    # three modes: random warm-up, policy before learning_starts, learning; nothing new after start-up
+    assert trainer.loop.fns.step._cache_size() == compiled == 3
