@@ -279,6 +279,7 @@ class Trainer:
             "algo": self.config.algo, "env": self.config.env, "seed": self.config.seed, "steps": s.step,
             "episodes": s.episode, "updates": s.updates, "wall_time_s": self.wall_time,
             "learning_phase_steps_per_s": learn_sps, "final_eval": _brief(result), "best_eval_mean": self.best_eval,
+            "skipped_transitions": s.skipped_transitions, "rejected_updates": int(self.loop.carry.bad_updates),
             "versions": versions(), "jax_backend": jax.default_backend(),
         }
         if self.run_dir is None:
