@@ -70,7 +70,7 @@ def main() -> None:
         carry = loop.carry
         tic = time.perf_counter()
         for _ in range(args.steps):
-            carry, action = fns.step(carry, packed, np.int32(5000), update=True, random_action=False)
+            carry, action = fns.step(carry, packed, np.int32(5000), update=True, random_action=False, store=True)
             np.asarray(action)
         results["step ms"].append((time.perf_counter() - tic) / args.steps * 1e3)
         loop.carry = carry
