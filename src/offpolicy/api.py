@@ -43,7 +43,7 @@ class OffPolicyModel:
             raise ValueError(f"{type(self).__name__} cannot use a config for algo {config.algo!r}.")
         self.config = config
         self.progress = progress
-        self._trainer = Trainer(config, run_dir=None, progress=progress, verbose=False)
+        self._trainer = Trainer(config, run_dir=None, progress=progress)
         self._predict_key = jax.random.key(config.seed + 1_000_003)
 
     @classmethod

@@ -71,8 +71,7 @@ def make_policy(agent):
 class Trainer:
     """Owns one training run. ``learn(n)`` may be called repeatedly; ``finish()`` writes the final outputs."""
 
-    def __init__(self, config: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
-                 verbose: bool = True):
+    def __init__(self, config: RunConfig, run_dir: str | Path | None = None, progress: bool = True):
         config.check()
         self.config = config
         self.env, self.spec = make_env(config.env, config.algo, config.env_kwargs)  # may raise EnvError: no dir yet
@@ -86,7 +85,7 @@ class Trainer:
         )
         self.eval_seeds = EpisodeSeeds(config.seed, EpisodeSeeds.EVAL).take(config.eval_episodes)
         self.policy_fn = make_policy(self.agent)
-        self.progress, self.verbose = progress, verbose
+        self.progress = progress
         self.best_eval: float | None = None
         self.last_eval: tuple[int, dict] | None = None
         self.wall_time = 0.0
@@ -132,7 +131,7 @@ class Trainer:
         cfg = self.config
         self._pbar = tqdm(total=total_steps, unit="step", disable=not self.progress, dynamic_ncols=True,
                           desc=f"{cfg.algo} {cfg.env}", mininterval=0.5)
-        self._pbar_pos = 0
+        self._pbar_pos = self.loop.state.step  # the bar counts this call's steps
         self._start = time.perf_counter()
         self._excluded = 0.0  # evaluation / checkpoint time, kept out of steps/s
         self._last_row = (self.loop.state.step, self._start, 0.0)
