@@ -38,7 +38,7 @@ def run_one(preset: str, overrides: dict, seed: int) -> dict:
     from offpolicy.run.trainer import Trainer
 
     config = make_config(preset, {**overrides, "seed": seed})
-    trainer = Trainer(config, run_dir=None, progress=False, verbose=False)
+    trainer = Trainer(config, run_dir=None, progress=False)
     curve: list[tuple[int, float, float]] = []
     periodic = trainer._periodic_eval
 
