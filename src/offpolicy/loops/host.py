@@ -288,7 +288,7 @@ class HostLoop:
         is called after every step (the shell decides cheaply whether to evaluate, log or checkpoint)."""
         self.start()
         s = self.state
-        env, fns = self.env, self.fns
+        fns = self.fns
         discrete = self.agent.spec.discrete
         end = s.step + n_steps
         while s.step < end:
