@@ -75,11 +75,7 @@ class DDPGConfig:
     """Exploration noise."""
 
     def check(self) -> None:
-        _require(self.buffer_size >= 1, "agent.buffer_size", self.buffer_size, "must be >= 1")
-        _require(self.batch_size >= 1, "agent.batch_size", self.batch_size, "must be >= 1")
-        _require(self.batch_size <= self.buffer_size, "agent.batch_size", self.batch_size,
-                 f"must be <= agent.buffer_size ({self.buffer_size})")
-        _require(0 <= self.gamma <= 1, "agent.gamma", self.gamma, "must be in [0, 1]")
+        _check_replay_and_discount(self)
         _require(0 < self.tau <= 1, "agent.tau", self.tau, "must be in (0, 1]")
         _require(self.actor_lr > 0, "agent.actor_lr", self.actor_lr, "must be > 0")
         _require(self.critic_lr > 0, "agent.critic_lr", self.critic_lr, "must be > 0")
@@ -128,11 +124,7 @@ class DQNConfig:
     """epsilon-greedy: policy steps (after warm-up) over which epsilon falls linearly from start to end."""
 
     def check(self) -> None:
-        _require(self.buffer_size >= 1, "agent.buffer_size", self.buffer_size, "must be >= 1")
-        _require(self.batch_size >= 1, "agent.batch_size", self.batch_size, "must be >= 1")
-        _require(self.batch_size <= self.buffer_size, "agent.batch_size", self.batch_size,
-                 f"must be <= agent.buffer_size ({self.buffer_size})")
-        _require(0 <= self.gamma <= 1, "agent.gamma", self.gamma, "must be in [0, 1]")
+        _check_replay_and_discount(self)
         _require(self.lr > 0, "agent.lr", self.lr, "must be > 0")
         _require(self.target_update >= 1, "agent.target_update", self.target_update, "must be >= 1")
         _require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
@@ -202,6 +194,15 @@ class RunConfig:
 
 # --------------------------------------------------------------------------------------------------------------------
 # Validation helpers
+
+
+def _check_replay_and_discount(agent: Any) -> None:
+    """Checks every off-policy agent config shares: buffer_size, batch_size, gamma."""
+    _require(agent.buffer_size >= 1, "agent.buffer_size", agent.buffer_size, "must be >= 1")
+    _require(agent.batch_size >= 1, "agent.batch_size", agent.batch_size, "must be >= 1")
+    _require(agent.batch_size <= agent.buffer_size, "agent.batch_size", agent.batch_size,
+             f"must be <= agent.buffer_size ({agent.buffer_size})")
+    _require(0 <= agent.gamma <= 1, "agent.gamma", agent.gamma, "must be in [0, 1]")
 
 
 def _require(ok: bool, key: str, value: Any, message: str) -> None:
