@@ -39,22 +39,14 @@ def run_one(preset: str, overrides: dict, seed: int) -> dict:
 
     config = make_config(preset, {**overrides, "seed": seed})
     trainer = Trainer(config, run_dir=None, progress=False)
-    curve: list[tuple[int, float, float]] = []
-    periodic = trainer._periodic_eval
-
-    def record(step: int) -> None:  # keep every periodic evaluation, not just the last
-        periodic(step)
-        curve.append((step, trainer.last_eval[1]["mean"], trainer.last_eval[1]["std"]))
-
-    trainer._periodic_eval = record
     tic = time.perf_counter()
     trainer.learn(config.total_steps)
     summary = trainer.finish(video=False)
     wall = time.perf_counter() - tic
     trainer.close()
+    # every periodic evaluation (and the final one), not just the last
+    curve = [(step, result["mean"], result["std"]) for step, result in trainer.eval_history]
     final = summary["final_eval"]
-    if not curve or curve[-1][0] != summary["steps"]:
-        curve.append((summary["steps"], final["mean"], final["std"]))
     return {"preset": preset, "overrides": overrides, "seed": seed, "env": config.env, "config": to_dict(config),
             "curve": curve, "final_eval": final["mean"], "best_eval": summary["best_eval_mean"],
             "wall_time_s": wall, "learning_phase_steps_per_s": summary["learning_phase_steps_per_s"],

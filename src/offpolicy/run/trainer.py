@@ -88,6 +88,7 @@ class Trainer:
         self.progress = progress
         self.best_eval: float | None = None
         self.last_eval: tuple[int, dict] | None = None
+        self.eval_history: list[tuple[int, dict]] = []  # (step, result) of every evaluation this process ran
         self.wall_time = 0.0
         self._checkpoint_due = False
         self.resumed_from: Path | None = None
@@ -189,6 +190,7 @@ class Trainer:
         tic = time.perf_counter()
         result = self.evaluate()
         self.last_eval = (step, result)
+        self.eval_history.append(self.last_eval)
         if self.logger is not None:
             self.logger.evaluation(step, result)
             if self.best_eval is None or result["mean"] > self.best_eval:
@@ -267,6 +269,7 @@ class Trainer:
         else:
             result = self.evaluate()
             self.last_eval = (s.step, result)
+            self.eval_history.append(self.last_eval)
             if self.logger is not None:
                 self.logger.evaluation(s.step, result)
             if self.best_eval is None or result["mean"] > self.best_eval:
