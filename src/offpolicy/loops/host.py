@@ -54,7 +54,6 @@ class EpisodeRecord:
     episode_return: float
     episode_length: int
     metrics: dict[str, float]  # means over the updates since the previous record (empty before learning starts)
-    updates: int
 
 
 def _random_actions(agent: Agent, key: jax.Array, n: int) -> jax.Array:
@@ -328,8 +327,7 @@ class HostLoop:
             if done:
                 s.episode += 1
                 record = EpisodeRecord(step=t, episode=s.episode, episode_return=s.episode_return,
-                                       episode_length=s.episode_length, metrics=self._read_metrics(),
-                                       updates=s.updates)
+                                       episode_length=s.episode_length, metrics=self._read_metrics())
                 s.episode_return, s.episode_length = 0.0, 0
                 if on_episode is not None:
                     on_episode(record)
