@@ -171,6 +171,10 @@ class RunConfig:
     every this many steps, for exact `offpolicy train --resume` (0: never)."""
     keep_checkpoints: int = 2
     """How many training checkpoints to keep (oldest deleted first)."""
+    loop: Literal["host", "compiled"] = "host"
+    """Training loop: host (any Gymnasium env stepped from Python, one jitted call per step) or compiled (the
+    gymnax version of the env and the agent inside one jitted lax.scan per chunk of steps; Pendulum-v1,
+    CartPole-v1, Acrobot-v1, MountainCar-v0, MountainCarContinuous-v0)."""
     nonfinite: Literal["stop", "skip"] = "stop"
     """On a NaN/inf observation, reward, loss or parameter: stop with an error (after saving the last good state), or
     skip (drop such transitions, reject such updates) and keep training."""
@@ -188,6 +192,7 @@ class RunConfig:
         _require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
         _require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "must be >= 1")
         _require(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "must be >= 0")
+        _require(self.loop in ("host", "compiled"), "loop", self.loop, "must be host or compiled")
         _require(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "must be >= 1")
         self.agent.check()
 

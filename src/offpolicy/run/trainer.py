@@ -89,6 +89,9 @@ class Trainer:
         self.best_eval: float | None = None
         self.last_eval: tuple[int, dict] | None = None
         self.eval_history: list[tuple[int, dict]] = []  # (step, result) of every evaluation this process ran
+        # Observers (e.g. live notebook plots): on_episode(row: dict) gets each metrics.csv row, on_eval(step, result)
+        # each evaluation. Time spent in them is kept out of steps/s.
+        self.callbacks: list[Any] = []
         self.wall_time = 0.0
         self._checkpoint_due = False
         self.resumed_from: Path | None = None
@@ -181,6 +184,12 @@ class Trainer:
                "steps_per_s": steps_per_s, "time_s": self.wall_time + now - self._start}
         if self.logger is not None:
             self.logger.episode(row)
+        if self.callbacks:
+            tic = time.perf_counter()
+            for cb in self.callbacks:
+                if hasattr(cb, "on_episode"):
+                    cb.on_episode(row)
+            self._excluded += time.perf_counter() - tic
         postfix = {"return": f"{record.episode_return:.1f}"}
         if self.last_eval is not None:
             postfix["eval"] = f"{self.last_eval[1]['mean']:.1f}"
@@ -198,6 +207,9 @@ class Trainer:
                 self._save("best", {"eval": _brief(result)})
         elif self.best_eval is None or result["mean"] > self.best_eval:
             self.best_eval = result["mean"]
+        for cb in self.callbacks:
+            if hasattr(cb, "on_eval"):
+                cb.on_eval(step, result)
         self._excluded += time.perf_counter() - tic
 
     def _save(self, name: str, extra: dict | None = None) -> Path:
