@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import gymnasium as gym
+import jax.numpy as jnp
 import numpy as np
 
 from offpolicy.agents.base import EnvSpec
@@ -107,3 +109,62 @@ class EpisodeSeeds:
 
     def set_state(self, state: dict) -> None:
         self._rng.bit_generator.state = state
+
+
+# -- JAX (gymnax) versions of the classic-control envs, for the compiled loop -----------------------------------------
+GYMNAX_ENVS = ("Pendulum-v1", "CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0")
+
+
+class JaxEnv(NamedTuple):
+    """A pure, jittable env. Actions are the agent's: in [-1, 1]^action_dim (continuous) or an int (discrete).
+
+    reset(key) -> (obs, state)
+    step(key, state, action) -> (policy_obs, state, reward, terminated, truncated, final_obs)
+        ``final_obs`` is the observation the action led to (the transition's next_obs); ``policy_obs`` is the same
+        unless the episode ended, in which case it is the first observation of the next episode (auto-reset).
+    """
+
+    env_id: str
+    reset: Callable[[Any], tuple[Any, Any]]
+    step: Callable[[Any, Any, Any], tuple[Any, Any, Any, Any, Any, Any]]
+    max_episode_steps: int
+
+
+def make_jax_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None) -> tuple[JaxEnv, EnvSpec]:
+    """The gymnax version of ``env_id`` with the same spaces, episode limit and action rescaling as ``make_env``."""
+    if env_id not in GYMNAX_ENVS:
+        raise EnvError(f"loop=compiled needs a JAX version of the env; {env_id!r} has none here (available: "
+                       f"{', '.join(GYMNAX_ENVS)}). Use loop=host (the default) to train on any Gymnasium env.")
+    if env_kwargs:
+        raise EnvError(f"loop=compiled runs the gymnax version of {env_id} with its default parameters; "
+                       f"env_kwargs={env_kwargs} cannot be passed to it. Drop env_kwargs or use loop=host.")
+    import gymnax
+
+    genv, params = gymnax.make(env_id)
+    reference, spec = make_env(env_id, algo)  # the Gymnasium env: same checks, and the spaces to compare with
+    limit = reference.spec.max_episode_steps if reference.spec is not None else None
+    reference.close()
+    if limit != params.max_steps_in_episode:
+        raise EnvError(f"{env_id}: the gymnax episode limit ({params.max_steps_in_episode}) differs from "
+                       f"Gymnasium's ({limit}); loop=compiled cannot stand in for it.")
+    if spec.discrete:
+        def to_env(action):
+            return action
+    else:
+        space = genv.action_space(params)
+        low = jnp.asarray(space.low, jnp.float32) * jnp.ones(spec.action_dim, jnp.float32)
+        high = jnp.asarray(space.high, jnp.float32) * jnp.ones(spec.action_dim, jnp.float32)
+
+        def to_env(action):  # the same affine map as gymnasium.wrappers.RescaleAction
+            return low + (action + 1.0) * 0.5 * (high - low)
+
+    def reset(key):
+        obs, state = genv.reset(key, params)
+        return obs.astype(jnp.float32), state
+
+    def step(key, state, action):
+        obs, state, reward, terminated, truncated, info = genv.step(key, state, to_env(action), params)
+        return (obs.astype(jnp.float32), state, jnp.asarray(reward, jnp.float32), jnp.asarray(terminated, bool),
+                jnp.asarray(truncated, bool), info["final_observation"].astype(jnp.float32))
+
+    return JaxEnv(env_id, reset, step, int(params.max_steps_in_episode)), spec

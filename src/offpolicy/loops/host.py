@@ -132,40 +132,77 @@ class StepFunctions:
         )
         return transition, part[6].reshape(shape), part[7][:, 0] > 0.5
 
-    def _next_action(self, agent_state, policy_obs, episode_start, key, random_action: bool):
-        agent_state = self.agent.reset(agent_state, episode_start)
-        if random_action:
-            return _random_actions(self.agent, key, policy_obs.shape[0]), agent_state
-        return self.agent.act(agent_state, policy_obs, key, explore=True)
-
     def _first(self, carry: Carry, obs: jax.Array, random_action: bool):
-        key, act_key = jax.random.split(carry.key)
-        start = jnp.ones(obs.shape[:1], bool)
-        action, agent_state = self._next_action(carry.agent, obs, start, act_key, random_action)
-        return carry.replace(agent=agent_state, key=key), action
+        return first_action(self.agent, carry, obs, random_action)
 
     def _step(self, carry: Carry, packed: jax.Array, t: jax.Array, update: bool, random_action: bool,
               store: bool = True):
         transition, policy_obs, episode_start = self._unpack(packed)
-        buffer = rb.add(carry.buffer, transition) if store else carry.buffer
-        key, sample_key, update_key, act_key = jax.random.split(carry.key, 4)
-        agent_state, sums, count = carry.agent, carry.metric_sums, carry.updates_since
-        bad, first_bad = carry.bad_updates, carry.first_bad_step
+        return learner_step(self.agent, self.batch_size, carry, transition, policy_obs, episode_start, t,
+                            update=update, random_action=random_action, store=store)
+
+
+# -- the learner's side of one env step, shared by the host and the compiled loop ----------------------------------------
+def _next_action(agent: Agent, agent_state, policy_obs, episode_start, key, random_action):
+    """Reset per-episode agent state where an episode starts, then the action for ``policy_obs``: uniformly random
+    (``random_action``) or the exploring policy's. ``random_action`` is a Python bool (static) or a traced bool."""
+    agent_state = agent.reset(agent_state, episode_start)
+    if isinstance(random_action, bool):
+        if random_action:
+            return _random_actions(agent, key, policy_obs.shape[0]), agent_state
+        return agent.act(agent_state, policy_obs, key, explore=True)
+    return jax.lax.cond(
+        random_action,
+        lambda st: (_random_actions(agent, key, policy_obs.shape[0]), st),
+        lambda st: agent.act(st, policy_obs, key, explore=True),
+        agent_state,
+    )
+
+
+def first_action(agent: Agent, carry: Carry, obs: jax.Array, random_action) -> tuple[Carry, jax.Array]:
+    """The action for the first observation of training."""
+    key, act_key = jax.random.split(carry.key)
+    start = jnp.ones(obs.shape[:1], bool)
+    action, agent_state = _next_action(agent, carry.agent, obs, start, act_key, random_action)
+    return carry.replace(agent=agent_state, key=key), action
+
+
+def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transition, policy_obs: jax.Array,
+                 episode_start: jax.Array, t: jax.Array, update, random_action, store: bool = True):
+    """Store ``transition`` (step t), update the agent once if ``update``, and choose the next action.
+
+    ``update`` / ``random_action`` are Python bools (the host loop compiles one variant per phase) or traced bools
+    (the compiled loop decides per step with ``lax.cond``); both give the same numbers for the same inputs.
+    Returns (carry, action for ``policy_obs``).
+    """
+    buffer = rb.add(carry.buffer, transition) if store else carry.buffer
+    key, sample_key, update_key, act_key = jax.random.split(carry.key, 4)
+    learner = (carry.agent, carry.metric_sums, carry.updates_since, carry.bad_updates, carry.first_bad_step)
+
+    def do_update(learner):
+        agent_state, sums, count, bad, first_bad = learner
+        batch = rb.sample(buffer, sample_key, batch_size)
+        new_state, metrics = agent.update(agent_state, batch, update_key)
+        # A NaN/inf loss or parameter rejects the update: the state stays the last good one.
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((new_state, metrics))
+                                    if jnp.issubdtype(x.dtype, jnp.floating)]))
+        agent_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, agent_state)
+        sums = {k: sums[k] + jnp.where(finite, metrics[k], 0.0) for k in sums}
+        count = count + finite.astype(jnp.int32)
+        first_bad = jnp.where(finite | (first_bad >= 0), first_bad, t)
+        bad = bad + (~finite).astype(jnp.int32)
+        return agent_state, sums, count, bad, first_bad
+
+    if isinstance(update, bool):
         if update:
-            batch = rb.sample(buffer, sample_key, self.batch_size)
-            new_state, metrics = self.agent.update(agent_state, batch, update_key)
-            # A NaN/inf loss or parameter rejects the update: the state stays the last good one.
-            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((new_state, metrics))
-                                        if jnp.issubdtype(x.dtype, jnp.floating)]))
-            agent_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, agent_state)
-            sums = {k: sums[k] + jnp.where(finite, metrics[k], 0.0) for k in sums}
-            count = count + finite.astype(jnp.int32)
-            first_bad = jnp.where(finite | (first_bad >= 0), first_bad, t)
-            bad = bad + (~finite).astype(jnp.int32)
-        action, agent_state = self._next_action(agent_state, policy_obs, episode_start, act_key, random_action)
-        carry = Carry(agent=agent_state, buffer=buffer, key=key, metric_sums=sums, updates_since=count,
-                      bad_updates=bad, first_bad_step=first_bad)
-        return carry, action
+            learner = do_update(learner)
+    else:
+        learner = jax.lax.cond(update, do_update, lambda learner: learner, learner)
+    agent_state, sums, count, bad, first_bad = learner
+    action, agent_state = _next_action(agent, agent_state, policy_obs, episode_start, act_key, random_action)
+    carry = Carry(agent=agent_state, buffer=buffer, key=key, metric_sums=sums, updates_since=count,
+                  bad_updates=bad, first_bad_step=first_bad)
+    return carry, action
 
 
 @dataclass
@@ -219,6 +256,13 @@ class HostLoop:
     @property
     def agent_state(self) -> Any:
         return self.carry.agent
+
+    def set_agent_state(self, agent_state: Any) -> None:
+        self.carry = self.carry.replace(agent=agent_state)
+
+    @property
+    def rejected_updates(self) -> int:
+        return int(self.carry.bad_updates)
 
     # -- env handling -------------------------------------------------------------------------------------------------
     def _reset_env(self) -> np.ndarray:

@@ -68,21 +68,33 @@ def make_policy(agent):
     return policy
 
 
+def make_loop(config: RunConfig, agent, env):
+    """The training loop the config asks for: HostLoop on the Gymnasium env, or CompiledLoop on its gymnax port."""
+    common = dict(seed=config.seed, buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
+                  warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
+                  truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite)
+    if config.loop == "compiled":
+        from offpolicy.envs import make_jax_env
+        from offpolicy.loops.compiled import CompiledLoop
+
+        jax_env, _ = make_jax_env(config.env, config.algo, config.env_kwargs)
+        return CompiledLoop(agent, jax_env, align=(config.eval_every, config.checkpoint_every), **common)
+    return HostLoop(agent, env, env_id=config.env, **common)
+
+
 class Trainer:
     """Owns one training run. ``learn(n)`` may be called repeatedly; ``finish()`` writes the final outputs."""
 
-    def __init__(self, config: RunConfig, run_dir: str | Path | None = None, progress: bool = True):
+    def __init__(self, config: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
+                 loop: Any = None):
+        """``loop``: an already built loop (e.g. one seed's view of a multi-seed compiled loop); default: the
+        config's loop (host or compiled) for this config's seed."""
         config.check()
         self.config = config
         self.env, self.spec = make_env(config.env, config.algo, config.env_kwargs)  # may raise EnvError: no dir yet
         self.eval_env, _ = make_env(config.env, config.algo, config.env_kwargs)
         self.agent = make_agent(config.algo, config.agent, self.spec)
-        self.loop = HostLoop(
-            self.agent, self.env, seed=config.seed, buffer_size=config.agent.buffer_size,
-            batch_size=config.agent.batch_size, warmup_steps=config.warmup_steps,
-            learning_starts=config.learning_starts, truncation_as_terminal=config.truncation_as_terminal,
-            nonfinite=config.nonfinite, env_id=config.env,
-        )
+        self.loop = loop if loop is not None else make_loop(config, self.agent, self.env)
         self.eval_seeds = EpisodeSeeds(config.seed, EpisodeSeeds.EVAL).take(config.eval_episodes)
         self.policy_fn = make_policy(self.agent)
         self.progress = progress
@@ -114,7 +126,7 @@ class Trainer:
 
     def set_state(self, agent_state: Any) -> None:
         """Replace the agent state (e.g. restored from a checkpoint)."""
-        self.loop.carry = self.loop.carry.replace(agent=agent_state)
+        self.loop.set_agent_state(agent_state)
 
     # -- policy -------------------------------------------------------------------------------------------------------
     @property
@@ -293,7 +305,8 @@ class Trainer:
             "algo": self.config.algo, "env": self.config.env, "seed": self.config.seed, "steps": s.step,
             "episodes": s.episode, "updates": s.updates, "wall_time_s": self.wall_time,
             "learning_phase_steps_per_s": learn_sps, "final_eval": _brief(result), "best_eval_mean": self.best_eval,
-            "skipped_transitions": s.skipped_transitions, "rejected_updates": int(self.loop.carry.bad_updates),
+            "skipped_transitions": s.skipped_transitions, "rejected_updates": self.loop.rejected_updates,
+            "loop": self.config.loop,
             "versions": versions(), "jax_backend": jax.default_backend(),
         }
         if self.run_dir is None:

@@ -1,0 +1,266 @@
+"""Compiled loop: the gymnax version of the env and the agent inside one jitted ``lax.scan`` per chunk of steps.
+
+Each env step runs the same ``learner_step`` as the host loop (store, update once if t >= learning_starts, next
+action, random while t < warmup_steps), with the phase decided per step by ``lax.cond`` instead of by Python, so one
+program serves every phase. The host only sees chunk ends (default every 1,000 steps): it reads the finished
+episodes' returns and losses, updates the progress bar, evaluates and checkpoints there.
+
+Many seeds: ``seeds=[s0, s1, ...]`` trains one independent agent per seed with ``jax.vmap`` over the whole carry
+(agent, replay buffer, env state, keys). Agent i starts from exactly the state a single run with seed s_i starts from
+and draws the same random numbers, so it follows the same trajectory (see tests/integration/test_compiled_loop.py).
+
+Where it differs from the host loop for the same seed: the env is gymnax's JAX port (same dynamics, rewards, episode
+limits), and its episodes start from states drawn with JAX keys instead of NumPy seeds, so the trajectories differ.
+On an env whose resets ignore the seed the two loops store the same transitions and make the same updates (tested).
+Non-finite observations or rewards are not checked per step (the gymnax classic-control envs cannot produce them);
+rejected non-finite updates are counted as in the host loop and stop the run at the next chunk end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from offpolicy.agents.base import Agent
+from offpolicy.buffer import Transition
+from offpolicy.envs import JaxEnv
+from offpolicy.loops.host import (
+    Carry,
+    EpisodeRecord,
+    LoopState,
+    NonFiniteError,
+    first_action,
+    init_carry,
+    learner_step,
+)
+
+ENV_STREAM = 0x656E76  # folded into the master seed's key for the env's reset randomness ("env")
+
+
+@flax.struct.dataclass
+class CompiledCarry:
+    learner: Carry  # agent, replay buffer, learner key, metric sums (as in the host loop)
+    env_state: Any  # gymnax env state
+    env_key: jax.Array
+    obs: jax.Array  # [1, *obs_shape] observation the pending action was chosen for
+    action: jax.Array  # [1, action_dim] or [1] pending action
+    episode_return: jax.Array  # float32, running return of the current episode
+    episode_length: jax.Array  # int32
+
+
+def init_compiled_carry(agent: Agent, env: JaxEnv, buffer_size: int, seed: int | jax.Array,
+                        warmup_steps: int) -> CompiledCarry:
+    """Fresh carry for one seed: the learner part equals the host loop's ``init_carry`` for that seed."""
+    master = jax.random.key(seed)
+    learner = init_carry(agent, buffer_size, master)
+    env_key, reset_key = jax.random.split(jax.random.fold_in(master, ENV_STREAM))
+    obs, env_state = env.reset(reset_key)
+    learner, action = first_action(agent, learner, obs[None], warmup_steps >= 1)
+    return CompiledCarry(learner=learner, env_state=env_state, env_key=env_key, obs=obs[None], action=action,
+                         episode_return=jnp.zeros((), jnp.float32), episode_length=jnp.zeros((), jnp.int32))
+
+
+def run_chunk(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, learning_starts: int,
+              truncation_as_terminal: bool, carry: CompiledCarry, t0: jax.Array, length: int):
+    """Steps t0+1 .. t0+length of one seed. Returns (carry, per-step outputs) with outputs
+    done[L], episode_return[L], episode_length[L] (values at the step), metric sums[L] and update count[L] since the
+    previous episode end (read where done; the sums restart after each episode end, as the host loop reads them)."""
+
+    def body(c: CompiledCarry, i):
+        t = t0 + i + 1
+        env_key, step_key = jax.random.split(c.env_key)
+        policy_obs, env_state, reward, terminated, truncated, final_obs = env.step(step_key, c.env_state, c.action[0])
+        done = terminated | truncated
+        stored_terminal = (terminated | truncated) if truncation_as_terminal else terminated
+        transition = Transition(obs=c.obs, action=c.action, reward=reward[None], next_obs=final_obs[None],
+                                terminated=stored_terminal[None], truncated=truncated[None])
+        learner, action = learner_step(agent, batch_size, c.learner, transition, policy_obs[None], done[None], t,
+                                       update=t >= learning_starts, random_action=t + 1 <= warmup_steps)
+        episode_return = c.episode_return + reward
+        episode_length = c.episode_length + 1
+        out = {"done": done, "episode_return": episode_return, "episode_length": episode_length,
+               "sums": learner.metric_sums, "count": learner.updates_since}
+        # At an episode end the host reads the sums: restart them (and the episode counters) for the next one.
+        learner = learner.replace(
+            metric_sums={k: jnp.where(done, 0.0, v) for k, v in learner.metric_sums.items()},
+            updates_since=jnp.where(done, 0, learner.updates_since),
+        )
+        c = CompiledCarry(learner=learner, env_state=env_state, env_key=env_key, obs=policy_obs[None], action=action,
+                          episode_return=jnp.where(done, 0.0, episode_return),
+                          episode_length=jnp.where(done, 0, episode_length))
+        return c, out
+
+    return jax.lax.scan(body, carry, jnp.arange(length, dtype=jnp.int32))
+
+
+class CompiledLoop:
+    """Trains ``agent`` on ``env`` (a JaxEnv) for one seed, or for several seeds at once (``seeds``, vmapped).
+
+    Same interface as HostLoop: ``run(n, on_episode, on_step)``, ``state``, ``agent_state``, ``carry``,
+    ``host_state()`` / ``load_host_state()``. With several seeds, ``on_episode`` receives (seed index, record) and
+    ``state`` / ``agent_state`` describe seed 0; ``seed_view(i)`` gives a loop-like view of seed i.
+    """
+
+    def __init__(self, agent: Agent, env: JaxEnv, seed: int | Sequence[int], buffer_size: int, batch_size: int,
+                 warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
+                 nonfinite: str = "stop", chunk: int = 1000, align: Sequence[int] = ()):
+        self.agent, self.env = agent, env
+        self.multi = not isinstance(seed, int)
+        self.seeds = [int(s) for s in seed] if self.multi else [int(seed)]
+        self.nonfinite = nonfinite
+        self.chunk = int(chunk)
+        self.align = [int(a) for a in align if a]
+        self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
+
+        def chunk_fn(carry, t0, length):
+            return run_chunk(agent, env, batch_size, warmup_steps, learning_starts, truncation_as_terminal, carry,
+                             t0, length)
+
+        def init_fn(seed):
+            return init_compiled_carry(agent, env, buffer_size, seed, warmup_steps)
+
+        if self.multi:
+            self._chunk = jax.jit(jax.vmap(chunk_fn, in_axes=(0, None, None)), static_argnums=2, donate_argnums=0)
+            self.carry = jax.jit(jax.vmap(init_fn))(jnp.asarray(self.seeds, jnp.int32))
+        else:
+            self._chunk = jax.jit(chunk_fn, static_argnums=2, donate_argnums=0)
+            self.carry = jax.jit(init_fn)(jnp.asarray(self.seeds[0], jnp.int32))
+        n = len(self.seeds)
+        self.states = [LoopState() for _ in range(n)]
+        self._metric_names = agent.metric_names
+        self._lengths_seen: set[int] = set()
+        self.start_up_time = 0.0  # seconds of chunks that compiled (first call per chunk length)
+
+    # -- views --------------------------------------------------------------------------------------------------------
+    @property
+    def state(self) -> LoopState:
+        return self.states[0]
+
+    @state.setter
+    def state(self, value: LoopState) -> None:
+        self.states[0] = value
+
+    def _slice(self, tree: Any, i: int) -> Any:
+        return jax.tree.map(lambda x: x[i], tree) if self.multi else tree
+
+    @property
+    def agent_state(self) -> Any:
+        return self._slice(self.carry.learner.agent, 0)
+
+    def agent_state_of(self, i: int) -> Any:
+        return self._slice(self.carry.learner.agent, i)
+
+    def set_agent_state(self, agent_state: Any) -> None:
+        if self.multi:
+            raise NotImplementedError("set_agent_state on a multi-seed loop")
+        self.carry = self.carry.replace(learner=self.carry.learner.replace(agent=agent_state))
+
+    @property
+    def rejected_updates(self) -> int:
+        return int(np.sum(jax.device_get(self.carry.learner.bad_updates)))
+
+    def rejected_updates_of(self, i: int) -> int:
+        return int(np.asarray(jax.device_get(self.carry.learner.bad_updates)).reshape(-1)[i])
+
+    def seed_view(self, i: int) -> SeedView:
+        return SeedView(self, i)
+
+    # -- the loop -----------------------------------------------------------------------------------------------------
+    def _next_end(self, step: int, end: int) -> int:
+        nxt = [end] + [(step // every + 1) * every for every in [self.chunk, *self.align]]
+        return min(nxt)
+
+    def run(self, n_steps: int, on_episode: Callable[..., None] | None = None,
+            on_step: Callable[[int, bool], None] | None = None) -> None:
+        """Advance every seed ``n_steps`` env steps. ``on_episode(record)`` (one seed) or ``on_episode(i, record)``
+        (several) gets each finished episode after its chunk; ``on_step(step, True)`` is called at each chunk end,
+        where evaluation and checkpoints may run (chunk ends fall on every multiple of the ``align`` intervals)."""
+        start = self.states[0].step
+        end = start + n_steps
+        step = start
+        while step < end:
+            nxt = self._next_end(step, end)
+            length = nxt - step
+            compiles = length not in self._lengths_seen
+            tic = time.perf_counter()
+            self.carry, out = self._chunk(self.carry, jnp.int32(step), length)
+            out = jax.device_get(out)  # waits for the chunk: the timing is honest
+            elapsed = time.perf_counter() - tic
+            self._lengths_seen.add(length)
+            if compiles:
+                self.start_up_time += elapsed
+            learning = step + 1 >= self.learning_starts  # every step of the chunk updates
+            for i, s in enumerate(self.states):
+                s.step = nxt
+                n_updates = max(0, nxt - max(step + 1, self.learning_starts) + 1)
+                s.updates += n_updates
+                if learning and not compiles:
+                    s.learn_time += elapsed
+                    s.learn_steps += length
+                self._emit(i, step, jax.tree.map(lambda x, i=i: x[i], out) if self.multi else out, on_episode)
+            self._check_finite()
+            step = nxt
+            if on_step is not None:
+                on_step(step, True)
+
+    def _emit(self, i: int, step0: int, out: dict, on_episode) -> None:
+        s = self.states[i]
+        for j in np.flatnonzero(out["done"]):
+            s.episode += 1
+            count = int(out["count"][j])
+            metrics = {k: float(out["sums"][k][j]) / count for k in self._metric_names} if count else {}
+            record = EpisodeRecord(step=step0 + int(j) + 1, episode=s.episode,
+                                   episode_return=float(out["episode_return"][j]),
+                                   episode_length=int(out["episode_length"][j]), metrics=metrics)
+            if on_episode is not None:
+                on_episode(*((i, record) if self.multi else (record,)))
+        s.episode_return = float(np.asarray(self.carry.episode_return).reshape(-1)[i]) if len(out["done"]) else 0.0
+        s.episode_length = int(np.asarray(self.carry.episode_length).reshape(-1)[i])
+
+    def _check_finite(self) -> None:
+        if self.nonfinite != "stop":
+            return
+        bad, first = jax.device_get((self.carry.learner.bad_updates, self.carry.learner.first_bad_step))
+        bad, first = np.asarray(bad).reshape(-1), np.asarray(first).reshape(-1)
+        for i in np.flatnonzero(bad):
+            raise NonFiniteError(
+                f"seed {self.seeds[i]}, step {int(first[i])}: a loss or parameter became NaN/inf; the update was "
+                "rejected and the agent keeps its last good state. Lower the learning rates, check the reward "
+                "scale, or set nonfinite=skip to keep training past such updates.",
+                step=int(first[i]), episode=self.states[i].episode, quantity="loss/parameters")
+
+    # -- checkpointing ------------------------------------------------------------------------------------------------
+    def host_state(self) -> dict[str, Any]:
+        """JSON-safe host state; with the carry (env state included) it resumes exactly at any chunk end."""
+        if self.multi:
+            raise NotImplementedError("training checkpoints of a multi-seed loop")
+        return {"loop": dataclasses.asdict(self.state)}
+
+    def load_host_state(self, host: dict[str, Any]) -> None:
+        self.state = LoopState(**host["loop"])
+
+
+class SeedView:
+    """Seed i of a multi-seed CompiledLoop, with the parts of the loop interface a Trainer reads."""
+
+    def __init__(self, loop: CompiledLoop, i: int):
+        self.loop, self.i = loop, i
+
+    @property
+    def state(self) -> LoopState:
+        return self.loop.states[self.i]
+
+    @property
+    def agent_state(self) -> Any:
+        return self.loop.agent_state_of(self.i)
+
+    @property
+    def rejected_updates(self) -> int:
+        return self.loop.rejected_updates_of(self.i)
