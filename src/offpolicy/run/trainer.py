@@ -32,7 +32,7 @@ from offpolicy.run.logger import RunLogger
 from offpolicy.run.plots import plot_run
 
 
-def new_run_dir(root: str | Path, name: str, seed: int) -> Path:
+def new_run_dir(root: str | Path, name: str, seed: int | str) -> Path:
     """A fresh, not-yet-existing path ``root/{name}_s{seed}_{timestamp}``."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{name}_s{seed}_{stamp}"
@@ -142,15 +142,7 @@ class Trainer:
 
     # -- training -----------------------------------------------------------------------------------------------------
     def learn(self, total_steps: int) -> None:
-        from tqdm.auto import tqdm
-
-        cfg = self.config
-        self._pbar = tqdm(total=total_steps, unit="step", disable=not self.progress, dynamic_ncols=True,
-                          desc=f"{cfg.algo} {cfg.env}", mininterval=0.5)
-        self._pbar_pos = self.loop.state.step  # the bar counts this call's steps
-        self._start = time.perf_counter()
-        self._excluded = 0.0  # evaluation / checkpoint time, kept out of steps/s
-        self._last_row = (self.loop.state.step, self._start, 0.0)
+        self.begin_learn(total_steps)
         try:
             self.loop.run(total_steps, on_episode=self._on_episode, on_step=self._on_step)
         except NonFiniteError as exc:
@@ -167,7 +159,23 @@ class Trainer:
                 print(f"\ninterrupted at step {self.loop.state.step}; state saved to {path}")
             raise
         finally:
-            self.wall_time += time.perf_counter() - self._start
+            self.end_learn()
+
+    def begin_learn(self, total_steps: int) -> None:
+        """Progress bar and timers for ``total_steps`` steps; ``learn`` calls it, a multi-seed driver calls it for
+        each seed's Trainer before running their shared loop (feeding ``_on_episode`` / ``_on_step`` itself)."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        self._pbar = tqdm(total=total_steps, unit="step", disable=not self.progress, dynamic_ncols=True,
+                          desc=f"{cfg.algo} {cfg.env}", mininterval=0.5)
+        self._pbar_pos = self.loop.state.step  # the bar counts this call's steps
+        self._start = time.perf_counter()
+        self._excluded = 0.0  # evaluation / checkpoint time, kept out of steps/s
+        self._last_row = (self.loop.state.step, self._start, 0.0)
+
+    def end_learn(self) -> None:
+        self.wall_time += time.perf_counter() - self._start
         self._pbar.update(self.loop.state.step - self._pbar_pos)
         self._pbar.close()
 

@@ -1,0 +1,188 @@
+"""Many seeds of one config: one run directory per seed under a parent directory, plus an aggregate curve.
+
+With ``loop: compiled`` the seeds train together in one process, vmapped (one CompiledLoop over all seeds); each
+seed's Trainer still evaluates its own policy on the Gymnasium env and writes its usual run directory. With
+``loop: host`` the seeds run one after another in this process (the host loop steps one Gymnasium env from Python;
+a vectorised multi-seed host loop is not implemented).
+
+Parent directory:
+    s<seed>/            a normal run directory per seed (config.yaml with that seed, metrics.csv, eval.json, ...)
+    aggregate.csv       per evaluation step: mean over seeds and its 95% bootstrap interval, then each seed's value
+    aggregate.png       the same as a curve with a band, each seed a thin line
+    summary.json        seeds, final evaluations, their mean and interval, wall time, agent-steps per second
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from offpolicy.config import RunConfig
+from offpolicy.errors import ConfigError, OffpolicyError
+from offpolicy.run.trainer import Trainer
+
+
+def parse_seeds(spec: str | int, first: int = 0) -> list[int]:
+    """``"0-7"`` -> 0..7, ``"1,5,9"`` -> those, ``"8"`` or 8 -> eight seeds from ``first``."""
+    text = str(spec).strip()
+    try:
+        if re.fullmatch(r"\d+", text):
+            n = int(text)
+            if n < 1:
+                raise ValueError
+            seeds = list(range(first, first + n))
+        elif m := re.fullmatch(r"(\d+)\s*-\s*(\d+)", text):
+            lo, hi = int(m[1]), int(m[2])
+            if hi < lo:
+                raise ValueError
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ConfigError(f"--seeds {spec!r}: give a count (8), a range (0-7) or a list of distinct seeds >= 0 "
+                          "(0,3,5).")
+    return seeds
+
+
+class MultiSeedTrainer:
+    """Trains ``config`` once per seed; ``learn()`` then ``finish()``, like Trainer."""
+
+    def __init__(self, config: RunConfig, seeds: list[int], run_dir: str | Path, progress: bool = True):
+        config.check()
+        if config.loop == "compiled" and config.checkpoint_every:
+            raise ConfigError("checkpoint_every with several seeds on loop=compiled: training checkpoints of a "
+                              "vmapped run are not supported; drop --checkpoint-every (or run seeds one by one).")
+        self.config, self.seeds, self.progress = config, list(seeds), progress
+        self.run_dir = Path(run_dir)
+        if self.run_dir.exists() and (not self.run_dir.is_dir() or any(self.run_dir.iterdir())):
+            raise OffpolicyError(f"run directory {self.run_dir} already exists and is not empty; choose another path.")
+        configs = [dataclasses.replace(config, seed=s) for s in self.seeds]
+        self.loop = None
+        if config.loop == "compiled":
+            from offpolicy.agents import make_agent
+            from offpolicy.envs import make_jax_env
+            from offpolicy.loops.compiled import CompiledLoop
+
+            jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
+            self.loop = CompiledLoop(
+                make_agent(config.algo, config.agent, spec), jax_env, seed=self.seeds,
+                buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
+                warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
+                truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite,
+                align=(config.eval_every,))
+            self.trainers = [Trainer(c, run_dir=None, progress=False, loop=self.loop.seed_view(i))
+                             for i, c in enumerate(configs)]
+        else:
+            self.trainers = [Trainer(c, run_dir=None, progress=progress) for c in configs]
+        for seed, trainer in zip(self.seeds, self.trainers):  # only now: nothing is written for bad input
+            trainer.open_run_dir(self.run_dir / f"s{seed}")
+        self.wall_time = 0.0
+
+    def learn(self, total_steps: int | None = None) -> None:
+        total = int(total_steps if total_steps is not None else self.config.total_steps)
+        tic = time.perf_counter()
+        try:
+            if self.loop is None:
+                for trainer in self.trainers:
+                    trainer.learn(total)
+            else:
+                self._learn_vmapped(total)
+        finally:
+            self.wall_time += time.perf_counter() - tic
+
+    def _learn_vmapped(self, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        n = len(self.trainers)
+        cfg = self.config
+        bar = tqdm(total=total * n, unit="agent-step", disable=not self.progress, dynamic_ncols=True,
+                   desc=f"{cfg.algo} {cfg.env} x{n} seeds", mininterval=0.5)
+        start = self.loop.state.step
+        for trainer in self.trainers:
+            trainer.begin_learn(total)
+
+        def on_step(step: int, boundary: bool) -> None:
+            for trainer in self.trainers:
+                trainer._on_step(step, boundary)
+            bar.update((step - start) * n - bar.n)
+            evals = [t.last_eval[1]["mean"] for t in self.trainers if t.last_eval is not None]
+            if evals:
+                bar.set_postfix({"eval mean": f"{np.mean(evals):.1f}"}, refresh=False)
+
+        try:
+            self.loop.run(total, on_episode=lambda i, record: self.trainers[i]._on_episode(record), on_step=on_step)
+        finally:
+            for trainer in self.trainers:
+                trainer.end_learn()
+            bar.close()
+
+    def finish(self, video: bool | None = None) -> dict:
+        """Each seed's final outputs, then the aggregate curve, PNG and summary."""
+        summaries = [trainer.finish(video=video) for trainer in self.trainers]
+        for trainer in self.trainers:
+            trainer.close()
+        from offpolicy.sweep.stats import bootstrap_ci
+
+        finals = np.array([s["final_eval"]["mean"] for s in summaries])
+        low, high = bootstrap_ci(finals, np.mean) if len(finals) > 1 else (float("nan"), float("nan"))
+        steps = sorted({step for t in self.trainers for step, _ in t.eval_history})
+        table = np.array([[dict(t.eval_history).get(step, {}).get("mean", np.nan) for step in steps]
+                          for t in self.trainers])  # [seeds, steps]
+        self._write_aggregate(steps, table)
+        per_seed_sps = [s["learning_phase_steps_per_s"] for s in summaries]
+        summary = {
+            "algo": self.config.algo, "env": self.config.env, "loop": self.config.loop, "seeds": self.seeds,
+            "vmapped": self.loop is not None, "steps_per_seed": summaries[0]["steps"], "wall_time_s": self.wall_time,
+            "final_eval_mean": float(finals.mean()), "final_eval_ci95": [low, high],
+            "final_eval_per_seed": dict(zip(map(str, self.seeds), finals.tolist())),
+            # vmapped: every seed advances in each timed chunk, so agent-steps/s = seeds x per-seed steps/s
+            "learning_phase_agent_steps_per_s": (len(self.seeds) * per_seed_sps[0] if self.loop is not None
+                                                 and per_seed_sps[0] else None),
+            "learning_phase_steps_per_s_per_seed": per_seed_sps,
+            "start_up_s": getattr(self.loop, "start_up_time", None),
+        }
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def _write_aggregate(self, steps: list[int], table: np.ndarray) -> None:
+        from offpolicy.sweep.stats import bootstrap_ci
+
+        if not steps:
+            return
+        mean = np.nanmean(table, axis=0)
+        if table.shape[0] > 1 and not np.isnan(table).any():
+            low, high = bootstrap_ci(table, lambda x, axis: np.mean(x, axis=axis))
+        else:
+            low = high = np.full(len(steps), np.nan)
+        with open(self.run_dir / "aggregate.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["step", "mean", "ci95_low", "ci95_high", "n_seeds"] + [f"seed_{s}" for s in self.seeds])
+            for j, step in enumerate(steps):
+                writer.writerow([step, mean[j], low[j], high[j], int(np.sum(~np.isnan(table[:, j])))]
+                                + table[:, j].tolist())
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for i, seed in enumerate(self.seeds):
+            ax.plot(steps, table[i], lw=0.7, alpha=0.35, color="gray", label="single seeds" if i == 0 else None)
+        ax.plot(steps, mean, lw=2, color="C0", label=f"mean of {len(self.seeds)} seeds")
+        if not np.isnan(low).all():
+            ax.fill_between(steps, low, high, alpha=0.25, color="C0", label="95% bootstrap CI")
+        ax.set(xlabel="env steps (per seed)", ylabel="evaluation return (noise-free)",
+               title=f"{self.config.algo.upper()} {self.config.env}, {self.config.loop} loop")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+        fig.savefig(self.run_dir / "aggregate.png", dpi=120)
+        plt.close(fig)
