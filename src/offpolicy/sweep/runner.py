@@ -1,0 +1,144 @@
+"""Driving a sweep: create or reopen the sweep directory, pick the trials left, run them on a backend, report."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import yaml
+
+from offpolicy.errors import OffpolicyError
+from offpolicy.sweep import layout
+from offpolicy.sweep.progress import SweepProgress
+from offpolicy.sweep.spec import SweepSpec, configs, load_spec, save_spec
+from offpolicy.sweep.trial import threads_per_worker
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def new_sweep_dir(root: str | Path, name: str) -> Path:
+    from datetime import datetime
+
+    base = Path(root) / f"{name}_{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    path, i = base, 1
+    while path.exists():
+        path = base.with_name(f"{base.name}-{i}")
+        i += 1
+    return path
+
+
+def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report: bool = True,
+                thresholds: dict[str, float] | None = None, keep_train_checkpoints: bool = False) -> dict:
+    """Create ``sweep_dir`` (new or empty), save the spec, run every trial. Returns status.json's content."""
+    sweep_dir = Path(sweep_dir)
+    if sweep_dir.exists() and (not sweep_dir.is_dir() or any(sweep_dir.iterdir())):
+        hint = (f" To finish it: offpolicy sweep --resume {sweep_dir}" if (sweep_dir / "sweep.yaml").is_file()
+                else " Choose another path.")
+        raise OffpolicyError(f"sweep directory {sweep_dir} already exists and is not empty.{hint}")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    save_spec(spec, sweep_dir)
+    return run_pending(spec, sweep_dir, retry_failed=True, progress=progress, report=report, thresholds=thresholds,
+                       keep_train_checkpoints=keep_train_checkpoints)
+
+
+def resume_sweep(sweep_dir: Path, backend: str | None = None, workers: int | None = None,
+                 ray_address: str | None = None, retries: int | None = None, retry_failed: bool = True,
+                 progress: bool = True, report: bool = True, thresholds: dict[str, float] | None = None,
+                 keep_train_checkpoints: bool = False) -> dict:
+    """Finish a sweep: skip finished trials, continue interrupted ones from their newest training checkpoint, run
+    the rest; failed ones too unless ``retry_failed`` is False. Backend, workers and retries may change."""
+    sweep_dir = Path(sweep_dir)
+    spec = load_spec(sweep_dir)
+    if backend is not None:
+        spec.backend = backend
+    if workers is not None:
+        spec.workers = workers
+    if ray_address is not None:
+        spec.ray_address = ray_address
+    if retries is not None:
+        spec.retries = retries
+    return run_pending(spec, sweep_dir, retry_failed=retry_failed, progress=progress, report=report,
+                       thresholds=thresholds, keep_train_checkpoints=keep_train_checkpoints)
+
+
+def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: bool, report: bool,
+                thresholds: dict[str, float] | None, keep_train_checkpoints: bool) -> dict:
+    with layout.SweepLock(sweep_dir / layout.LOCK, f"sweep {sweep_dir}"):
+        trials = spec.trials()
+        _check_started_configs(trials, sweep_dir)
+        states = {t.id: layout.trial_state(t.run_dir(sweep_dir)) for t in trials}
+        todo = [t for t in trials if states[t.id] != layout.DONE and (retry_failed or states[t.id] != layout.FAILED)]
+        n_configs = len(configs(trials))
+        workers = spec.workers or default_workers()
+        if spec.backend == "local":
+            workers = max(1, min(workers, len(todo)))
+        threads = threads_per_worker(workers) if spec.backend == "local" or not spec.ray_address else 1
+        counts = {s: sum(v == s for v in states.values()) for s in (layout.DONE, layout.FAILED, layout.INTERRUPTED)}
+        print(f"sweep {spec.name}: {len(trials)} trials ({n_configs} config{'s' * (n_configs != 1)} × "
+              f"{len(spec.seeds)} seed{'s' * (len(spec.seeds) != 1)}) in {sweep_dir}/")
+        if counts[layout.DONE] or counts[layout.FAILED] or counts[layout.INTERRUPTED]:
+            print(f"  {counts[layout.DONE]} done (skipped), {counts[layout.INTERRUPTED]} interrupted (resumed from "
+                  f"their checkpoints), {counts[layout.FAILED]} failed"
+                  + (" (retried)" if retry_failed else " (left as they are: --no-retry-failed)"))
+        if todo:
+            where = f"Ray ({spec.ray_address or 'local instance'})" if spec.backend == "ray" else "local processes"
+            print(f"  running {len(todo)} on {where}, {workers} at a time"
+                  + (", 1 XLA thread each" if threads == 1 else ""))
+            layout.record_session(sweep_dir, spec.command(), spec.backend, workers, threads, spec.ray_address)
+            bar = SweepProgress(sweep_dir, todo, enabled=progress)
+            started = time.monotonic()
+            try:
+                if spec.backend == "ray":
+                    from offpolicy.sweep.ray_backend import run_ray
+
+                    run_ray(sweep_dir, todo, spec.workers, threads, spec.retries, bar, spec.ray_address,
+                            keep_train_checkpoints)
+                else:
+                    from offpolicy.sweep.local import run_local
+
+                    run_local(sweep_dir, todo, workers, threads, spec.retries, bar, keep_train_checkpoints)
+            except KeyboardInterrupt:
+                bar.close()
+                layout.write_status(sweep_dir, trials, layout.attempts_from_events(sweep_dir))
+                print(f"\ninterrupted; finish with: offpolicy sweep --resume {sweep_dir}")
+                raise
+            bar.close()
+            print(f"  ran for {layout.elapsed(started)}")
+        status = layout.write_status(sweep_dir, trials, layout.attempts_from_events(sweep_dir))
+    done, failed = status["counts"][layout.DONE], status["counts"][layout.FAILED]
+    left = len(trials) - done
+    if report and done:
+        from offpolicy.sweep.report import write_report
+
+        print(f"report: {write_report(sweep_dir, thresholds)}")
+    print(f"{done} of {len(trials)} trials done" + (f", {failed} failed" if failed else ""))
+    if left:
+        for trial_id, entry in status["trials"].items():
+            if entry["state"] == layout.FAILED:
+                print(f"  failed {trial_id}: {entry.get('error', '')} ({sweep_dir / entry['run_dir'] / 'error.txt'})")
+    return status
+
+
+def _check_started_configs(trials: list, sweep_dir: Path) -> None:
+    """A started trial's config.yaml must be the sweep's config for it (someone may have edited sweep.yaml)."""
+    from offpolicy.config import from_dict, to_dict
+
+    for trial in trials:
+        path = trial.run_dir(sweep_dir) / "config.yaml"
+        if not path.is_file():
+            continue
+        try:
+            saved = to_dict(from_dict(yaml.safe_load(path.read_text())))
+        except Exception as exc:  # noqa: BLE001 - a damaged config.yaml is this trial's problem to report
+            raise OffpolicyError(f"{path}: cannot read the trial's config ({exc}); move its run directory away to "
+                                 "rerun the trial.") from None
+        if saved != to_dict(trial.config):
+            raise OffpolicyError(f"{path} differs from the sweep's config for trial {trial.id}: sweep.yaml was "
+                                 "changed after the sweep started. Restore it, or move the trial's run directory "
+                                 "away to rerun it.")
+
+
+__all__ = ["start_sweep", "resume_sweep", "load_spec", "default_workers", "new_sweep_dir"]

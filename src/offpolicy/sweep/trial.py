@@ -1,0 +1,207 @@
+"""Running trials, on the worker side (a local worker process or a Ray Tune trial).
+
+The unit of work handed to a worker is a *batch*: a list of trials of one config (different seeds).
+:func:`run_trial_batch` runs a batch; today it runs the trials one after another. Seeds of one config can later be
+trained together in one vmapped process: make :func:`can_batch_seeds` return True for the configs the vmapped loop
+supports, and dispatch to it in :func:`run_trial_batch` (see the HOOK comments); the backends need no change.
+
+Nothing here imports JAX at module level: a worker sets its thread environment first (:func:`worker_env`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from offpolicy.errors import OffpolicyError
+from offpolicy.sweep import layout
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """What a worker needs to run one trial (picklable: plain data only)."""
+
+    id: str
+    config: dict[str, Any]
+    """The trial's full config as a plain mapping (``offpolicy.config.to_dict``)."""
+    run_dir: str
+    sweep_dir: str
+    keep_train_checkpoints: bool = False
+    """Keep ``checkpoints/train-*`` after the trial finished (they are only needed to resume an unfinished one)."""
+
+
+def make_jobs(trials: list, sweep_dir: Path, keep_train_checkpoints: bool = False) -> list[TrialJob]:
+    from offpolicy.config import to_dict
+
+    sweep_dir = Path(sweep_dir).resolve()
+    return [TrialJob(id=t.id, config=to_dict(t.config), run_dir=str(t.run_dir(sweep_dir)), sweep_dir=str(sweep_dir),
+                     keep_train_checkpoints=keep_train_checkpoints) for t in trials]
+
+
+def worker_env(threads: int | None) -> dict[str, str]:
+    """Environment for a worker process, set before JAX is imported.
+
+    ``threads=1`` asks XLA's CPU backend for one intra-op thread (and numpy's BLAS for one), so N workers on N cores
+    do not oversubscribe them; None leaves XLA's defaults. GPU memory is not preallocated, so several workers can
+    share one GPU."""
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
+    if threads is not None:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
+            flags = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+        env["XLA_FLAGS"] = flags
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(threads)
+    return env
+
+
+def threads_per_worker(workers: int) -> int | None:
+    """One XLA thread per trial when the workers fill the cores (the usual case), else XLA's defaults."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 1 if workers >= cores else None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Batches (the vmapped-seeds hook)
+
+
+def can_batch_seeds(config: Any) -> bool:
+    """Whether several seeds of ``config`` can be trained in one vmapped process.
+
+    HOOK: False until the compiled loop (``loop: compiled``) trains N seeds in one call; then return True for the
+    configs it supports (e.g. ``config.loop == "compiled"``)."""
+    return False
+
+
+def plan_batches(trials: list, workers: int) -> list[list]:
+    """Split trials into batches: one trial each, or, for configs whose seeds can be batched, chunks of one
+    config's seeds sized so that every worker gets work."""
+    groups: dict[str, list] = {}
+    for trial in trials:
+        groups.setdefault(trial.slug, []).append(trial)
+    batches: list[list] = []
+    for group in groups.values():
+        if len(group) > 1 and can_batch_seeds(group[0].config):
+            chunks = max(1, min(len(group), -(-workers // len(groups))))  # ceil(workers / configs) chunks
+            size = -(-len(group) // chunks)
+            batches += [group[i:i + size] for i in range(0, len(group), size)]
+        else:
+            batches += [[t] for t in group]
+    return batches
+
+
+def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:
+    """Run a batch of trials of one config; one outcome dict per trial (see :func:`run_trial`).
+
+    HOOK: when ``len(jobs) > 1`` (only if :func:`can_batch_seeds` said so) train them in one vmapped call here and
+    write each trial's run directory as :func:`run_trial` does. For now: one after another."""
+    return [run_trial(job) for job in jobs]
+
+
+def run_trial(job: TrialJob) -> dict[str, Any]:
+    """Run one trial to the end, in its run directory: skip it if it finished, resume it from its newest training
+    checkpoint if it has one, else (re)start it from scratch. Never raises for a training error: the error and its
+    traceback go to RUN_DIR/error.txt and the outcome says ``failed``."""
+    run_dir, sweep_dir = Path(job.run_dir), Path(job.sweep_dir)
+    if layout.trial_state(run_dir) == layout.DONE:
+        layout.log_event(sweep_dir, job.id, "skipped")
+        return {"id": job.id, "state": layout.DONE, "skipped": True, **_final(run_dir)}
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = layout.SweepLock(run_dir.parent / f".{run_dir.name}.lock", f"trial {job.id}")
+    try:
+        lock.acquire()
+    except Exception as exc:
+        return {"id": job.id, "state": layout.FAILED, "error": str(exc), "busy": True}
+    try:
+        return _run_locked(job, run_dir, sweep_dir)
+    finally:
+        lock.release()
+
+
+def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]:
+    from offpolicy.config import from_dict, to_dict
+    from offpolicy.run.trainer import Trainer, training_checkpoints
+
+    (run_dir / layout.ERROR_FILE).unlink(missing_ok=True)  # a retry: the previous error is in events.jsonl
+    resumed_from = None
+    trainer = None
+    try:
+        config = from_dict(job.config)
+        if training_checkpoints(run_dir):
+            trainer = Trainer.resume(run_dir, progress=False)
+            if to_dict(trainer.config) != job.config:
+                raise OffpolicyError(
+                    f"{run_dir}: its checkpoint was made with another config than the sweep's; the sweep file was "
+                    "changed after the trial started. Move the run directory away to restart the trial.")
+            resumed_from = trainer.resumed_from.name
+            layout.log_event(sweep_dir, job.id, "resume", checkpoint=resumed_from, step=trainer.loop.state.step)
+        else:
+            if run_dir.exists():
+                shutil.rmtree(run_dir)  # logs of an attempt that never reached a training checkpoint
+            layout.log_event(sweep_dir, job.id, "start")
+            trainer = Trainer(config, run_dir=run_dir, progress=False)
+        left = trainer.config.total_steps - trainer.loop.state.step
+        if left > 0:
+            trainer.learn(left)
+        summary = trainer.finish()
+    except Exception as exc:  # noqa: BLE001 - any training error is this trial's failure, not the sweep's
+        message = f"{type(exc).__name__}: {exc}"
+        layout.write_error(run_dir, message, traceback.format_exc())
+        layout.log_event(sweep_dir, job.id, "failed", error=message)
+        return {"id": job.id, "state": layout.FAILED, "error": message, "resumed_from": resumed_from}
+    finally:
+        if trainer is not None:
+            trainer.close()
+    if not job.keep_train_checkpoints:
+        for path in training_checkpoints(run_dir):
+            shutil.rmtree(path, ignore_errors=True)
+    final = summary["final_eval"]["mean"]
+    layout.log_event(sweep_dir, job.id, "done", final_eval=final, wall_time_s=summary["wall_time_s"])
+    return {"id": job.id, "state": layout.DONE, "resumed_from": resumed_from, "final_eval": final,
+            "steps": summary["steps"], "wall_time_s": summary["wall_time_s"]}
+
+
+def _final(run_dir: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        return {"final_eval": summary["final_eval"]["mean"], "steps": summary["steps"],
+                "wall_time_s": summary["wall_time_s"]}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Local worker process entry point
+
+
+def worker_main(jobs: list[TrialJob], env: dict[str, str]) -> None:
+    """Entry point of a local worker process (spawned): set the thread environment, then run the batch."""
+    os.environ.update(env)
+    _exit_with_parent()
+    try:
+        run_trial_batch(jobs)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the driver reports it
+        sys.exit(130)
+
+
+def _exit_with_parent() -> None:
+    """End this worker if the driver dies (e.g. SIGKILL): an orphan would keep running a trial that a later
+    `--resume` wants to run. The trial's training checkpoints stay for that resume."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()

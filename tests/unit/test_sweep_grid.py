@@ -1,0 +1,127 @@
+"""Sweep specs: grid expansion, slugs, seeds, sweep files, and validation errors that name the problem before
+anything is written."""
+
+import pytest
+import yaml
+
+from offpolicy.cli import main
+from offpolicy.errors import ConfigError
+from offpolicy.sweep.spec import load_spec, make_spec, parse_grid, parse_seeds, save_spec, split_values
+
+
+def test_grid_expands_to_every_combination_times_every_seed():
+    spec = make_spec("ddpg-pendulum", seeds=3, grid=parse_grid(["actor_lr=1e-4,3e-4", "tau=0.005,0.01"]),
+                     overrides={"total_steps": 2000})
+    trials = spec.trials()
+    assert len(trials) == 2 * 2 * 3
+    assert spec.grid == {"agent.actor_lr": (1e-4, 3e-4), "agent.tau": (0.005, 0.01)}
+    assert [t.slug for t in trials[::3]] == ["actor_lr=0.0001,tau=0.005", "actor_lr=0.0001,tau=0.01",
+                                            "actor_lr=0.0003,tau=0.005", "actor_lr=0.0003,tau=0.01"]
+    assert [t.seed for t in trials[:3]] == [0, 1, 2]
+    last = trials[-1]
+    assert (last.config.agent.actor_lr, last.config.agent.tau, last.config.seed) == (3e-4, 0.01, 2)
+    assert last.id == "actor_lr=0.0003,tau=0.01/s2"
+    assert last.config.total_steps == 2000 and last.config.video is False
+    assert last.config.checkpoint_every == 200  # resumable by default: ~10 training checkpoints per trial
+    assert last.config.agent.critic_lr == 1e-3  # untouched preset value
+
+
+def test_no_grid_is_one_config_named_after_the_preset():
+    spec = make_spec("ddpg-pendulum-tutorial", seeds="0,3,7")
+    assert [t.id for t in spec.trials()] == ["ddpg-pendulum-tutorial/s0", "ddpg-pendulum-tutorial/s3",
+                                             "ddpg-pendulum-tutorial/s7"]
+    assert spec.trials()[0].config.agent.noise.kind == "tutorial"  # the preset's own settings, seed replaced
+    assert spec.trials()[0].config.seed == 0
+
+
+def test_values_are_coerced_like_set_and_lists_group_with_brackets():
+    assert split_values("[64,64],[128,128]") == ["[64,64]", "[128,128]"]
+    spec = make_spec("noisy-dqn-cartpole", grid=parse_grid(["hidden_sizes=[64,64],[128]", "agent.lr=1e-3"]))
+    assert spec.grid["agent.hidden_sizes"] == ([64, 64], [128])  # as in sweep.yaml
+    assert spec.trials()[1].config.agent.hidden_sizes == (128,)
+    assert [t.slug for t in spec.trials()] == ["hidden_sizes=[64,64],lr=0.001", "hidden_sizes=[128],lr=0.001"]
+
+
+def test_seeds():
+    assert parse_seeds(10) == tuple(range(10))
+    assert parse_seeds("4") == (0, 1, 2, 3)
+    assert parse_seeds("0,3,7") == (0, 3, 7)
+    assert parse_seeds("7,") == (7,)
+    assert parse_seeds([5, 6]) == (5, 6)
+    for bad, message in ((0, "at least 1 seed"), ("0,0", "repeated"), ("a", "expected a count"),
+                         ([-1], ">= 0"), (True, "expected a count")):
+        with pytest.raises(ConfigError, match=message):
+            parse_seeds(bad)
+
+
+@pytest.mark.parametrize("grid, overrides, message", [
+    (["actor_lrr=1e-4,3e-4"], {}, "unknown key 'actor_lrr'.*Did you mean 'agent.actor_lr'"),
+    (["actor_lr=-1,3e-4"], {}, r"agent.actor_lr=-1.0: must be > 0"),
+    (["actor_lr=fast"], {}, "expected a number"),
+    (["actor_lr=1e-4,0.0001"], {}, "value 0.0001 is repeated"),
+    (["actor_lr=1e-4", "agent.actor_lr=3e-4"], {}, "given twice"),
+    (["tau=0.01"], {"tau": 0.02}, "both in --grid and --set"),
+    (["seed=1,2"], {}, "use --seeds"),
+    (["algo=dqn"], {}, "one algorithm"),
+    (["batch_size=64,256"], {"buffer_size": 128}, "batch_size=256: must be <= agent.buffer_size"),
+    ([], {"seed": 3}, "use --seeds"),
+    ([], {"sigmaa": 0.2}, "unknown key 'sigmaa'"),
+])
+def test_bad_grids_are_refused(grid, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_spec("ddpg-pendulum", seeds=2, grid=parse_grid(grid), overrides=overrides)
+
+
+@pytest.mark.parametrize("item, message", [
+    ("actor_lr", "expected KEY=V1,V2"), ("actor_lr=", "no empty key or value"), ("actor_lr=1e-4,,3e-4", "no empty"),
+    ("=1,2", "no empty key"),
+])
+def test_malformed_grid_flags(item, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_grid([item])
+
+
+def test_bad_sweep_input_on_the_command_line_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "sweeps"
+    for args, message in (
+        (["sweep", "ddpg-pendulum", "--grid", "actor_lrr=1e-4"], "Did you mean 'agent.actor_lr'"),
+        (["sweep", "ddpg-pendulm"], "Did you mean 'ddpg-pendulum'"),
+        (["sweep", "ddpg-pendulum", "--seeds", "zero"], "expected a count"),
+        (["sweep", "ddpg-pendulum", "--set", "gamma=2"], "must be in [0, 1]"),
+        (["sweep"], "name a preset or a sweep file"),
+        (["sweep", "--resume", str(tmp_path)], "not a sweep directory"),
+        (["sweep", "--resume", str(tmp_path), "--seeds", "3"], "pass only --resume SWEEP_DIR"),
+        (["report", str(tmp_path)], "not a sweep directory"),
+        (["compare", str(tmp_path)], "neither a sweep directory"),
+    ):
+        assert main([*args, "--out", str(out)] if args[0] == "sweep" and "--resume" not in args else args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("offpolicy: error: ") and message in err and "\n" not in err, err
+    assert not out.exists()
+
+
+def test_sweep_file_and_flags_merge(tmp_path, capsys):
+    file = tmp_path / "my-sweep.yaml"
+    file.write_text(yaml.safe_dump({"preset": "noisy-dqn-cartpole", "seeds": 2, "grid": {"lr": [1e-3, 5e-4]},
+                                    "set": {"total_steps": 1000}}))
+    assert main(["sweep", str(file), "--grid", "target_update=100,150", "--dry-run", "--out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "8 trials, 8,000 environment steps" in out
+    assert "lr=0.0005,target_update=150/s1" in out
+    assert "offpolicy sweep noisy-dqn-cartpole --seeds 2 --grid agent.lr=0.001,0.0005 --grid " \
+           "agent.target_update=100,150 --set total_steps=1000" in out
+    assert not (tmp_path / "s").exists()
+    file.write_text(yaml.safe_dump({"preset": "noisy-dqn-cartpole", "grids": {"lr": [1e-3]}}))
+    assert main(["sweep", str(file), "--dry-run"]) == 2
+    assert "unknown sweep key 'grids'. Did you mean 'grid'?" in capsys.readouterr().err
+
+
+def test_saved_spec_round_trips(tmp_path):
+    spec = make_spec("ddpg-pendulum", seeds="1,2", grid=parse_grid(["sigma=0.1,0.2"]), overrides={"total_steps": 500},
+                     backend="ray", workers=3, retries=1)
+    save_spec(spec, tmp_path)
+    loaded = load_spec(tmp_path)
+    assert [t.config for t in loaded.trials()] == [t.config for t in spec.trials()]
+    assert [t.id for t in loaded.trials()] == [t.id for t in spec.trials()]
+    assert (loaded.backend, loaded.workers, loaded.retries) == ("ray", 3, 1)
+    assert loaded.command() == spec.command()
