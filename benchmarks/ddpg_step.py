@@ -8,6 +8,8 @@ Prints medians over --reps repetitions of:
   update        one jitted DDPG update call (donated state, fixed batch)
   step          one jitted host-loop step: store transition + sample + update + next action, action copied to host
   host loop     learning-phase env steps/s of HostLoop on Pendulum-v1 (env step + jitted step + bookkeeping)
+  compiled      learning-phase env steps/s of CompiledLoop (gymnax Pendulum-v1 + agent in one lax.scan per chunk)
+  compiled xN   the same with --seeds N agents vmapped in one process: agent-steps/s and per-agent-step time
 Ratios are the claim; absolute times move with machine load.
 """
 
@@ -25,7 +27,8 @@ import numpy as np
 from offpolicy import buffer as rb
 from offpolicy.agents import make_agent
 from offpolicy.config import make_config
-from offpolicy.envs import make_env
+from offpolicy.envs import make_env, make_jax_env
+from offpolicy.loops.compiled import CompiledLoop
 from offpolicy.loops.host import HostLoop
 
 UPDATE_MFLOP = 47.8  # forward/backward FLOPs of one update at the preset's sizes (see DESIGN.md)
@@ -44,6 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--seeds", type=int, default=8, help="agents in the vmapped compiled-loop row")
     args = parser.parse_args()
 
     cfg = make_config("ddpg-pendulum")
@@ -59,7 +63,15 @@ def main() -> None:
     state, m = update(state, batch, jax.random.key(1))
     jax.block_until_ready(m)
 
-    results: dict[str, list[float]] = {"matmul GFLOP/s": [], "update ms": [], "step ms": [], "host loop steps/s": []}
+    jax_env, _ = make_jax_env(cfg.env, cfg.algo)
+    compiled = {n: CompiledLoop(agent, jax_env, seed=0 if n == 1 else list(range(n)), chunk=1000,
+                                buffer_size=cfg.agent.buffer_size, batch_size=cfg.agent.batch_size, warmup_steps=500,
+                                learning_starts=500) for n in (1, args.seeds)}
+    for c in compiled.values():
+        c.run(2000)  # compile, fill a little, start learning
+
+    results: dict[str, list[float]] = {"matmul GFLOP/s": [], "update ms": [], "step ms": [], "host loop steps/s": [],
+                                       "compiled steps/s": [], "compiled xN agent-steps/s": []}
     for _ in range(args.reps):
         results["matmul GFLOP/s"].append(matmul_gflops())
         tic = time.perf_counter()
@@ -77,6 +89,11 @@ def main() -> None:
         tic = time.perf_counter()
         loop.run(args.steps)
         results["host loop steps/s"].append(args.steps / (time.perf_counter() - tic))
+        for n, key in ((1, "compiled steps/s"), (args.seeds, "compiled xN agent-steps/s")):
+            steps = max(1000, args.steps // 1000 * 1000)
+            tic = time.perf_counter()
+            compiled[n].run(steps)
+            results[key].append(n * steps / (time.perf_counter() - tic))
 
     med = {k: statistics.median(v) for k, v in results.items()}
     floor_ms = UPDATE_MFLOP / med["matmul GFLOP/s"]
@@ -86,6 +103,12 @@ def main() -> None:
     print(f"step            {med['step ms']:.3f} ms   ({med['step ms'] / floor_ms:.2f}x floor)")
     print(f"host loop       {med['host loop steps/s']:.0f} steps/s = {1e3 / med['host loop steps/s']:.3f} ms/step "
           f"({1e3 / med['host loop steps/s'] / floor_ms:.2f}x floor)")
+    for key, label in (("compiled steps/s", "compiled"), ("compiled xN agent-steps/s", f"compiled x{args.seeds}")):
+        ms = 1e3 / med[key]
+        print(f"{label:15s} {med[key]:.0f} {'agent-' if 'xN' in key else ''}steps/s = {ms:.3f} ms/"
+              f"{'agent-' if 'xN' in key else ''}step ({ms / floor_ms:.2f}x floor)")
+    print(f"vmapped x{args.seeds} vs {args.seeds} sequential single-seed compiled runs: "
+          f"{med['compiled xN agent-steps/s'] / med['compiled steps/s']:.2f}x the throughput")
 
 
 if __name__ == "__main__":

@@ -90,3 +90,37 @@ def test_existing_run_dir_is_not_overwritten(run_dir):
 def test_presets_lists_the_flagship():
     result = offpolicy("presets")
     assert result.returncode == 0 and "ddpg-pendulum " in result.stdout
+
+
+def test_train_many_seeds_vmapped_on_the_compiled_loop(tmp_path):
+    path = tmp_path / "seeds"
+    result = offpolicy("train", "noisy-dqn-cartpole", "--loop", "compiled", "--seeds", "3-4", "--run-dir", str(path),
+                       "--no-progress", "--no-video", "--set", "total_steps=800", "warmup_steps=400",
+                       "learning_starts=400", "eval_every=400", "eval_episodes=2", "hidden_sizes=[32,32]")
+    assert result.returncode == 0, result.stderr
+    assert "2 seeds (vmapped, one process)" in result.stdout
+    for seed in (3, 4):
+        run = path / f"s{seed}"
+        assert (run / "eval.json").is_file() and (run / "checkpoints" / "final" / "meta.json").is_file()
+        assert f"seed: {seed}" in (run / "config.yaml").read_text()
+        assert json.loads((run / "summary.json").read_text())["loop"] == "compiled"
+    rows = (path / "aggregate.csv").read_text().splitlines()
+    assert rows[0].startswith("step,mean,ci95_low,ci95_high,n_seeds,seed_3,seed_4")
+    assert [r.split(",")[0] for r in rows[1:]] == ["400", "800"]
+    summary = json.loads((path / "summary.json").read_text())
+    assert summary["seeds"] == [3, 4] and summary["vmapped"] is True
+    assert (path / "aggregate.png").stat().st_size > 5_000
+    # The two seeds are different agents (not one agent written twice).
+    evals = [json.loads((path / f"s{s}" / "eval.json").read_text())["returns"] for s in (3, 4)]
+    finals = [json.loads((path / f"s{s}" / "summary.json").read_text())["final_eval"]["mean"] for s in (3, 4)]
+    assert evals[0] != evals[1] or finals[0] != finals[1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "5-2"], "--seeds"),
+    (["--loop", "compiled", "--set", "env_kwargs={sutton_barto_reward: true}"], "loop=host"),
+])
+def test_bad_seed_and_loop_input(tmp_path, args, message):
+    result = offpolicy("train", "noisy-dqn-cartpole", "--run-dir", str(tmp_path / "r"), *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "r").exists()
