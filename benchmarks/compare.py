@@ -57,7 +57,7 @@ CSV_FIELDS = [
     "date", "commit", "dirty", "system", "label", "version", "algo", "env", "env_impl", "loop", "exploration", "seed",
     "steps", "learning_starts", "status", "learn_steps", "learn_time_s", "learn_steps_per_s", "lib_learn_steps_per_s",
     "ms_per_learn_step", "x_floor", "warmup_steps_per_s", "import_s", "setup_s", "compile_s", "first_update_s",
-    "startup_s", "wall_time_s", "process_wall_s", "eval_mean", "eval_std", "n_seeds", "threads",
+    "startup_s", "wall_time_s", "process_wall_s", "eval_mean", "eval_std", "n_seeds", "load_before", "threads",
 ]
 
 
@@ -128,7 +128,7 @@ def plan(algos: list[str], peers: list[str], loops: list[str], epsilon: bool, vm
 
 
 def run_one(system: str, loop: str, algo: str, seed: int, hp: dict, peer_python: Path | None, vmap_seeds: int,
-            timeout: float) -> dict:
+            timeout: float, torch_threads: int = 0) -> dict:
     """One fresh process; its last stdout line is the JSON row. Failures become rows with a status, not crashes."""
     if system in PEERS:
         cmd = [str(peer_python), str(HERE / "peers" / "run_peer.py"), "--peer", system]
@@ -137,8 +137,11 @@ def run_one(system: str, loop: str, algo: str, seed: int, hp: dict, peer_python:
                "--vmap-seeds", str(vmap_seeds)]
     cmd += ["--algo", algo, "--seed", str(seed), "--hp", json.dumps(hp)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "SDL_AUDIODRIVER": "dummy"}
+    if torch_threads:
+        env["BENCH_TORCH_THREADS"] = str(torch_threads)
     base = {"system": system, "loop": loop, "algo": algo, "env": hp["env"], "seed": seed, "steps": hp["total_steps"],
             "learning_starts": hp["learning_starts"]}
+    base["load_before"] = os.getloadavg()[0]  # 1-minute load average: anything well above 0 is another process
     tic = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
@@ -150,7 +153,7 @@ def run_one(system: str, loop: str, algo: str, seed: int, hp: dict, peer_python:
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
         return {**base, "status": f"failed: exit {proc.returncode}: {tail}", "process_wall_s": wall}
     row = json.loads(lines[-1])
-    row["process_wall_s"] = wall
+    row.update(process_wall_s=wall, load_before=base["load_before"])
     return row
 
 
@@ -284,7 +287,7 @@ def algo_table(summary: dict, algo: str) -> list[str]:
     """Markdown table of one algorithm: one row per system, with ratios of offpolicy's loops to it."""
     rows = [s for s in summary.values() if s["algo"] == algo]
     order = {"offpolicy": 0, "offpolicy-eps": 1, "offpolicy-vmap": 2, "sb3": 3, "sbx": 4, "rejax": 5}
-    rows.sort(key=lambda s: (order.get(s["system"], 9), s["loop"]))
+    rows.sort(key=lambda s: (order.get(s["system"], 9), LOOPS.index(s["loop"]) if s["loop"] in LOOPS else 9))
     rat = ratios(summary, algo)
     loops = [loop for loop in LOOPS if loop in rat]
     header = ["system", "version", "exploration", "env", "seeds", "learning steps/s (median, range)",
@@ -331,6 +334,11 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
                    f"the end; FLOP floor per update at {g['used']:.1f} GFLOP/s: "
                    + ", ".join(f"{a.upper()} {meta['mflop'][a]:.1f} MFLOP = {meta['floors_ms'][a]:.3f} ms"
                                for a in meta.get("floors_ms", {})))
+    if meta.get("load"):
+        load = meta["load"]
+        out.append(f"- 1-minute load average: {load['start']:.2f} before the first run, {load['max_before_run']:.2f} at "
+                   f"most before any run (about 1 comes from the run just finished; much more means other processes were running: "
+                   "the machine must be otherwise idle)")
     if meta.get("duration_s"):
         out.append(f"- total duration: {meta['duration_s'] / 60:.1f} min")
     out.append("")
@@ -437,6 +445,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"tiny budgets ({QUICK['total_steps']} steps, {QUICK['learning_starts']} warm-up): smoke")
     parser.add_argument("--out", default=str(RESULTS), help="directory for compare.csv / .jsonl / .md")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="torch.set_num_threads for SB3 (default 0: PyTorch's default, one per core)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run before it counts as failed")
     args = parser.parse_args()
 
@@ -463,6 +473,10 @@ def main() -> None:
 
     import offpolicy
 
+    load_start = os.getloadavg()[0]
+    if load_start > 0.5:
+        print(f"warning: 1-minute load average is {load_start:.2f}: other processes are running, the timings will "
+              "not be comparable (PyTorch's threads suffer most on a shared CPU)", flush=True)
     commit, dirty = git_state()
     gflops_start = measure_gflops()
     mflop = {"ddpg": update_mflop("ddpg", 3, 1, [128, 128], 128), "dqn": update_mflop("dqn", 4, 2, [128, 128], 128)}
@@ -493,7 +507,8 @@ def main() -> None:
         for seed in range(args.seeds):
             hp = hyperparameters(algo, seed, args.quick)
             for s in systems:
-                row = run_one(s["system"], s["loop"], algo, seed, hp, peer_python, args.vmap_seeds, args.timeout)
+                row = run_one(s["system"], s["loop"], algo, seed, hp, peer_python, args.vmap_seeds, args.timeout,
+                              args.torch_threads)
                 row = add_derived(row, floors_ms)
                 rows.append(row)
                 with open(jsonl, "a") as f:
@@ -505,7 +520,8 @@ def main() -> None:
                       f" ({row.get('process_wall_s', 0):.0f} s)", flush=True)
     gflops_end = measure_gflops()
     meta.update(gflops={"start": gflops_start, "end": gflops_end, "used": gflops_start}, floors_ms=floors_ms,
-                budgets="; ".join(budgets), threads=thread_summary(rows), duration_s=time.perf_counter() - start)
+                budgets="; ".join(budgets), threads=thread_summary(rows), duration_s=time.perf_counter() - start,
+                load={"start": load_start, "max_before_run": max((r.get("load_before") or 0.0) for r in rows)})
     write_csv(rows, out_dir / "compare.csv", meta)
     text = render_markdown(rows, meta)
     (out_dir / "compare.md").write_text(text)

@@ -119,10 +119,12 @@ def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int) -> dict:
     steps/s counts every seed's steps: the throughput to compare with n_seeds sequential runs."""
     import dataclasses
 
+    import jax.numpy as jnp
     import numpy as np
 
     from offpolicy.config import make_config
     from offpolicy.errors import OffpolicyError
+    from offpolicy.run.evaluate import evaluate
     from offpolicy.run.trainer import Trainer
 
     seeds = list(range(seed * n_seeds, (seed + 1) * n_seeds))  # benchmark seed k: disjoint block k
@@ -147,7 +149,16 @@ def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int) -> dict:
     state = loop.state
     if not state.learn_time:
         raise NotAvailable("no learning chunk ran without compiling (budget too small for the chunk size)")
-    evals = [trainer.evaluate()["mean"] for trainer in trainers]  # each seed on its own evaluation seeds
+    # each seed's policy on its own evaluation seeds; the state is sliced out of the vmapped carry once per seed
+    # (Trainer.evaluate on a seed view re-slices it at every env step: minutes for 8 seeds)
+    evals = []
+    for i, trainer in enumerate(trainers):
+        agent_state = loop.agent_state_of(i)
+
+        def policy(obs, agent_state=agent_state, trainer=trainer):
+            return np.asarray(trainer.policy_fn(agent_state, jnp.asarray(obs, jnp.float32)))
+
+        evals.append(evaluate(trainer.eval_env, policy, trainer.eval_seeds, trainer.spec.discrete)["mean"])
     return {"learn_steps": n_seeds * state.learn_steps, "learn_time_s": state.learn_time,
             "learn_steps_per_s": n_seeds * state.learn_steps / state.learn_time,
             "lib_learn_steps_per_s": None, "setup_s": t_setup - T_IMPORT, "compile_s": loop.start_up_time,

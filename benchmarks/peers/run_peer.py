@@ -44,8 +44,8 @@ PEERS = ("sb3", "sbx", "rejax")
 
 
 def thread_settings() -> dict:
-    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS", "JAX_PLATFORMS")
-           if k in os.environ}
+    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS", "JAX_PLATFORMS",
+                                      "BENCH_TORCH_THREADS") if k in os.environ}
     out = {"cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), "env": env}
     if "torch" in sys.modules:
         import torch
@@ -115,7 +115,11 @@ def run_sb3_like(peer: str, algo: str, hp: dict, seed: int) -> dict:
 
     if peer == "sb3":
         import stable_baselines3 as lib
+        import torch
         from stable_baselines3 import DDPG, DQN
+
+        if os.environ.get("BENCH_TORCH_THREADS"):  # compare.py --torch-threads; default: PyTorch's own choice
+            torch.set_num_threads(int(os.environ["BENCH_TORCH_THREADS"]))
     else:
         import sbx as lib
         from sbx import DDPG, DQN
