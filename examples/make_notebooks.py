@@ -290,8 +290,8 @@ DDPG_CELLS = [
     result = model.evaluate(episodes=EVAL_EPISODES)
     print(f"noise-free return over {result['episodes']} episodes: {result['mean']:.1f} ± {result['std']:.1f}"
           f"  (min {result['min']:.1f}, max {result['max']:.1f})")
-    upright, hanging = np.array([1.0, 0.0, 0.0]), np.array([-1.0, 0.0, 1.0])  # [cos θ, sin θ, angular velocity]
-    print("torque when upright and still:", model.predict(upright), "| hanging down, swinging:", model.predict(hanging))
+    states = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -2.0], [-1.0, 0.0, 1.0]])  # [cos θ, sin θ, angular velocity]
+    print("torques for a batch of 3 states, in Pendulum's own units (±2):", model.predict(states).ravel())
     """),
     md("""
     ## 8. Video
@@ -350,7 +350,8 @@ DDPG_CELLS = [
        everything from one master seed, with a fresh seed per episode, so reruns are identical and different seeds
        differ.
 
-    With one seed and a small budget the two curves above differ mostly by chance. Over 3 seeds and the full 50k
+    During the random warm-up the two runs are identical (same seed: same random actions, same episode seeds); they
+    part when learning starts. With one seed and a small budget they then differ mostly by chance. Over 3 seeds and the full 50k
     steps both presets reach about −124 (README, "Results"; `python benchmarks/ddpg_report.py --presets ddpg-pendulum
     ddpg-pendulum-tutorial --seeds 0 1 2`): on this task the fixes matter for correctness and for longer-horizon or
     time-limited tasks, not for the final score. Try `STEPS = 50_000` above, or other seeds.
