@@ -8,7 +8,9 @@ Protocol: one model per algorithm (eval_every=0, no video, no progress bar in ei
 measured); ``learn(--warmup)`` first (compilation and the random warm-up); then ``--reps`` rounds, each timing
 ``learn(--steps)`` with and without ``live`` (the order alternating between rounds) on the same, continuing model.
 Steps/s = steps / wall time of the whole ``learn`` call, so everything the live plot does is counted, including its
-redraws (the metrics.csv ``steps_per_s`` column leaves callback time out by design). Prints the medians and the ratio.
+redraws (the metrics.csv ``steps_per_s`` column leaves callback time out by design). Prints the medians, their ratio,
+and the share of each live call's wall time spent inside the live plot (redraws included; timed directly, so it holds
+even on a busy machine where the steps/s of two runs differ by chance).
 
     python benchmarks/live_overhead.py                          # DDPG Pendulum-v1 and DQN CartPole-v1, in a kernel
     python benchmarks/live_overhead.py --algos ddpg --reps 5 --steps 5000
@@ -35,22 +37,35 @@ def measure(algo, steps, reps, warmup, sink=None):
         model._live = _live.LivePlot(model._trainer.agent.metric_names, title=f"{algo} {env}", enabled=True, sink=sink)
     model.learn(warmup, live=True)  # untimed: compilation, random warm-up, matplotlib's first figure
     warm_rows = len(model._live.rows)
+    inside = [0.0]  # seconds spent inside the live plot's callbacks (its redraws included)
+
+    def timed(method):
+        def wrapper(*args):
+            tic = time.perf_counter()
+            method(*args)
+            inside[0] += time.perf_counter() - tic
+        return wrapper
+
+    model._live.on_episode, model._live.on_eval = timed(model._live.on_episode), timed(model._live.on_eval)
+    model._live.end = timed(model._live.end)
     times = {True: [], False: []}
     redraws = draw_time = 0.0
+    shares = []  # per live call: time inside the live plot / the call's wall time
     for rep in range(reps):
         for live in ((True, False) if rep % 2 == 0 else (False, True)):
-            before = (model._live.redraws, model._live.draw_time)
+            before = (model._live.redraws, model._live.draw_time, inside[0])
             tic = time.perf_counter()
             model.learn(steps, live=live)
             times[live].append(time.perf_counter() - tic)
             if live:
+                shares.append((inside[0] - before[2]) / times[live][-1])
                 redraws += model._live.redraws - before[0]
                 draw_time += model._live.draw_time - before[1]
     sps = {k: statistics.median(steps / t for t in v) for k, v in times.items()}
     return {"algo": algo, "env": env, "steps": steps, "reps": reps, "episodes_per_call": (len(model._live.rows) - warm_rows) / reps,
             "steps_per_s_without": sps[False], "steps_per_s_with": sps[True], "ratio": sps[True] / sps[False],
             "redraws_per_call": redraws / reps, "seconds_per_redraw": draw_time / max(redraws, 1),
-            "live_enabled": model._live.enabled}
+            "inside_live_share": statistics.median(shares), "live_enabled": model._live.enabled}
 '''
 
 
@@ -99,13 +114,14 @@ def main() -> None:
     where = "in-process (forced on)" if args.in_process else "Jupyter kernel (nbclient)"
     print(f"live-plot overhead, {where}; {args.reps} reps x {args.steps} steps per mode, medians; "
           f"load average at the end {os.getloadavg()[0]:.2f}; {time.perf_counter() - tic:.0f} s in all")
-    print(f"{'algo':5s} {'env':12s} {'without':>9s} {'with live':>10s} {'ratio':>6s} {'redraws/call':>13s} "
-          f"{'s/redraw':>9s} {'episodes/call':>14s}")
+    print(f"{'algo':5s} {'env':12s} {'without':>9s} {'with live':>10s} {'ratio':>6s} {'in live plot':>13s} "
+          f"{'redraws/call':>13s} {'s/redraw':>9s} {'episodes/call':>14s}")
     for r in results:
         if not r["live_enabled"]:
             print(f"warning: the live plot was not enabled for {r['algo']} (not a notebook?)", file=sys.stderr)
         print(f"{r['algo']:5s} {r['env']:12s} {r['steps_per_s_without']:9.0f} {r['steps_per_s_with']:10.0f} "
-              f"{r['ratio']:6.3f} {r['redraws_per_call']:13.1f} {r['seconds_per_redraw']:9.3f} "
+              f"{r['ratio']:6.3f} {100 * r['inside_live_share']:12.1f}% {r['redraws_per_call']:13.1f} "
+              f"{r['seconds_per_redraw']:9.3f} "
               f"{r['episodes_per_call']:14.1f}")
 
 

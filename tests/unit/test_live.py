@@ -42,14 +42,14 @@ def test_redraws_are_throttled_to_the_interval_and_happen_only_at_episode_ends(m
     for i in range(1000):  # 1,000 episodes in 10 s of (fake) time
         plot.on_episode(row(200 * (i + 1)))
         clock.now += 0.01
-    # draws at t = 0, 2, 4, 6, 8 (first episode at once, then at most one per 2 s)
-    assert plot.redraws == len(shown) == 5
+    # draws at t = 2, 4, 6, 8 (the first 2 s after the start, then at most one per 2 s)
+    assert plot.redraws == len(shown) == 4
     plot.on_eval(200_000, {"mean": -50.0, "std": 3.0})
-    assert plot.redraws == 5  # an evaluation alone never redraws
+    assert plot.redraws == 4  # an evaluation alone never redraws
     plot.end()
-    assert plot.redraws == 6  # the final state, left in the cell
+    assert plot.redraws == 5  # the final state, left in the cell
     plot.end()
-    assert plot.redraws == 6  # nothing new: no second final draw
+    assert plot.redraws == 5  # nothing new: no second final draw
     assert len(plot.rows) == 1000 and plot.evals == [(200_000, -50.0, 3.0)]
 
 
@@ -60,15 +60,34 @@ def test_slow_redraws_stretch_the_interval_so_drawing_stays_a_small_fraction_of_
     def slow_sink(png):  # every redraw takes 1 s
         clock.now += 1.0
 
-    plot = LivePlot(("loss",), enabled=True, sink=slow_sink, clock=clock, min_interval=2.0, max_overhead=0.05)
+    plot = LivePlot(("loss",), enabled=True, sink=slow_sink, clock=clock, min_interval=2.0, max_overhead=0.05,
+                    max_interval=60.0)
     plot.begin()
     for i in range(950):  # 95 s of training
         plot.on_episode(row(10 * (i + 1)))
         clock.now += 0.1
-    # after a 1 s draw the next waits 1 / 0.05 = 20 s: draws at 0, 21, 42, 63, 84 (+1 s each)
-    assert plot.redraws == 5
-    assert plot.draw_time == pytest.approx(5.0)
-    assert plot.draw_time / clock.now <= 0.05 + 1 / clock.now
+    # first draw at 2 s (it waits min_interval: it paid for imports); after every later 1 s draw the next waits
+    # 1 / 0.05 = 20 s: draws at 2, 5, 26, 47, 68, 89 (+1 s each)
+    assert plot.redraws == 6
+    assert plot.draw_time == pytest.approx(6.0)
+    assert plot.draw_time / clock.now <= 0.05 + 2 / clock.now
+
+
+def test_the_wait_between_redraws_is_capped(monkeypatch):
+    monkeypatch.setattr(LivePlot, "render", fake_render)
+    clock = FakeClock()
+
+    def slow_sink(png):
+        clock.now += 1.0
+
+    plot = LivePlot(("loss",), enabled=True, sink=slow_sink, clock=clock, min_interval=2.0, max_overhead=0.01,
+                    max_interval=10.0)
+    plot.begin()
+    for i in range(600):  # 60 s of training; uncapped, a 1 s draw would wait 100 s
+        plot.on_episode(row(10 * (i + 1)))
+        clock.now += 0.1
+    # draws at 2, 5, 16, 27, 38, 49, 60 (+1 s each): every 10 s + 1 s of drawing
+    assert plot.redraws == 7
 
 
 def test_outside_a_notebook_nothing_is_drawn_but_rows_are_kept():

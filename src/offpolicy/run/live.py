@@ -3,9 +3,10 @@
 ``LivePlot`` is a Trainer callback (``on_episode(row)``, ``on_eval(step, result)``). In a Jupyter kernel it shows one
 figure — the panels of ``learning_curve.png`` (score with its 10-episode mean and the noise-free evaluations, then
 each loss) under a progress line — and replaces it in place, through an IPython display handle, at episode ends only
-and at most once every ``min_interval`` seconds (longer when a redraw is slow, so redrawing costs at most
-``max_overhead`` of the wall time). ``end()`` draws the final state, which stays in the cell. Outside a notebook
-(a script, a terminal IPython, pytest) it draws nothing, imports neither matplotlib nor IPython, and opens no window.
+and at most once every ``min_interval`` seconds; when a redraw is slow the wait grows so that redrawing takes at most
+``max_overhead`` of the wall time (up to ``max_interval``). ``end()`` draws the final state, which stays in the cell.
+Outside a notebook (a script, a terminal IPython, pytest) it draws nothing, imports neither matplotlib nor IPython,
+and opens no window.
 
 The figure is a bare ``matplotlib.figure.Figure`` rendered to PNG by Agg (never pyplot, never ``plt.show``), so it
 works whatever backend the notebook selected and leaves no stray figure behind.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -62,9 +62,12 @@ class LivePlot:
 
     metric_names   the agent's metric names (``agent.metric_names``); those ending in ``loss`` get a panel each
     title          figure title (e.g. ``"DDPG Pendulum-v1 (seed 0)"``)
-    min_interval   seconds between redraws, at least (redraws happen only at episode ends)
+    min_interval   seconds between redraws, at least (redraws happen only at episode ends); the first redraw of a
+                   ``learn`` call also waits this long, so short calls draw only their final state
     max_overhead   redraw time may be at most this fraction of the time between redraws: a redraw that took
-                   ``c`` seconds waits ``max(min_interval, c / max_overhead)`` before the next
+                   ``c`` seconds waits ``min(max(min_interval, c / max_overhead), max_interval)`` before the next
+                   (the very first redraw, which pays for importing matplotlib, waits ``min_interval``)
+    max_interval   the longest wait between redraws, whatever they cost
     enabled        draw at all; default: only inside a Jupyter kernel (:func:`in_notebook`)
     sink           called with the PNG bytes of every redraw; default: an IPython display handle updated in place
     clock          time source (tests inject a fake one)
@@ -74,16 +77,18 @@ class LivePlot:
     """
 
     def __init__(self, metric_names: tuple[str, ...] | list[str] = (), title: str | None = None,
-                 min_interval: float = 2.0, max_overhead: float = 0.03, enabled: bool | None = None,
+                 min_interval: float = 2.0, max_overhead: float = 0.03, max_interval: float = 15.0,
+                 enabled: bool | None = None,
                  sink: Callable[[bytes], Any] | None = None, clock: Callable[[], float] = time.perf_counter,
                  dpi: int = 72):
-        if min_interval < 0 or not 0 < max_overhead <= 1:
-            raise ValueError("need min_interval >= 0 and 0 < max_overhead <= 1")
+        if not 0 <= min_interval <= max_interval or not 0 < max_overhead <= 1:
+            raise ValueError("need 0 <= min_interval <= max_interval and 0 < max_overhead <= 1")
         self.metric_names = tuple(metric_names)
         self.losses = tuple(k for k in self.metric_names if k.endswith("loss"))
         self.title = title
         self.min_interval = min_interval
         self.max_overhead = max_overhead
+        self.max_interval = max_interval
         self.enabled = in_notebook() if enabled is None else bool(enabled)
         self._sink_factory = (lambda: sink) if sink is not None else _DisplaySink
         self.sink: Callable[[bytes], Any] | None = None
@@ -93,7 +98,7 @@ class LivePlot:
         self.evals: list[tuple[int, float, float]] = []  # (step, mean, std)
         self.redraws = 0
         self.draw_time = 0.0  # seconds spent drawing, all redraws together
-        self._next_draw = -math.inf
+        self._next_draw = 0.0
         self._dirty = False
         self._target: int | None = None
         self._start_step = 0
@@ -105,7 +110,7 @@ class LivePlot:
         self._target = target_step
         self._start_step = self.rows[-1]["step"] if self.rows else 0
         self.sink = self._sink_factory() if self.enabled else None
-        self._next_draw = -math.inf  # the first episode end draws at once
+        self._next_draw = self.clock() + self.min_interval
         self._dirty = bool(self.rows)
 
     def end(self) -> None:
@@ -176,10 +181,14 @@ class LivePlot:
         self.sink(png)
         toc = self.clock()
         cost = toc - tic
+        if self.redraws == 0:  # the first redraw imports matplotlib and loads fonts: no measure of the next ones
+            wait = self.min_interval
+        else:
+            wait = min(max(self.min_interval, cost / self.max_overhead), self.max_interval)
         self.redraws += 1
         self.draw_time += cost
         self._dirty = False
-        self._next_draw = toc + max(self.min_interval, cost / self.max_overhead)
+        self._next_draw = toc + wait
 
 
 def video_html(mp4: bytes, caption: str | None = None, width: int | None = None) -> str:
