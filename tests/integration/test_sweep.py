@@ -6,7 +6,7 @@ import csv
 import json
 
 import pytest
-from sweep_setup import TINY
+from sweep_setup import TINY, reuse_compile_cache
 
 from offpolicy.cli import main
 from offpolicy.run.checkpoint import ARRAYS_FILE
@@ -53,7 +53,8 @@ def test_2x2_sweep_writes_one_run_directory_per_trial_and_a_report(local_sweep):
     for png in ("curves.png", "finals.png"):
         assert (local_sweep / "report" / png).stat().st_size > 1000
     sessions = json.loads((local_sweep / "provenance.json").read_text())
-    assert sessions[0]["workers"] == 2 and sessions[0]["versions"]["jax"]
+    assert sessions[0]["workers"] == 2 and sessions[0]["versions"]["jax"] and sessions[0]["compile_cache"]
+    assert any((local_sweep / ".jax-cache").iterdir())  # trials shared compiled programs
 
 
 def test_resume_of_a_finished_sweep_runs_nothing(local_sweep, capsys):
@@ -87,7 +88,12 @@ def flags(tmp_path):
     return folder
 
 
-def test_failed_and_killed_trials_are_reported_and_resumed_from_their_checkpoints(tmp_path, flags, capsys):
+def test_failed_and_killed_trials_are_reported_and_resumed_from_their_checkpoints(local_sweep, tmp_path, flags, capsys):
+    with reuse_compile_cache(local_sweep):
+        _failed_and_killed_trials(tmp_path, flags, capsys)
+
+
+def _failed_and_killed_trials(tmp_path, flags, capsys):
     sweep_dir = tmp_path / "faults"
     args = ["sweep", "noisy-dqn-cartpole", "--seeds", "0,", "--grid", "env_kwargs.fault=none,raise,kill",
             "--set", *TINY, "checkpoint_every=50", "env=flaky_env:FlakyCartPole-v0", "env_kwargs.at_step=200",

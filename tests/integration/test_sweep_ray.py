@@ -5,7 +5,7 @@ import csv
 import json
 
 import pytest
-from sweep_setup import SWEEP_2X2
+from sweep_setup import SWEEP_2X2, reuse_compile_cache
 
 from offpolicy.cli import main
 from offpolicy.run.checkpoint import ARRAYS_FILE
@@ -22,8 +22,9 @@ def rows(path):
 
 def test_ray_backend_runs_the_same_trials_as_the_local_backend(local_sweep, tmp_path):
     path = tmp_path / "ray-sweep"
-    assert main(["sweep", *SWEEP_2X2, "--seeds", "0,", "--backend", "ray", "--workers", "2",
-                 "--sweep-dir", str(path)]) == 0
+    with reuse_compile_cache(local_sweep):
+        assert main(["sweep", *SWEEP_2X2, "--seeds", "0,", "--backend", "ray", "--workers", "2",
+                     "--sweep-dir", str(path)]) == 0
     status = json.loads((path / "status.json").read_text())
     assert status["counts"]["done"] == 2
     for trial in ("lr=0.001/s0", "lr=0.0003/s0"):

@@ -125,3 +125,15 @@ def test_saved_spec_round_trips(tmp_path):
     assert [t.id for t in loaded.trials()] == [t.id for t in spec.trials()]
     assert (loaded.backend, loaded.workers, loaded.retries) == ("ray", 3, 1)
     assert loaded.command() == spec.command()
+
+
+def test_batches_start_round_robin_over_configs():
+    from offpolicy.sweep.trial import can_batch_seeds, plan_batches
+
+    spec = make_spec("noisy-dqn-cartpole", seeds=3, grid=parse_grid(["lr=1e-3,3e-4"]))
+    trials = spec.trials()
+    assert not can_batch_seeds(trials[0].config)  # host loop: one trial per batch
+    batches = plan_batches(trials, workers=2)
+    assert [len(b) for b in batches] == [1] * 6
+    assert [b[0].id for b in batches] == ["lr=0.001/s0", "lr=0.0003/s0", "lr=0.001/s1", "lr=0.0003/s1",
+                                          "lr=0.001/s2", "lr=0.0003/s2"]

@@ -28,6 +28,7 @@ def sweep(
     threshold: Annotated[tuple[str, ...], tyro.conf.arg(metavar="[ENV=]RETURN")] = (),
     report: bool = True,
     keep_train_checkpoints: bool = False,
+    compile_cache: bool = True,
     dry_run: bool = False,
     progress: bool = True,
 ) -> None:
@@ -58,6 +59,9 @@ def sweep(
         report: Write SWEEP_DIR/report.md and its figures at the end.
         keep_train_checkpoints: Keep the training checkpoints of finished trials (by default only those of unfinished
             trials are kept; final/ and best/ are always kept).
+        compile_cache: Share compiled programs between trials (JAX's persistent compilation cache in
+            SWEEP_DIR/.jax-cache): the seeds of a config compile once. --no-compile-cache makes each trial's wall time
+            include its own compilation, as a standalone `offpolicy train` does.
         dry_run: List the trials and exit without writing anything.
         progress: Show the progress bar.
     """
@@ -80,7 +84,7 @@ def sweep(
             raise OffpolicyError(f"{resume}: not a sweep directory (no sweep.yaml); pass one made by `offpolicy sweep`.")
         status = resume_sweep(resume, backend=backend, workers=workers, ray_address=ray_address, retries=retries,
                               retry_failed=retry_failed, progress=progress, report=report, thresholds=thresholds,
-                              keep_train_checkpoints=keep_train_checkpoints)
+                              keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
         _raise_if_left(status, resume)
         return
     if target is None:
@@ -109,7 +113,7 @@ def sweep(
         return
     path = sweep_dir if sweep_dir is not None else new_sweep_dir(out, spec.name)
     status = start_sweep(spec, path, progress=progress, report=report, thresholds=thresholds,
-                         keep_train_checkpoints=keep_train_checkpoints)
+                         keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
     _raise_if_left(status, path)
 
 

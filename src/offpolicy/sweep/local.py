@@ -19,13 +19,13 @@ from pathlib import Path
 
 from offpolicy.sweep import layout
 from offpolicy.sweep.progress import SweepProgress
-from offpolicy.sweep.trial import make_jobs, plan_batches, worker_env, worker_main
+from offpolicy.sweep.trial import make_jobs, plan_batches, worker_main
 
 
-def run_local(sweep_dir: Path, trials: list, workers: int, threads: int | None, retries: int,
+def run_local(sweep_dir: Path, trials: list, workers: int, env: dict[str, str], retries: int,
               progress: SweepProgress, keep_train_checkpoints: bool = False) -> None:
+    """``env``: the workers' environment (:func:`offpolicy.sweep.trial.worker_env`)."""
     ctx = multiprocessing.get_context("spawn")
-    env = worker_env(threads)
     queue = deque(plan_batches(trials, workers))
     running: dict = {}  # Process -> batch
     tries: dict[str, int] = {}

@@ -22,7 +22,7 @@ from typing import Any
 from offpolicy.errors import OffpolicyError
 from offpolicy.sweep import layout
 from offpolicy.sweep.progress import SweepProgress, describe
-from offpolicy.sweep.trial import make_jobs, plan_batches, run_trial_batch, worker_env
+from offpolicy.sweep.trial import make_jobs, plan_batches, run_trial_batch
 
 
 def import_ray():
@@ -50,8 +50,9 @@ def _trainable(config: dict[str, Any], jobs_by_batch: dict[str, list]) -> None:
                  "wall_time_s": sum(o.get("wall_time_s", 0.0) for o in outcomes)})
 
 
-def run_ray(sweep_dir: Path, trials: list, workers: int | None, threads: int | None, retries: int,
+def run_ray(sweep_dir: Path, trials: list, workers: int | None, env: dict[str, str], retries: int,
             progress: SweepProgress, address: str | None = None, keep_train_checkpoints: bool = False) -> None:
+    """``env``: the Ray workers' environment (:func:`offpolicy.sweep.trial.worker_env`), set through runtime_env."""
     ray, tune = import_ray()
     sweep_dir = Path(sweep_dir).resolve()
     batches = plan_batches(trials, workers or 1)
@@ -60,7 +61,7 @@ def run_ray(sweep_dir: Path, trials: list, workers: int | None, threads: int | N
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's console tables off (verbose=0): the sweep has its bar
     started_here = not ray.is_initialized()
     if started_here:
-        init: dict[str, Any] = {"runtime_env": {"env_vars": worker_env(threads)}, "logging_level": logging.ERROR,
+        init: dict[str, Any] = {"runtime_env": {"env_vars": env}, "logging_level": logging.ERROR,
                                 "log_to_driver": False}
         if address:
             init["address"] = address

@@ -6,7 +6,7 @@ Per config (a group of runs that differ only in seed):
   mean over seeds with 95% percentile-bootstrap intervals (:mod:`offpolicy.sweep.stats`);
 - **time to threshold** of a seed = the first evaluation step whose mean return is >= the env's threshold, and the
   run's wall time at that step (``metrics.csv`` ``time_s``, evaluations included); the group's median, counting seeds
-  that never got there as infinitely late (so no median when fewer than half did);
+  that never got there as infinitely late (so no median unless more than half did);
 - **learning curves**: evaluation return against steps, IQM over seeds with a 95% bootstrap band;
 - wall time and learning-phase steps/s (medians over seeds), from each run's ``summary.json``.
 """
@@ -369,7 +369,8 @@ def provenance_lines(sources: list[Path], runs: list[RunResult]) -> list[str]:
         lines.append(f"- **machine**: {m.get('cpu') or m.get('arch')}, {m.get('cores')} cores, "
                      f"{m.get('memory_gib', '?')} GiB, {m.get('system')}")
     runs_by = sorted({f"{s['backend']} backend, {s['workers']} trials at a time, XLA threads per trial: "
-                      f"{s.get('xla_threads_per_trial') or 'default'}" for s in sessions})
+                      f"{s.get('xla_threads_per_trial') or 'default'}, compilation cache shared by trials: "
+                      f"{'yes' if s.get('compile_cache') else 'no'}" for s in sessions})
     for r in runs_by:
         lines.append(f"- **run with**: {r}")
     loads = [s["machine"].get("load_avg_1m") for s in sessions if s.get("machine", {}).get("load_avg_1m") is not None]
@@ -389,8 +390,9 @@ STATS_NOTE = (
     "(`scipy.stats.bootstrap`, {resamples:,} resamples, fixed seed; rliable's stratified bootstrap, which resamples "
     "seeds within each task, is this plain bootstrap for one task). Time to threshold: the first periodic evaluation "
     "(every `eval_every` steps) whose mean return is ≥ the threshold, and the run's wall time at that step "
-    "(evaluations included); medians count a seed that never reached it as infinitely late, so there is none when "
-    "fewer than half did. Wall time: the whole run (warm-up, training, evaluations).")
+    "(evaluations included); medians count a seed that never reached it as infinitely late, so there is none unless "
+    "more than half did. Wall time: the run's training time (`summary.json` `wall_time_s`: warm-up, compilation, "
+    "updates, periodic evaluations and checkpoints; not process start-up or the final outputs).")
 
 
 def _episodes_note(runs: list[RunResult]) -> str:
@@ -486,7 +488,7 @@ def compare(sources: list[str | Path], out: str | Path, labels: list[str] | None
                           *(["--labels", *labels] if labels else []), *(["--title", title] if title else []),
                           *_threshold_args(thresholds)])
     lines = [f"# {title or 'Comparison'}", "", f"Generated on {_now()} by", "", "```bash"]
-    sweep_commands = [load_spec(p).command() for p in paths if is_sweep(p)]
+    sweep_commands = [f"{load_spec(p).command()} --sweep-dir {shlex.quote(str(p))}" for p in paths if is_sweep(p)]
     lines += [*sweep_commands, command, "```", ""]
     lines += provenance_lines([p for p in paths if is_sweep(p)], runs)
     lines += ["", "## Summary", "", *table(analyses, ranked=False), "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from offpolicy.errors import OffpolicyError
 from offpolicy.sweep import layout
 from offpolicy.sweep.progress import SweepProgress
 from offpolicy.sweep.spec import SweepSpec, configs, load_spec, save_spec
-from offpolicy.sweep.trial import threads_per_worker
+from offpolicy.sweep.trial import threads_per_worker, worker_env
 
 
 def default_workers() -> int:
@@ -31,7 +32,8 @@ def new_sweep_dir(root: str | Path, name: str) -> Path:
 
 
 def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report: bool = True,
-                thresholds: dict[str, float] | None = None, keep_train_checkpoints: bool = False) -> dict:
+                thresholds: dict[str, float] | None = None, keep_train_checkpoints: bool = False,
+                compile_cache: bool = True) -> dict:
     """Create ``sweep_dir`` (new or empty), save the spec, run every trial. Returns status.json's content."""
     sweep_dir = Path(sweep_dir)
     if sweep_dir.exists() and (not sweep_dir.is_dir() or any(sweep_dir.iterdir())):
@@ -41,13 +43,13 @@ def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     save_spec(spec, sweep_dir)
     return run_pending(spec, sweep_dir, retry_failed=True, progress=progress, report=report, thresholds=thresholds,
-                       keep_train_checkpoints=keep_train_checkpoints)
+                       keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
 
 
 def resume_sweep(sweep_dir: Path, backend: str | None = None, workers: int | None = None,
                  ray_address: str | None = None, retries: int | None = None, retry_failed: bool = True,
                  progress: bool = True, report: bool = True, thresholds: dict[str, float] | None = None,
-                 keep_train_checkpoints: bool = False) -> dict:
+                 keep_train_checkpoints: bool = False, compile_cache: bool = True) -> dict:
     """Finish a sweep: skip finished trials, continue interrupted ones from their newest training checkpoint, run
     the rest; failed ones too unless ``retry_failed`` is False. Backend, workers and retries may change."""
     sweep_dir = Path(sweep_dir)
@@ -61,11 +63,14 @@ def resume_sweep(sweep_dir: Path, backend: str | None = None, workers: int | Non
     if retries is not None:
         spec.retries = retries
     return run_pending(spec, sweep_dir, retry_failed=retry_failed, progress=progress, report=report,
-                       thresholds=thresholds, keep_train_checkpoints=keep_train_checkpoints)
+                       thresholds=thresholds, keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
 
 
 def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: bool, report: bool,
-                thresholds: dict[str, float] | None, keep_train_checkpoints: bool) -> dict:
+                thresholds: dict[str, float] | None, keep_train_checkpoints: bool, compile_cache: bool = True) -> dict:
+    """Run the trials of ``spec`` that are not done (and not failed, unless ``retry_failed``), then write
+    status.json and the report. ``compile_cache``: share compiled programs between trials through JAX's persistent
+    cache (``SWEEP_DIR/.jax-cache``; on a remote Ray cluster a node-local folder)."""
     with layout.SweepLock(sweep_dir / layout.LOCK, f"sweep {sweep_dir}"):
         trials = spec.trials()
         _check_started_configs(trials, sweep_dir)
@@ -76,30 +81,38 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
         if spec.backend == "local":
             workers = max(1, min(workers, len(todo)))
         threads = threads_per_worker(workers) if spec.backend == "local" or not spec.ray_address else 1
+        cache = None
+        if compile_cache:
+            cache = (os.path.join(tempfile.gettempdir(), "offpolicy-jax-cache") if spec.ray_address
+                     else str((sweep_dir / ".jax-cache").resolve()))
+        env = worker_env(threads, cache)
         counts = {s: sum(v == s for v in states.values()) for s in (layout.DONE, layout.FAILED, layout.INTERRUPTED)}
         print(f"sweep {spec.name}: {len(trials)} trials ({n_configs} config{'s' * (n_configs != 1)} × "
               f"{len(spec.seeds)} seed{'s' * (len(spec.seeds) != 1)}) in {sweep_dir}/")
         if counts[layout.DONE] or counts[layout.FAILED] or counts[layout.INTERRUPTED]:
             print(f"  {counts[layout.DONE]} done (skipped), {counts[layout.INTERRUPTED]} interrupted (resumed from "
                   f"their checkpoints), {counts[layout.FAILED]} failed"
-                  + (" (retried)" if retry_failed else " (left as they are: --no-retry-failed)"))
+                  + ((" (retried)" if retry_failed else " (left as they are: --no-retry-failed)")
+                     if counts[layout.FAILED] else ""))
         if todo:
             where = f"Ray ({spec.ray_address or 'local instance'})" if spec.backend == "ray" else "local processes"
-            print(f"  running {len(todo)} on {where}, {workers} at a time"
-                  + (", 1 XLA thread each" if threads == 1 else ""))
-            layout.record_session(sweep_dir, spec.command(), spec.backend, workers, threads, spec.ray_address)
+            at_once = (f"{workers} at a time" if spec.backend == "local" or spec.workers
+                       else "as many at a time as Ray has CPUs")
+            print(f"  running {len(todo)} on {where}, {at_once}" + (", 1 XLA thread each" if threads == 1 else ""))
+            layout.record_session(sweep_dir, spec.command(), spec.backend, workers, threads, spec.ray_address,
+                                  compile_cache=cache is not None)
             bar = SweepProgress(sweep_dir, todo, enabled=progress)
             started = time.monotonic()
             try:
                 if spec.backend == "ray":
                     from offpolicy.sweep.ray_backend import run_ray
 
-                    run_ray(sweep_dir, todo, spec.workers, threads, spec.retries, bar, spec.ray_address,
+                    run_ray(sweep_dir, todo, spec.workers, env, spec.retries, bar, spec.ray_address,
                             keep_train_checkpoints)
                 else:
                     from offpolicy.sweep.local import run_local
 
-                    run_local(sweep_dir, todo, workers, threads, spec.retries, bar, keep_train_checkpoints)
+                    run_local(sweep_dir, todo, workers, env, spec.retries, bar, keep_train_checkpoints)
             except KeyboardInterrupt:
                 bar.close()
                 layout.write_status(sweep_dir, trials, layout.attempts_from_events(sweep_dir))

@@ -72,7 +72,7 @@ def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> f
 
 
 def median_reached(values: list[float | None]) -> float | None:
-    """Median over seeds, counting a seed that never reached the threshold as infinitely late: None when fewer than
+    """Median over seeds, counting a seed that never reached the threshold as infinitely late: None unless more than
     half of the seeds reached it."""
     if not values:
         return None

@@ -46,14 +46,18 @@ def make_jobs(trials: list, sweep_dir: Path, keep_train_checkpoints: bool = Fals
                      keep_train_checkpoints=keep_train_checkpoints) for t in trials]
 
 
-def worker_env(threads: int | None) -> dict[str, str]:
+def worker_env(threads: int | None, compile_cache: str | None = None) -> dict[str, str]:
     """Environment for a worker process, set before JAX is imported.
 
     ``threads=1`` asks XLA's CPU backend for one intra-op thread (and numpy's BLAS for one), so N workers on N cores
     do not oversubscribe them; None leaves XLA's defaults. GPU memory is not preallocated, so several workers can
-    share one GPU."""
+    share one GPU. ``compile_cache``: a folder for JAX's persistent compilation cache, so trials that compile the
+    same programs (the seeds of one config) compile them once (unless JAX_COMPILATION_CACHE_DIR is set already)."""
     env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
            "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
+    if compile_cache and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        env.update(JAX_COMPILATION_CACHE_DIR=str(compile_cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
     if threads is not None:
         flags = os.environ.get("XLA_FLAGS", "")
         if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
@@ -83,20 +87,25 @@ def can_batch_seeds(config: Any) -> bool:
 
 
 def plan_batches(trials: list, workers: int) -> list[list]:
-    """Split trials into batches: one trial each, or, for configs whose seeds can be batched, chunks of one
-    config's seeds sized so that every worker gets work."""
+    """Split trials into batches, in the order they should start: one trial each, or, for configs whose seeds can
+    be batched, chunks of one config's seeds sized so that every worker gets work.
+
+    Batches go round-robin over the configs (every config's first seed, then every config's second, ...): the
+    trials running at once compile different programs, those after them find theirs in the compilation cache, and
+    a sweep stopped early has results for every config."""
     groups: dict[str, list] = {}
     for trial in trials:
         groups.setdefault(trial.slug, []).append(trial)
-    batches: list[list] = []
+    per_group: list[list[list]] = []
     for group in groups.values():
         if len(group) > 1 and can_batch_seeds(group[0].config):
             chunks = max(1, min(len(group), -(-workers // len(groups))))  # ceil(workers / configs) chunks
             size = -(-len(group) // chunks)
-            batches += [group[i:i + size] for i in range(0, len(group), size)]
+            per_group.append([group[i:i + size] for i in range(0, len(group), size)])
         else:
-            batches += [[t] for t in group]
-    return batches
+            per_group.append([[t] for t in group])
+    rounds = max((len(b) for b in per_group), default=0)
+    return [b[i] for i in range(rounds) for b in per_group if i < len(b)]
 
 
 def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# docs/results.md: 10 seeds of each of the five presets (one sweep each), then one comparison page over them.
+#
+#   bash benchmarks/results.sh                 # the published run (~35-45 min on the 2-core machine, nothing else on it)
+#   SEEDS=2 SET="total_steps=2000 eval_every=500" DOC=/tmp/results.md OUT=/tmp/results-sweeps bash benchmarks/results.sh
+#                                              # a quick check of the pipeline at a tiny budget
+#
+# Rerunning it resumes: finished trials are skipped, interrupted ones continue from their training checkpoints.
+# --no-compile-cache: each trial compiles its own programs, so its wall time is what a standalone
+# `offpolicy train PRESET` costs (with the cache, seeds after the first of a config skip ~10 s of compilation).
+# Run it on a clean checkout (the page records the commit and flags local changes) on an otherwise idle machine
+# (it records the load average too): the wall-time columns are only meaningful then.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SEEDS="${SEEDS:-10}"
+OUT="${OUT:-runs/results}"
+DOC="${DOC:-docs/results.md}"
+SET="${SET:-}"
+PRESETS=(ddpg-pendulum ddpg-pendulum-tutorial noisy-dqn-cartpole noisy-dqn-cartpole-tutorial dqn-cartpole-epsilon)
+
+for preset in "${PRESETS[@]}"; do
+  if [ -f "$OUT/$preset/sweep.yaml" ]; then
+    offpolicy sweep --resume "$OUT/$preset" --no-report --no-compile-cache
+  else
+    # shellcheck disable=SC2086 # SET is a list of key=value words
+    offpolicy sweep "$preset" --seeds "$SEEDS" --sweep-dir "$OUT/$preset" --no-report --no-compile-cache ${SET:+--set $SET}
+  fi
+  offpolicy report "$OUT/$preset"
+done
+
+sources=()
+for preset in "${PRESETS[@]}"; do sources+=("$OUT/$preset"); done
+offpolicy compare "${sources[@]}" --out "$DOC" \
+  --title "DDPG and DQN presets: $SEEDS seeds each, final return, time to threshold and wall time"
