@@ -7,6 +7,10 @@
     model.evaluate(episodes=10)                            # {"mean": ..., "std": ..., "returns": [...], ...}
     model.save("ddpg-pendulum.ckpt"); model = DDPG.load("ddpg-pendulum.ckpt")
 
+    # in a Jupyter notebook:
+    model.learn(50_000, live=True)     # score and loss curves redrawn in place (every 2-15 s); a progress bar elsewhere
+    model.show_video()                  # one noise-free episode as an inline HTML5 video (show_video("ep.mp4") keeps it)
+
     from offpolicy import DQN
     model = DQN("CartPole-v1", seed=0).learn(50_000)        # NoisyNet-DQN; DQN(..., exploration="epsilon") for e-greedy
 """
@@ -21,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from offpolicy.config import RunConfig, make_config
-from offpolicy.errors import CheckpointError
+from offpolicy.errors import CheckpointError, OffpolicyError
 from offpolicy.run import checkpoint
 from offpolicy.run.trainer import Trainer
 
@@ -45,6 +49,7 @@ class OffPolicyModel:
         self.progress = progress
         self._trainer = Trainer(config, run_dir=None, progress=progress)
         self._predict_key = jax.random.key(config.seed + 1_000_003)
+        self._live = None  # LivePlot of learn(live=True), kept so later calls continue its curves
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> OffPolicyModel:
@@ -61,17 +66,74 @@ class OffPolicyModel:
         return self._trainer.run_dir
 
     def learn(self, total_steps: int | None = None, run_dir: str | Path | None = None,
-              progress: bool | None = None) -> OffPolicyModel:
+              progress: bool | None = None, live: bool = False) -> OffPolicyModel:
         """Train ``total_steps`` more env steps (default: the config's total_steps). Calling again continues.
-        With ``run_dir``, writes the full run directory (metrics, TensorBoard, checkpoints, plot, video)."""
+        With ``run_dir``, writes the full run directory (metrics, TensorBoard, checkpoints, plot, video).
+
+        ``live=True``: in a Jupyter notebook, one figure (score with its 10-episode mean and the evaluations, then each
+        loss, under a progress line) is redrawn in place at episode ends, at most every 2 s (less often when a redraw
+        is slow: drawing stays near 3% of the time), and the final figure stays in the cell; it replaces the progress
+        bar unless ``progress=True``. Outside a notebook it does nothing and the progress bar shows as usual. Later
+        ``live`` calls continue the same curves (see offpolicy.run.live and docs/notebooks.md)."""
+        n = int(total_steps if total_steps is not None else self.config.total_steps)
         if run_dir is not None and self._trainer.run_dir is None:
             self._trainer.open_run_dir(run_dir)
         if progress is not None:
             self._trainer.progress = progress
-        self._trainer.learn(int(total_steps if total_steps is not None else self.config.total_steps))
-        if self._trainer.run_dir is not None:
-            self.summary = self._trainer.finish()
+        live_plot = self._live_plot() if live else None
+        restore_progress = self._trainer.progress
+        if live_plot is not None:
+            live_plot.begin(self.num_timesteps + n)
+            if live_plot.enabled and progress is None:
+                self._trainer.progress = False  # the figure's status line replaces the bar for this call
+            self._trainer.callbacks.append(live_plot)
+        try:
+            self._trainer.learn(n)
+            if self._trainer.run_dir is not None:
+                self.summary = self._trainer.finish()
+        finally:
+            if live_plot is not None:
+                self._trainer.callbacks.remove(live_plot)
+                self._trainer.progress = restore_progress
+                if self._trainer.last_eval is not None:  # e.g. finish()'s final evaluation
+                    live_plot.on_eval(*self._trainer.last_eval)
+                live_plot.end()
         return self
+
+    def _live_plot(self):
+        from offpolicy.run.live import LivePlot
+
+        if self._live is None:
+            cfg = self.config
+            self._live = LivePlot(self._trainer.agent.metric_names, title=f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})")
+        return self._live
+
+    def show_video(self, path: str | Path | None = None, width: int | None = None):
+        """Record one noise-free episode (the run's video seed) and return it as an inline HTML5 video
+        (``IPython.display.HTML``, the MP4 embedded as base64): the last expression of a notebook cell shows it.
+        With ``path``, the MP4 is also kept there. Needs IPython, and rendering (pygame, ffmpeg via imageio-ffmpeg)."""
+        import tempfile
+
+        try:
+            from IPython.display import HTML
+        except ImportError:
+            raise OffpolicyError("show_video needs IPython (pip install 'offpolicy[notebook]'); without a notebook, "
+                                 "`offpolicy eval RUN --video` or a run directory's video.mp4 keep the episode.") from None
+        from offpolicy.run.live import video_html
+
+        with tempfile.TemporaryDirectory(prefix="offpolicy-video-") as tmp:
+            target = Path(path) if path is not None else Path(tmp) / "episode.mp4"
+            try:
+                episode_return, length = self._trainer.record_video(target)
+                mp4 = target.read_bytes()
+            except Exception as exc:
+                raise OffpolicyError(
+                    f"could not render a video of {self.config.env}: {type(exc).__name__}: {exc}. Rendering needs the "
+                    "env to support render_mode='rgb_array' (classic-control envs need pygame: "
+                    "pip install 'gymnasium[classic-control]') and ffmpeg (pip install imageio-ffmpeg).") from exc
+        caption = (f"{type(self).__name__} on {self.config.env}, noise-free: return {episode_return:.1f} over "
+                   f"{length} steps (after {self.num_timesteps:,} training steps)")
+        return HTML(video_html(mp4, caption, width))
 
     # -- acting -------------------------------------------------------------------------------------------------------
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
