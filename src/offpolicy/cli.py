@@ -41,7 +41,7 @@ def train(
         seed: Master seed; overrides the preset's.
         seeds: Train several seeds: a count (8: seeds from --seed or 0), a range (0-7) or a list (0,3,5). Each gets
             its own run directory under one parent, plus aggregate.csv/png (mean and 95% bootstrap CI over seeds).
-            With --loop compiled they train together, vmapped, in one process; with the host loop, one after another.
+            They train together in one process, the agents vmapped (host loop: one Gymnasium env per seed).
         loop: host (any Gymnasium env, stepped from Python) or compiled (gymnax port of the env, whole chunks of
             training in one jitted lax.scan: Pendulum-v1, CartPole-v1, Acrobot-v1, MountainCar(Continuous)).
         total_steps: Environment steps; overrides the preset's.

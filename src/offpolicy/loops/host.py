@@ -228,7 +228,56 @@ class NonFiniteError(OffpolicyError):
         self.step, self.episode, self.quantity = step, episode, quantity
 
 
-class HostLoop:
+class GymEnvSteps:
+    """Resetting and stepping one Gymnasium env with checks and clear errors. Needs ``agent``, ``env``, ``env_id``,
+    ``seeds`` (EpisodeSeeds) and ``state`` (LoopState) on the instance."""
+
+    def _reset_env(self) -> np.ndarray:
+        self.state.episode_seed = self.seeds.next()
+        return self._reset_with(self.state.episode_seed)
+
+    def _reset_with(self, seed: int) -> np.ndarray:
+        result = self.env.reset(seed=seed)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise EnvError(f"{self.env_id}: reset() must return (obs, info) as in Gymnasium; it returned "
+                           f"{type(result).__name__}. Port the env to the Gymnasium API (or wrap it with shimmy).")
+        return self._check_obs(result[0], "reset")
+
+    def _check_obs(self, obs: Any, where: str) -> np.ndarray:
+        obs = np.asarray(obs, np.float32)
+        if obs.shape != tuple(self.agent.spec.obs_shape):
+            raise EnvError(f"{self.env_id}: {where} returned an observation of shape {obs.shape} at step "
+                           f"{self.state.step}, but the observation space has shape {tuple(self.agent.spec.obs_shape)}.")
+        return obs[None]  # [1, *obs_shape]
+
+    def _step_env(self, env_action):
+        try:
+            result = self.env.step(env_action)
+        except ValueError as exc:  # Gymnasium's wrappers unpack 5 values from an old-API env's 4
+            if "values to unpack (expected 5, got 4)" not in str(exc):
+                raise
+            result = (None,) * 4
+        if not (isinstance(result, tuple) and len(result) == 5):
+            n = len(result) if isinstance(result, tuple) else type(result).__name__
+            raise EnvError(
+                f"{self.env_id}: step() returned {n} values; Gymnasium envs return 5 (obs, reward, terminated, "
+                "truncated, info). This looks like the old gym API (obs, reward, done, info): port the env, or "
+                "wrap it with shimmy's GymV21CompatibilityV0."
+            )
+        return result
+
+
+
+class SeedEnv(GymEnvSteps):
+    """One seed's Gymnasium env, episode-seed stream and counters (used by the multi-seed host loop)."""
+
+    def __init__(self, agent: Agent, env: gym.Env, seed: int, env_id: str = "env"):
+        self.agent, self.env, self.env_id = agent, env, env_id
+        self.seeds = EpisodeSeeds(seed, EpisodeSeeds.TRAIN)
+        self.state = LoopState()
+
+
+class HostLoop(GymEnvSteps):
     """Trains ``agent`` on a Gymnasium env, one env step and one jitted call at a time.
 
     ``run(n)`` advances n steps and can be called repeatedly (training continues where it stopped).
@@ -263,41 +312,6 @@ class HostLoop:
     @property
     def rejected_updates(self) -> int:
         return int(self.carry.bad_updates)
-
-    # -- env handling -------------------------------------------------------------------------------------------------
-    def _reset_env(self) -> np.ndarray:
-        self.state.episode_seed = self.seeds.next()
-        return self._reset_with(self.state.episode_seed)
-
-    def _reset_with(self, seed: int) -> np.ndarray:
-        result = self.env.reset(seed=seed)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise EnvError(f"{self.env_id}: reset() must return (obs, info) as in Gymnasium; it returned "
-                           f"{type(result).__name__}. Port the env to the Gymnasium API (or wrap it with shimmy).")
-        return self._check_obs(result[0], "reset")
-
-    def _check_obs(self, obs: Any, where: str) -> np.ndarray:
-        obs = np.asarray(obs, np.float32)
-        if obs.shape != tuple(self.agent.spec.obs_shape):
-            raise EnvError(f"{self.env_id}: {where} returned an observation of shape {obs.shape} at step "
-                           f"{self.state.step}, but the observation space has shape {tuple(self.agent.spec.obs_shape)}.")
-        return obs[None]  # [1, *obs_shape]
-
-    def _step_env(self, env_action):
-        try:
-            result = self.env.step(env_action)
-        except ValueError as exc:  # Gymnasium's wrappers unpack 5 values from an old-API env's 4
-            if "values to unpack (expected 5, got 4)" not in str(exc):
-                raise
-            result = (None,) * 4
-        if not (isinstance(result, tuple) and len(result) == 5):
-            n = len(result) if isinstance(result, tuple) else type(result).__name__
-            raise EnvError(
-                f"{self.env_id}: step() returned {n} values; Gymnasium envs return 5 (obs, reward, terminated, "
-                "truncated, info). This looks like the old gym API (obs, reward, done, info): port the env, or "
-                "wrap it with shimmy's GymV21CompatibilityV0."
-            )
-        return result
 
     def _read_metrics(self) -> dict[str, float]:
         sums, count, bad, first_bad = jax.device_get((self.carry.metric_sums, self.carry.updates_since,

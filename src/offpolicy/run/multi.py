@@ -1,9 +1,8 @@
 """Many seeds of one config: one run directory per seed under a parent directory, plus an aggregate curve.
 
-With ``loop: compiled`` the seeds train together in one process, vmapped (one CompiledLoop over all seeds); each
-seed's Trainer still evaluates its own policy on the Gymnasium env and writes its usual run directory. With
-``loop: host`` the seeds run one after another in this process (the host loop steps one Gymnasium env from Python;
-a vectorised multi-seed host loop is not implemented).
+The seeds train together in one process with their agents vmapped: ``loop: compiled`` runs one CompiledLoop over all
+seeds, ``loop: host`` one VectorHostLoop (one Gymnasium env per seed, one vmapped jitted call per step for all).
+Each seed's Trainer evaluates its own policy on the Gymnasium env and writes its usual run directory.
 
 Parent directory:
     s<seed>/            a normal run directory per seed (config.yaml with that seed, metrics.csv, eval.json, ...)
@@ -57,31 +56,36 @@ class MultiSeedTrainer:
 
     def __init__(self, config: RunConfig, seeds: list[int], run_dir: str | Path, progress: bool = True):
         config.check()
-        if config.loop == "compiled" and config.checkpoint_every:
-            raise ConfigError("checkpoint_every with several seeds on loop=compiled: training checkpoints of a "
-                              "vmapped run are not supported; drop --checkpoint-every (or run seeds one by one).")
+        if config.checkpoint_every:
+            raise ConfigError("checkpoint_every with several seeds: training checkpoints of a multi-seed run are not "
+                              "supported; drop --checkpoint-every (or run the seeds one by one).")
         self.config, self.seeds, self.progress = config, list(seeds), progress
         self.run_dir = Path(run_dir)
         if self.run_dir.exists() and (not self.run_dir.is_dir() or any(self.run_dir.iterdir())):
             raise OffpolicyError(f"run directory {self.run_dir} already exists and is not empty; choose another path.")
         configs = [dataclasses.replace(config, seed=s) for s in self.seeds]
-        self.loop = None
+        from offpolicy.agents import make_agent
+
+        common = dict(buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
+                      warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
+                      truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite)
         if config.loop == "compiled":
-            from offpolicy.agents import make_agent
             from offpolicy.envs import make_jax_env
             from offpolicy.loops.compiled import CompiledLoop
 
             jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
-            self.loop = CompiledLoop(
-                make_agent(config.algo, config.agent, spec), jax_env, seed=self.seeds,
-                buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
-                warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
-                truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite,
-                align=(config.eval_every,))
-            self.trainers = [Trainer(c, run_dir=None, progress=False, loop=self.loop.seed_view(i))
-                             for i, c in enumerate(configs)]
+            self.loop = CompiledLoop(make_agent(config.algo, config.agent, spec), jax_env, seed=self.seeds,
+                                     align=(config.eval_every,), **common)
         else:
-            self.trainers = [Trainer(c, run_dir=None, progress=progress) for c in configs]
+            from offpolicy.envs import make_env
+            from offpolicy.loops.vector import VectorHostLoop
+
+            envs = [make_env(config.env, config.algo, config.env_kwargs) for _ in self.seeds]
+            self._envs = [env for env, _ in envs]
+            self.loop = VectorHostLoop(make_agent(config.algo, config.agent, envs[0][1]), self._envs, self.seeds,
+                                       env_id=config.env, **common)
+        self.trainers = [Trainer(c, run_dir=None, progress=False, loop=self.loop.seed_view(i))
+                         for i, c in enumerate(configs)]
         for seed, trainer in zip(self.seeds, self.trainers):  # only now: nothing is written for bad input
             trainer.open_run_dir(self.run_dir / f"s{seed}")
         self.wall_time = 0.0
@@ -90,11 +94,7 @@ class MultiSeedTrainer:
         total = int(total_steps if total_steps is not None else self.config.total_steps)
         tic = time.perf_counter()
         try:
-            if self.loop is None:
-                for trainer in self.trainers:
-                    trainer.learn(total)
-            else:
-                self._learn_vmapped(total)
+            self._learn_vmapped(total)
         finally:
             self.wall_time += time.perf_counter() - tic
 
@@ -112,6 +112,8 @@ class MultiSeedTrainer:
         def on_step(step: int, boundary: bool) -> None:
             for trainer in self.trainers:
                 trainer._on_step(step, boundary)
+            if step % 100:  # the host loop calls this every step; the bar needs far less
+                return
             bar.update((step - start) * n - bar.n)
             evals = [t.last_eval[1]["mean"] for t in self.trainers if t.last_eval is not None]
             if evals:
@@ -122,6 +124,7 @@ class MultiSeedTrainer:
         finally:
             for trainer in self.trainers:
                 trainer.end_learn()
+            bar.update((self.loop.state.step - start) * n - bar.n)
             bar.close()
 
     def finish(self, video: bool | None = None) -> dict:
@@ -129,6 +132,8 @@ class MultiSeedTrainer:
         summaries = [trainer.finish(video=video) for trainer in self.trainers]
         for trainer in self.trainers:
             trainer.close()
+        for env in getattr(self, "_envs", []):
+            env.close()
         from offpolicy.sweep.stats import bootstrap_ci
 
         finals = np.array([s["final_eval"]["mean"] for s in summaries])
@@ -140,14 +145,13 @@ class MultiSeedTrainer:
         per_seed_sps = [s["learning_phase_steps_per_s"] for s in summaries]
         summary = {
             "algo": self.config.algo, "env": self.config.env, "loop": self.config.loop, "seeds": self.seeds,
-            "vmapped": self.loop is not None, "steps_per_seed": summaries[0]["steps"], "wall_time_s": self.wall_time,
+            "vmapped": True, "steps_per_seed": summaries[0]["steps"], "wall_time_s": self.wall_time,
             "final_eval_mean": float(finals.mean()), "final_eval_ci95": [low, high],
             "final_eval_per_seed": dict(zip(map(str, self.seeds), finals.tolist())),
             # vmapped: every seed advances in each timed chunk, so agent-steps/s = seeds x per-seed steps/s
-            "learning_phase_agent_steps_per_s": (len(self.seeds) * per_seed_sps[0] if self.loop is not None
-                                                 and per_seed_sps[0] else None),
+            "learning_phase_agent_steps_per_s": len(self.seeds) * per_seed_sps[0] if per_seed_sps[0] else None,
             "learning_phase_steps_per_s_per_seed": per_seed_sps,
-            "start_up_s": getattr(self.loop, "start_up_time", None),
+            "start_up_s": getattr(self.loop, "start_up_time", None),  # compiled loop: chunks that compiled
         }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         return summary
@@ -174,7 +178,7 @@ class MultiSeedTrainer:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 4))
-        for i, seed in enumerate(self.seeds):
+        for i in range(len(self.seeds)):
             ax.plot(steps, table[i], lw=0.7, alpha=0.35, color="gray", label="single seeds" if i == 0 else None)
         ax.plot(steps, mean, lw=2, color="C0", label=f"mean of {len(self.seeds)} seeds")
         if not np.isnan(low).all():
