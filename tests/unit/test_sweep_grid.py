@@ -137,3 +137,13 @@ def test_batches_start_round_robin_over_configs():
     assert [len(b) for b in batches] == [1] * 6
     assert [b[0].id for b in batches] == ["lr=0.001/s0", "lr=0.0003/s0", "lr=0.001/s1", "lr=0.0003/s1",
                                           "lr=0.001/s2", "lr=0.0003/s2"]
+
+
+def test_ray_backend_without_ray_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    out = tmp_path / "sweeps"
+    assert main(["sweep", "ddpg-pendulum", "--backend", "ray", "--out", str(out)]) == 2
+    assert 'pip install "offpolicy[ray]"' in capsys.readouterr().err
+    assert not out.exists()

@@ -82,6 +82,10 @@ def sweep(
                                  "optionally --backend, --workers, --ray-address, --retries, --no-retry-failed).")
         if not (resume / "sweep.yaml").is_file():
             raise OffpolicyError(f"{resume}: not a sweep directory (no sweep.yaml); pass one made by `offpolicy sweep`.")
+        if backend == "ray" or (backend is None and _saved_backend(resume) == "ray"):
+            from offpolicy.sweep.ray_backend import import_ray
+
+            import_ray()
         status = resume_sweep(resume, backend=backend, workers=workers, ray_address=ray_address, retries=retries,
                               retry_failed=retry_failed, progress=progress, report=report, thresholds=thresholds,
                               keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
@@ -115,6 +119,15 @@ def sweep(
     status = start_sweep(spec, path, progress=progress, report=report, thresholds=thresholds,
                          keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
     _raise_if_left(status, path)
+
+
+def _saved_backend(sweep_dir: Path) -> str | None:
+    import yaml
+
+    try:
+        return (yaml.safe_load((sweep_dir / "sweep.yaml").read_text()) or {}).get("backend")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
 
 
 def _raise_if_left(status: dict, sweep_dir: Path) -> None:
