@@ -121,7 +121,7 @@ def plan(algos: list[str], peers: list[str], loops: list[str], epsilon: bool, vm
         if algo == "dqn" and epsilon:
             systems.append({"system": "offpolicy-eps", "loop": "host"})
         if vmap_seeds > 1:
-            systems.append({"system": "offpolicy-vmap", "loop": "compiled"})
+            systems += [{"system": "offpolicy-vmap", "loop": loop} for loop in loops]
         systems += [{"system": peer, "loop": "compiled" if peer == "rejax" else "host"} for peer in peers]
         runs.append((algo, systems))
     return runs
@@ -174,7 +174,7 @@ def label(row: dict) -> str:
     if system == "offpolicy":
         text += f" ({row.get('loop', 'host')})"
     elif system == "offpolicy-vmap":
-        text += f" ({row.get('n_seeds', '?')} seeds)"
+        text += f" ({row.get('loop', '?')}, {row.get('n_seeds', '?')} seeds)"
     if system == "rejax" and row.get("algo") == "ddpg":
         text += " TD3 as DDPG"
     return text
@@ -248,10 +248,9 @@ TARGETS = [
     ("DDPG compiled loop start-up (import + compile) ≤ 5 s", "ddpg", "startup", ("offpolicy", "compiled"), None, 5.0),
     ("NoisyNet-DQN compiled loop start-up (import + compile) ≤ 5 s", "dqn", "startup", ("offpolicy", "compiled"), None,
      5.0),
-    ("DDPG: 8 vmapped seeds ≥ 3× the throughput of 8 sequential compiled runs", "ddpg", "ratio",
-     ("offpolicy-vmap", "compiled"), ("offpolicy", "compiled"), 3.0),
-    ("NoisyNet-DQN: 8 vmapped seeds ≥ 3× the throughput of 8 sequential compiled runs", "dqn", "ratio",
-     ("offpolicy-vmap", "compiled"), ("offpolicy", "compiled"), 3.0),
+    *[(f"{name}: vmapped seeds ≥ 3× the throughput of as many sequential {loop}-loop runs", algo, "ratio",
+       ("offpolicy-vmap", loop), ("offpolicy", loop), 3.0)
+      for loop in LOOPS for algo, name in (("ddpg", "DDPG"), ("dqn", "NoisyNet-DQN"))],
 ]
 
 

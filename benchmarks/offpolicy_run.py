@@ -6,7 +6,7 @@ compare.py starts this in a fresh process of the project's Python for every run,
 measured the same way as for the peers (benchmarks/peers/run_peer.py). Systems:
   offpolicy          the preset (ddpg-pendulum / noisy-dqn-cartpole), --loop host or compiled
   offpolicy-eps      dqn-cartpole-epsilon: the same DQN with epsilon-greedy instead of NoisyNet (the peers' exploration)
-  offpolicy-vmap     the compiled loop training --vmap-seeds seeds at once (jax.vmap); steps/s is the total over seeds
+  offpolicy-vmap     --vmap-seeds seeds at once (jax.vmap) on --loop host or compiled; steps/s: the total over seeds
 
 Timing (``time.perf_counter``; ``T0`` taken before offpolicy is imported), no evaluation during training:
 - host loop: the same outside-in method as for SB3/SBX. ``learn`` is called four times -- to ``learning_starts // 2``,
@@ -73,26 +73,31 @@ def make_trainer(system: str, algo: str, hp: dict, seed: int, loop: str):
         raise NotAvailable(f"{type(exc).__name__}: {exc}") from exc
 
 
-def run_host(trainer, hp: dict) -> dict:
+def timed_phases(advance, hp: dict) -> dict:
+    """The outside-in host-loop timing: ``advance(n)`` steps n env steps (Trainer.learn or a loop's run)."""
     steps, ls = hp["total_steps"], hp["learning_starts"]
     t_setup = time.perf_counter()
-    trainer.learn(ls // 2)
+    advance(ls // 2)
     t_half = time.perf_counter()
-    trainer.learn(ls - 1 - ls // 2)  # to step ls - 1: the last warm-up step (offpolicy updates from step ls on)
+    advance(ls - 1 - ls // 2)  # to step ls - 1: the last warm-up step (offpolicy updates from step ls on)
     t_warm = time.perf_counter()
-    trainer.learn(2)  # steps ls (first update: compiles) and ls + 1
+    advance(2)  # steps ls (first update: compiles) and ls + 1
     t_learn = time.perf_counter()
-    trainer.learn(steps - ls - 1)
+    advance(steps - ls - 1)
     t_end = time.perf_counter()
-    summary = trainer.finish(video=False)  # final evaluation (not timed) + the library's own learning-phase figure
     warm_rate = (ls - 1 - ls // 2) / (t_warm - t_half)
     learn_steps = steps - ls - 1
     learn_rate = learn_steps / (t_end - t_learn)
     steady = ls / warm_rate + (steps - ls) / learn_rate
     return {"learn_steps": learn_steps, "learn_time_s": t_end - t_learn, "learn_steps_per_s": learn_rate,
-            "lib_learn_steps_per_s": summary["learning_phase_steps_per_s"], "warmup_steps_per_s": warm_rate,
-            "setup_s": t_setup - T_IMPORT, "first_update_s": t_learn - t_warm, "wall_time_s": t_end - T0,
-            "startup_s": t_end - T0 - steady, "summary": summary}
+            "warmup_steps_per_s": warm_rate, "setup_s": t_setup - T_IMPORT, "first_update_s": t_learn - t_warm,
+            "wall_time_s": t_end - T0, "startup_s": t_end - T0 - steady}
+
+
+def run_host(trainer, hp: dict) -> dict:
+    result = timed_phases(trainer.learn, hp)
+    summary = trainer.finish(video=False)  # final evaluation (not timed) + the library's own learning-phase figure
+    return {**result, "lib_learn_steps_per_s": summary["learning_phase_steps_per_s"], "summary": summary}
 
 
 def run_compiled(trainer, hp: dict) -> dict:
@@ -113,9 +118,10 @@ def run_compiled(trainer, hp: dict) -> dict:
             "summary": summary}
 
 
-def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int) -> dict:
-    """Seeds seed * n .. seed * n + n - 1 (n = n_seeds) trained at once by the compiled loop (jax.vmap over the whole carry), built
-    as offpolicy.run.multi.MultiSeedTrainer builds it; each seed's policy is evaluated by a Trainer viewing that seed.
+def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int, loop_kind: str) -> dict:
+    """Seeds seed * n .. seed * n + n - 1 (n = n_seeds) trained at once, built as offpolicy.run.multi.MultiSeedTrainer
+    builds them: the compiled loop vmapped over the whole carry, or the host loop's VectorHostLoop (one Gymnasium env
+    per seed, the agents vmapped in one jitted call per step). Timed like the single-seed run of the same loop;
     steps/s counts every seed's steps: the throughput to compare with n_seeds sequential runs."""
     import dataclasses
 
@@ -130,25 +136,45 @@ def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int) -> dict:
     seeds = list(range(seed * n_seeds, (seed + 1) * n_seeds))  # benchmark seed k: disjoint block k
     try:
         from offpolicy.agents import make_agent
-        from offpolicy.envs import make_jax_env
-        from offpolicy.loops.compiled import CompiledLoop
 
-        config = make_config(PRESETS["offpolicy-vmap", algo], overrides_for(hp, seed, "compiled"))
-        jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
-        loop = CompiledLoop(make_agent(config.algo, config.agent, spec), jax_env, seed=seeds,
-                            buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
-                            warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
-                            truncation_as_terminal=config.truncation_as_terminal)
+        config = make_config(PRESETS["offpolicy-vmap", algo], overrides_for(hp, seed, loop_kind))
+        common = dict(buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
+                      warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
+                      truncation_as_terminal=config.truncation_as_terminal)
+        if loop_kind == "compiled":
+            from offpolicy.envs import make_jax_env
+            from offpolicy.loops.compiled import CompiledLoop
+
+            jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
+            loop = CompiledLoop(make_agent(config.algo, config.agent, spec), jax_env, seed=seeds, **common)
+        else:
+            from offpolicy.envs import make_env
+            from offpolicy.loops.vector import VectorHostLoop
+
+            envs = [make_env(config.env, config.algo, config.env_kwargs) for _ in seeds]
+            loop = VectorHostLoop(make_agent(config.algo, config.agent, envs[0][1]), [e for e, _ in envs], seeds,
+                                  env_id=config.env, **common)
         trainers = [Trainer(dataclasses.replace(config, seed=s), run_dir=None, progress=False, loop=loop.seed_view(i))
                     for i, s in enumerate(seeds)]
     except (OffpolicyError, ImportError, NotImplementedError, TypeError, AttributeError) as exc:
-        raise NotAvailable(f"vmapped seeds: {type(exc).__name__}: {exc}") from exc
-    t_setup = time.perf_counter()
-    loop.run(hp["total_steps"])
-    t_end = time.perf_counter()
-    state = loop.state
-    if not state.learn_time:
-        raise NotAvailable("no learning chunk ran without compiling (budget too small for the chunk size)")
+        raise NotAvailable(f"vmapped seeds ({loop_kind}): {type(exc).__name__}: {exc}") from exc
+    if loop_kind == "host":
+        result = timed_phases(loop.run, hp)
+        result["learn_steps_per_s"] *= n_seeds
+        result["learn_steps"] *= n_seeds
+        state = loop.state
+        result["lib_learn_steps_per_s"] = n_seeds * state.learn_steps / state.learn_time if state.learn_time else None
+    else:
+        t_setup = time.perf_counter()
+        loop.run(hp["total_steps"])
+        t_end = time.perf_counter()
+        state = loop.state
+        if not state.learn_time:
+            raise NotAvailable("no learning chunk ran without compiling (budget too small for the chunk size)")
+        result = {"learn_steps": n_seeds * state.learn_steps, "learn_time_s": state.learn_time,
+                  "learn_steps_per_s": n_seeds * state.learn_steps / state.learn_time, "lib_learn_steps_per_s": None,
+                  "setup_s": t_setup - T_IMPORT, "compile_s": loop.start_up_time, "wall_time_s": t_end - T0,
+                  "startup_s": (t_setup - T0) + loop.start_up_time}
     # each seed's policy on its own evaluation seeds; the state is sliced out of the vmapped carry once per seed
     # (Trainer.evaluate on a seed view re-slices it at every env step: minutes for 8 seeds)
     evals = []
@@ -159,11 +185,8 @@ def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int) -> dict:
             return np.asarray(trainer.policy_fn(agent_state, jnp.asarray(obs, jnp.float32)))
 
         evals.append(evaluate(trainer.eval_env, policy, trainer.eval_seeds, trainer.spec.discrete)["mean"])
-    return {"learn_steps": n_seeds * state.learn_steps, "learn_time_s": state.learn_time,
-            "learn_steps_per_s": n_seeds * state.learn_steps / state.learn_time,
-            "lib_learn_steps_per_s": None, "setup_s": t_setup - T_IMPORT, "compile_s": loop.start_up_time,
-            "wall_time_s": t_end - T0, "startup_s": (t_setup - T0) + loop.start_up_time, "n_seeds": n_seeds,
-            "eval_mean": float(np.mean(evals)), "eval_std": float(np.std(evals)), "eval_returns": evals}
+    return {**result, "n_seeds": n_seeds, "eval_mean": float(np.mean(evals)), "eval_std": float(np.std(evals)),
+            "eval_returns": evals}
 
 
 def main() -> None:
@@ -177,7 +200,7 @@ def main() -> None:
     parser.add_argument("--hp", required=True, help="hyperparameters: a JSON string or a path to a JSON file")
     args = parser.parse_args()
     hp = json.loads(Path(args.hp).read_text() if not args.hp.lstrip().startswith("{") else args.hp)
-    loop = "compiled" if args.system == "offpolicy-vmap" else args.loop
+    loop = args.loop
     row = {"system": args.system, "peer": "offpolicy", "algo": args.algo, "env": hp["env"], "seed": args.seed,
            "steps": hp["total_steps"], "learning_starts": hp["learning_starts"], "loop": loop,
            "env_impl": "gymnax" if loop == "compiled" else "gymnasium",
@@ -193,7 +216,7 @@ def main() -> None:
     row.update(version=offpolicy.__version__, import_s=T_IMPORT - T0)
     try:
         if args.system == "offpolicy-vmap":
-            result = run_vmapped(args.algo, hp, args.seed, args.vmap_seeds)
+            result = run_vmapped(args.algo, hp, args.seed, args.vmap_seeds, loop)
         else:
             trainer = make_trainer(args.system, args.algo, hp, args.seed, loop)
             result = run_host(trainer, hp) if loop == "host" else run_compiled(trainer, hp)
