@@ -1,7 +1,7 @@
 """offpolicy against its peers, on this machine, in one run: learning-phase steps/s, start-up, wall time, final eval.
 
-    python benchmarks/compare.py                       # everything: 3 seeds, both algorithms, all peers (see below)
-    python benchmarks/compare.py --quick --seeds 1     # smoke test with tiny budgets (~5 minutes)
+    python benchmarks/compare.py                       # everything (see below): about an hour on 2 idle cores
+    python benchmarks/compare.py --quick --seeds 1     # smoke test with tiny budgets (~7 minutes)
     python benchmarks/compare.py --algos dqn --peers sb3,sbx --loops host --seeds 5
 
 Runs DDPG on Pendulum-v1 (50k steps, 10k random warm-up) and DQN on CartPole-v1 (20k steps, 1k warm-up) for
@@ -440,7 +440,10 @@ def main() -> None:
     parser.add_argument("--loops", default="host,compiled", help="offpolicy's loops: host, compiled")
     parser.add_argument("--no-epsilon", action="store_true", help="skip the offpolicy ε-greedy DQN rows")
     parser.add_argument("--vmap-seeds", type=int, default=8,
-                        help="also run offpolicy's compiled loop with this many seeds vmapped (1: skip)")
+                        help="also run each offpolicy loop with this many seeds vmapped in one process (1: skip)")
+    parser.add_argument("--vmap-reps", type=int, default=1,
+                        help="repetitions of each vmapped run (benchmark seeds 0 .. N-1; each trains --vmap-seeds "
+                             "seeds, 8x the work of a single run)")
     parser.add_argument("--quick", action="store_true",
                         help=f"tiny budgets ({QUICK['total_steps']} steps, {QUICK['learning_starts']} warm-up): smoke")
     parser.add_argument("--out", default=str(RESULTS), help="directory for compare.csv / .jsonl / .md")
@@ -506,6 +509,8 @@ def main() -> None:
         for seed in range(args.seeds):
             hp = hyperparameters(algo, seed, args.quick)
             for s in systems:
+                if s["system"] == "offpolicy-vmap" and seed >= args.vmap_reps:
+                    continue  # each vmapped run already trains --vmap-seeds seeds: repeated only --vmap-reps times
                 row = run_one(s["system"], s["loop"], algo, seed, hp, peer_python, args.vmap_seeds, args.timeout,
                               args.torch_threads)
                 row = add_derived(row, floors_ms)
