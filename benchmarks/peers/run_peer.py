@@ -144,6 +144,7 @@ def run_sb3_like(peer: str, algo: str, hp: dict, seed: int) -> dict:
 
             class DDPGTwoRates(DDPG):
                 def _update_learning_rate(self, optimizers):
+                    self.logger.record("train/learning_rate", actor_lr)  # as SB3's own method does
                     for optimizer, lr in zip(optimizers, (actor_lr, critic_lr), strict=True):
                         for group in optimizer.param_groups:
                             group["lr"] = lr
