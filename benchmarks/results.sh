@@ -8,6 +8,9 @@
 # Rerunning it resumes: finished trials are skipped, interrupted ones continue from their training checkpoints.
 # --no-compile-cache: each trial compiles its own programs, so its wall time is what a standalone
 # `offpolicy train PRESET` costs (with the cache, seeds after the first of a config skip ~10 s of compilation).
+# --no-batch-seeds: one process per trial (by default a sweep trains a config's seeds together in one vmapped
+# process, and they share its wall time), so each trial's wall time is its own; the page's header says so
+# ("seeds of a config batched in one process: no") and quotes the commands with the flag.
 # Run it on a clean checkout (the page records the commit and flags local changes) on an otherwise idle machine
 # (it records the load average too): the wall-time columns are only meaningful then.
 set -euo pipefail
@@ -20,10 +23,11 @@ PRESETS=(ddpg-pendulum ddpg-pendulum-tutorial noisy-dqn-cartpole noisy-dqn-cartp
 
 for preset in "${PRESETS[@]}"; do
   if [ -f "$OUT/$preset/sweep.yaml" ]; then
-    offpolicy sweep --resume "$OUT/$preset" --no-report --no-compile-cache
+    offpolicy sweep --resume "$OUT/$preset" --no-report --no-compile-cache --no-batch-seeds
   else
     # shellcheck disable=SC2086 # SET is a list of key=value words
-    offpolicy sweep "$preset" --seeds "$SEEDS" --sweep-dir "$OUT/$preset" --no-report --no-compile-cache ${SET:+--set $SET}
+    offpolicy sweep "$preset" --seeds "$SEEDS" --sweep-dir "$OUT/$preset" --no-report --no-compile-cache \
+      --no-batch-seeds ${SET:+--set $SET}
   fi
   offpolicy report "$OUT/$preset"
 done

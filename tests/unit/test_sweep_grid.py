@@ -11,7 +11,7 @@ from offpolicy.sweep.spec import load_spec, make_spec, parse_grid, parse_seeds, 
 
 def test_grid_expands_to_every_combination_times_every_seed():
     spec = make_spec("ddpg-pendulum", seeds=3, grid=parse_grid(["actor_lr=1e-4,3e-4", "tau=0.005,0.01"]),
-                     overrides={"total_steps": 2000})
+                     overrides={"total_steps": 2000}, batch_seeds=False)
     trials = spec.trials()
     assert len(trials) == 2 * 2 * 3
     assert spec.grid == {"agent.actor_lr": (1e-4, 3e-4), "agent.tau": (0.005, 0.01)}
@@ -125,18 +125,55 @@ def test_saved_spec_round_trips(tmp_path):
     assert [t.id for t in loaded.trials()] == [t.id for t in spec.trials()]
     assert (loaded.backend, loaded.workers, loaded.retries) == ("ray", 3, 1)
     assert loaded.command() == spec.command()
+    assert loaded.batch_seeds and [t.config.checkpoint_every for t in loaded.trials()] == [0] * 4
+    spec = make_spec("ddpg-pendulum", seeds=2, batch_seeds=False)
+    save_spec(spec, tmp_path)
+    loaded = load_spec(tmp_path)
+    assert not loaded.batch_seeds and loaded.command().endswith("--no-batch-seeds")
+    data = yaml.safe_load((tmp_path / "sweep.yaml").read_text())
+    del data["batch_seeds"]  # a sweep made before batching existed: not batched
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(data))
+    assert not load_spec(tmp_path).batch_seeds
 
 
 def test_batches_start_round_robin_over_configs():
     from offpolicy.sweep.trial import can_batch_seeds, plan_batches
 
-    spec = make_spec("noisy-dqn-cartpole", seeds=3, grid=parse_grid(["lr=1e-3,3e-4"]))
+    spec = make_spec("noisy-dqn-cartpole", seeds=3, grid=parse_grid(["lr=1e-3,3e-4"]), batch_seeds=False)
     trials = spec.trials()
-    assert not can_batch_seeds(trials[0].config)  # host loop: one trial per batch
+    assert not can_batch_seeds(trials[0].config)  # it has training checkpoints: one trial per batch
     batches = plan_batches(trials, workers=2)
     assert [len(b) for b in batches] == [1] * 6
     assert [b[0].id for b in batches] == ["lr=0.001/s0", "lr=0.0003/s0", "lr=0.001/s1", "lr=0.0003/s1",
                                           "lr=0.001/s2", "lr=0.0003/s2"]
+
+
+def test_batched_seeds_get_no_training_checkpoints_and_split_over_the_workers():
+    from offpolicy.sweep.trial import can_batch_seeds, plan_batches
+
+    spec = make_spec("noisy-dqn-cartpole", seeds=4, grid=parse_grid(["loop=host,compiled", "nonfinite=stop,skip"]),
+                     overrides={"total_steps": 2000})
+    assert spec.batch_seeds and "--no-batch-seeds" not in spec.command()
+    every = {t.slug: t.config.checkpoint_every for t in spec.trials()}
+    # the host loop cannot vmap seeds with nonfinite=skip: that config stays resumable, one trial per process
+    assert every == {"loop=host,nonfinite=stop": 0, "loop=host,nonfinite=skip": 200,
+                     "loop=compiled,nonfinite=stop": 0, "loop=compiled,nonfinite=skip": 0}
+    trials = spec.trials()
+    assert [can_batch_seeds(t.config) for t in trials[::4]] == [True, False, True, True]
+    assert not can_batch_seeds(trials[0].config, enabled=False)
+    sizes = {b[0].slug: [len(x) for x in plan_batches(trials, workers=8) if x[0].slug == b[0].slug]
+             for b in plan_batches(trials, workers=8)}
+    assert sizes == {"loop=host,nonfinite=stop": [2, 2], "loop=host,nonfinite=skip": [1, 1, 1, 1],
+                     "loop=compiled,nonfinite=stop": [2, 2], "loop=compiled,nonfinite=skip": [2, 2]}
+    assert [len(b) for b in plan_batches(trials, workers=8, batch_seeds=False)] == [1] * 16
+    # an explicit checkpoint_every keeps every trial resumable, so unbatched
+    spec = make_spec("noisy-dqn-cartpole", seeds=4, overrides={"checkpoint_every": 500})
+    assert not any(can_batch_seeds(t.config) for t in spec.trials())
+    # one seed: nothing to batch, the trial keeps its checkpoints
+    assert make_spec("noisy-dqn-cartpole", seeds=1).trials()[0].config.checkpoint_every == 5000
+    # compiled loop on an env with no gymnax version: not batchable
+    spec = make_spec("noisy-dqn-cartpole", seeds=2, overrides={"loop": "compiled", "env": "CartPole-v0"})
+    assert not can_batch_seeds(spec.trials()[0].config)
 
 
 def test_ray_backend_without_ray_is_a_clear_error(tmp_path, capsys, monkeypatch):
@@ -147,3 +184,19 @@ def test_ray_backend_without_ray_is_a_clear_error(tmp_path, capsys, monkeypatch)
     assert main(["sweep", "ddpg-pendulum", "--backend", "ray", "--out", str(out)]) == 2
     assert 'pip install "offpolicy[ray]"' in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_batch_seeds_from_the_command_line_and_the_sweep_file(tmp_path, capsys):
+    assert main(["sweep", "noisy-dqn-cartpole", "--seeds", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "--no-batch-seeds" not in out.splitlines()[0] and "1 of 1 config train their seeds together" in out
+    assert main(["sweep", "noisy-dqn-cartpole", "--seeds", "2", "--no-batch-seeds", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "--set video=false checkpoint_every=5000 --no-batch-seeds" in out and "together" not in out
+    file = tmp_path / "sweep.yaml"
+    file.write_text(yaml.safe_dump({"preset": "noisy-dqn-cartpole", "seeds": 2, "batch_seeds": False}))
+    assert main(["sweep", str(file), "--dry-run"]) == 0
+    assert "--no-batch-seeds" in capsys.readouterr().out
+    file.write_text(yaml.safe_dump({"preset": "noisy-dqn-cartpole", "seeds": 2, "batch_seeds": "yes"}))
+    assert main(["sweep", str(file), "--dry-run"]) == 2
+    assert "batch_seeds: 'yes' must be true or false" in capsys.readouterr().err

@@ -4,11 +4,14 @@ The seeds train together in one process with their agents vmapped: ``loop: compi
 seeds, ``loop: host`` one VectorHostLoop (one Gymnasium env per seed, one vmapped jitted call per step for all).
 Each seed's Trainer evaluates its own policy on the Gymnasium env and writes its usual run directory.
 
-Parent directory:
+Parent directory (``offpolicy train --seeds``):
     s<seed>/            a normal run directory per seed (config.yaml with that seed, metrics.csv, eval.json, ...)
     aggregate.csv       per evaluation step: mean over seeds and its 95% bootstrap interval, then each seed's value
     aggregate.png       the same as a curve with a band, each seed a thin line
     summary.json        seeds, final evaluations, their mean and interval, wall time, agent-steps per second
+
+Or each seed's run directory given explicitly (``run_dirs``, e.g. a sweep's ``trials/<config>/s<seed>/``), with the
+parent's aggregate files only when a parent is given too.
 """
 
 from __future__ import annotations
@@ -54,15 +57,34 @@ def parse_seeds(spec: str | int, first: int = 0) -> list[int]:
 class MultiSeedTrainer:
     """Trains ``config`` once per seed; ``learn()`` then ``finish()``, like Trainer."""
 
-    def __init__(self, config: RunConfig, seeds: list[int], run_dir: str | Path, progress: bool = True):
+    def __init__(self, config: RunConfig, seeds: list[int], run_dir: str | Path | None = None, progress: bool = True,
+                 run_dirs: list[str | Path] | None = None):
+        """``run_dir``: the parent directory (seed s writes ``run_dir/s<s>/``; aggregate.csv/png and summary.json
+        go in it). ``run_dirs``: one run directory per seed, in the order of ``seeds``, instead; the parent's files
+        are then written only if ``run_dir`` is given too. Every directory must be new or empty; all are checked
+        before anything is written."""
         config.check()
         if config.checkpoint_every:
             raise ConfigError("checkpoint_every with several seeds: training checkpoints of a multi-seed run are not "
                               "supported; drop --checkpoint-every (or run the seeds one by one).")
         self.config, self.seeds, self.progress = config, list(seeds), progress
-        self.run_dir = Path(run_dir)
-        if self.run_dir.exists() and (not self.run_dir.is_dir() or any(self.run_dir.iterdir())):
-            raise OffpolicyError(f"run directory {self.run_dir} already exists and is not empty; choose another path.")
+        if not self.seeds:
+            raise ConfigError("MultiSeedTrainer: no seeds given.")
+        if run_dir is None and run_dirs is None:
+            raise ConfigError("MultiSeedTrainer: give a parent run_dir, or run_dirs (one per seed).")
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        if run_dirs is None:
+            self.run_dirs = [self.run_dir / f"s{seed}" for seed in self.seeds]
+        else:
+            self.run_dirs = [Path(p) for p in run_dirs]
+            if len(self.run_dirs) != len(self.seeds):
+                raise ConfigError(f"MultiSeedTrainer: {len(self.run_dirs)} run directories for {len(self.seeds)} "
+                                  "seeds; give one per seed.")
+            if len({p.resolve() for p in self.run_dirs}) != len(self.run_dirs):
+                raise ConfigError("MultiSeedTrainer: two seeds were given the same run directory.")
+        for path in ([self.run_dir] if self.run_dir is not None else []) + self.run_dirs:
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise OffpolicyError(f"run directory {path} already exists and is not empty; choose another path.")
         configs = [dataclasses.replace(config, seed=s) for s in self.seeds]
         from offpolicy.agents import make_agent
 
@@ -86,9 +108,13 @@ class MultiSeedTrainer:
                                        env_id=config.env, **common)
         self.trainers = [Trainer(c, run_dir=None, progress=False, loop=self.loop.seed_view(i))
                          for i, c in enumerate(configs)]
-        for seed, trainer in zip(self.seeds, self.trainers):  # only now: nothing is written for bad input
-            trainer.open_run_dir(self.run_dir / f"s{seed}")
+        self._closed = False
+        for trainer in self.trainers:
+            trainer.summary_extra["vmapped_seeds"] = self.seeds  # the seeds that shared its process and wall time
+        for path, trainer in zip(self.run_dirs, self.trainers):  # only now: nothing is written for bad input
+            trainer.open_run_dir(path)
         self.wall_time = 0.0
+        self.seed_summaries: list[dict] = []
 
     def learn(self, total_steps: int | None = None) -> None:
         total = int(total_steps if total_steps is not None else self.config.total_steps)
@@ -128,12 +154,12 @@ class MultiSeedTrainer:
             bar.close()
 
     def finish(self, video: bool | None = None) -> dict:
-        """Each seed's final outputs, then the aggregate curve, PNG and summary."""
-        summaries = [trainer.finish(video=video) for trainer in self.trainers]
+        """Each seed's final outputs (its ``summary.json`` content is in ``seed_summaries`` after), then, with a
+        parent directory, the aggregate curve, PNG and summary. Returns the aggregate summary."""
+        summaries = self.seed_summaries = []
         for trainer in self.trainers:
-            trainer.close()
-        for env in getattr(self, "_envs", []):
-            env.close()
+            summaries.append(trainer.finish(video=video))
+        self.close()
         from offpolicy.sweep.stats import bootstrap_ci
 
         finals = np.array([s["final_eval"]["mean"] for s in summaries])
@@ -141,7 +167,8 @@ class MultiSeedTrainer:
         steps = sorted({step for t in self.trainers for step, _ in t.eval_history})
         table = np.array([[dict(t.eval_history).get(step, {}).get("mean", np.nan) for step in steps]
                           for t in self.trainers])  # [seeds, steps]
-        self._write_aggregate(steps, table)
+        if self.run_dir is not None:
+            self._write_aggregate(steps, table)
         per_seed_sps = [s["learning_phase_steps_per_s"] for s in summaries]
         summary = {
             "algo": self.config.algo, "env": self.config.env, "loop": self.config.loop, "seeds": self.seeds,
@@ -153,8 +180,19 @@ class MultiSeedTrainer:
             "learning_phase_steps_per_s_per_seed": per_seed_sps,
             "start_up_s": getattr(self.loop, "start_up_time", None),  # compiled loop: chunks that compiled
         }
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        if self.run_dir is not None:
+            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         return summary
+
+    def close(self) -> None:
+        """Close every seed's logs and envs (``finish`` does; call it yourself after an error). Idempotent."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        for trainer in self.trainers:
+            trainer.close()
+        for env in getattr(self, "_envs", []):
+            env.close()
 
     def _write_aggregate(self, steps: list[int], table: np.ndarray) -> None:
         from offpolicy.sweep.stats import bootstrap_ci

@@ -105,6 +105,7 @@ class Trainer:
         # each evaluation. Time spent in them is kept out of steps/s.
         self.callbacks: list[Any] = []
         self.wall_time = 0.0
+        self.summary_extra: dict[str, Any] = {}  # added to summary.json (a multi-seed run: the seeds trained with it)
         self._checkpoint_due = False
         self.resumed_from: Path | None = None
         self.run_dir: Path | None = None
@@ -315,7 +316,7 @@ class Trainer:
             "learning_phase_steps_per_s": learn_sps, "final_eval": _brief(result), "best_eval_mean": self.best_eval,
             "skipped_transitions": s.skipped_transitions, "rejected_updates": self.loop.rejected_updates,
             "loop": self.config.loop,
-            "versions": versions(), "jax_backend": jax.default_backend(),
+            "versions": versions(), "jax_backend": jax.default_backend(), **self.summary_extra,
         }
         if self.run_dir is None:
             return summary

@@ -29,6 +29,7 @@ def sweep(
     report: bool = True,
     keep_train_checkpoints: bool = False,
     compile_cache: bool = True,
+    batch_seeds: bool = True,
     dry_run: bool = False,
     progress: bool = True,
 ) -> None:
@@ -39,7 +40,8 @@ def sweep(
 
     Args:
         target: A preset name, a config YAML, or a sweep YAML (keys: preset, seeds, grid, set, backend, workers,
-            ray_address, retries, name; command-line flags override it).
+            ray_address, retries, name, batch_seeds; command-line flags override it, and batching is on only if
+            neither --no-batch-seeds nor batch_seeds: false says otherwise).
         seeds: How many seeds (10: seeds 0..9), or which (0,3,7; a single seed as 7,). Default 1 (seed 0).
         grid: KEY=V1,V2,... values to sweep for one config key (full key or unique suffix, as --set); repeat the
             flag for more keys: every combination runs. Lists group with brackets: hidden_sizes=[64,64],[128,128].
@@ -62,6 +64,12 @@ def sweep(
         compile_cache: Share compiled programs between trials (JAX's persistent compilation cache in
             SWEEP_DIR/.jax-cache): the seeds of a config compile once. --no-compile-cache makes each trial's wall time
             include its own compilation, as a standalone `offpolicy train` does.
+        batch_seeds: Train the seeds of a config together in one process, agents vmapped (MultiSeedTrainer), where
+            the loop allows it (loop compiled on a gymnax env without env_kwargs, or loop host with nonfinite stop)
+            and checkpoint_every is not set: a worker (or Ray trial) trains a batch of seeds at once. Batched trials
+            write no training checkpoints: --resume reruns their unfinished trials from scratch (finished ones are
+            kept). --no-batch-seeds: one process per trial, each resumable from its checkpoints and with its own
+            wall time. With --resume, --no-batch-seeds runs the sweep's trials one per process from now on.
         dry_run: List the trials and exit without writing anything.
         progress: Show the progress bar.
     """
@@ -79,7 +87,8 @@ def sweep(
     if resume is not None:
         if target or seeds is not None or grid or set or sweep_dir or name:
             raise OffpolicyError("--resume finishes a sweep with its own spec: pass only --resume SWEEP_DIR (and "
-                                 "optionally --backend, --workers, --ray-address, --retries, --no-retry-failed).")
+                                 "optionally --backend, --workers, --ray-address, --retries, --no-retry-failed, "
+                                 "--no-batch-seeds).")
         if not (resume / "sweep.yaml").is_file():
             raise OffpolicyError(f"{resume}: not a sweep directory (no sweep.yaml); pass one made by `offpolicy sweep`.")
         if backend == "ray" or (backend is None and _saved_backend(resume) == "ray"):
@@ -88,7 +97,8 @@ def sweep(
             import_ray()
         status = resume_sweep(resume, backend=backend, workers=workers, ray_address=ray_address, retries=retries,
                               retry_failed=retry_failed, progress=progress, report=report, thresholds=thresholds,
-                              keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
+                              keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache,
+                              batch_seeds=batch_seeds)
         _raise_if_left(status, resume)
         return
     if target is None:
@@ -103,7 +113,8 @@ def sweep(
         workers=workers if workers is not None else file.get("workers"),
         ray_address=ray_address or file.get("ray_address"),
         retries=retries if retries is not None else int(file.get("retries", 0)),
-        name=name or file.get("name") or (Path(target).stem if file else None))
+        name=name or file.get("name") or (Path(target).stem if file else None),
+        batch_seeds=batch_seeds and _file_flag(file, "batch_seeds", target))
     if spec.backend == "ray":
         from offpolicy.sweep.ray_backend import import_ray
 
@@ -114,11 +125,26 @@ def sweep(
         for trial in trials:
             print(f"  {trial.id}")
         print(f"{len(trials)} trials, {sum(t.config.total_steps for t in trials):,} environment steps in all")
+        from offpolicy.sweep.spec import configs
+        from offpolicy.sweep.trial import can_batch_seeds
+
+        groups = configs(trials)
+        batched = sum(len(g) > 1 and can_batch_seeds(g[0].config, spec.batch_seeds) for g in groups.values())
+        if batched:
+            print(f"{batched} of {len(groups)} config{'s' * (len(groups) != 1)} train their seeds together, vmapped "
+                  "in one process per batch (no training checkpoints; --no-batch-seeds: one process per trial)")
         return
     path = sweep_dir if sweep_dir is not None else new_sweep_dir(out, spec.name)
     status = start_sweep(spec, path, progress=progress, report=report, thresholds=thresholds,
                          keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
     _raise_if_left(status, path)
+
+
+def _file_flag(file: dict, key: str, target: str) -> bool:
+    value = file.get(key, True)
+    if not isinstance(value, bool):
+        raise OffpolicyError(f"{target}: {key}: {value!r} must be true or false.")
+    return value
 
 
 def _saved_backend(sweep_dir: Path) -> str | None:

@@ -226,13 +226,14 @@ def library_versions() -> dict[str, str]:
 
 
 def record_session(sweep_dir: Path, command: str, backend: str, workers: int, threads: int | None,
-                   ray_address: str | None = None, compile_cache: bool = False) -> None:
+                   ray_address: str | None = None, compile_cache: bool = False, batch_seeds: bool = False) -> None:
     """Append this session (who ran what, where, with which versions) to provenance.json."""
     path = Path(sweep_dir) / PROVENANCE
     sessions = json.loads(path.read_text()) if path.is_file() else []
     sessions.append({"started": _now(), "command": command, "backend": backend, "workers": workers,
-                     "xla_threads_per_trial": threads, "compile_cache": compile_cache, "ray_address": ray_address, "machine": machine(),
-                     "versions": library_versions(), "git": git_commit()})
+                     "xla_threads_per_trial": threads, "compile_cache": compile_cache, "batch_seeds": batch_seeds,
+                     "ray_address": ray_address, "machine": machine(), "versions": library_versions(),
+                     "git": git_commit()})
     write_atomic(path, json.dumps(sessions, indent=2))
 
 

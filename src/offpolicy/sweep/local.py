@@ -4,7 +4,8 @@ Each batch of trials (see :func:`offpolicy.sweep.trial.plan_batches`) runs in a 
 ``spawn`` method, at most ``workers`` at once. A fresh process per batch gives each trial a clean JAX runtime and
 lets the driver tell exactly which trial's process died: a worker killed by a signal (out of memory, ``kill -9``)
 marks its unfinished trials failed with the signal named, and they are retried (``--retries``) or left for
-``offpolicy sweep --resume``, which continues them from their last training checkpoint.
+``offpolicy sweep --resume``, which continues them from their last training checkpoint (a batch of seeds trained
+together has none: its unfinished trials are rerun from scratch).
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from offpolicy.sweep.trial import make_jobs, plan_batches, worker_main
 
 
 def run_local(sweep_dir: Path, trials: list, workers: int, env: dict[str, str], retries: int,
-              progress: SweepProgress, keep_train_checkpoints: bool = False) -> None:
-    """``env``: the workers' environment (:func:`offpolicy.sweep.trial.worker_env`)."""
+              progress: SweepProgress, keep_train_checkpoints: bool = False, batch_seeds: bool = True) -> None:
+    """``env``: the workers' environment (:func:`offpolicy.sweep.trial.worker_env`). ``batch_seeds``: train the
+    seeds of a config together where the loop allows it (:func:`offpolicy.sweep.trial.plan_batches`)."""
     ctx = multiprocessing.get_context("spawn")
-    queue = deque(plan_batches(trials, workers))
+    queue = deque(plan_batches(trials, workers, batch_seeds))
     running: dict = {}  # Process -> batch
     tries: dict[str, int] = {}
     try:
@@ -46,18 +48,20 @@ def run_local(sweep_dir: Path, trials: list, workers: int, env: dict[str, str], 
             for process in [p for p in running if not p.is_alive()]:
                 process.join()
                 batch = running.pop(process)
+                again = []
                 for trial in batch:
                     run_dir = trial.run_dir(sweep_dir)
                     state = layout.trial_state(run_dir)
                     if state not in (layout.DONE, layout.FAILED):  # the process died without recording an outcome
                         message = f"worker process {process.pid} {_exit_reason(process.exitcode)}"
-                        layout.write_error(run_dir, message, "The trial keeps its training checkpoints; "
-                                           "`offpolicy sweep --resume SWEEP_DIR` continues it from the newest.")
+                        layout.write_error(run_dir, message, _resume_note(run_dir))
                         layout.log_event(sweep_dir, trial.id, "killed", error=message, exitcode=process.exitcode)
                         state = layout.FAILED
                     progress.ended(trial.id, state, _note(run_dir, state))
                     if state == layout.FAILED and tries[trial.id] <= retries:
-                        queue.append([trial])
+                        again.append(trial)
+                if again:  # the failed trials of a batch are retried together
+                    queue.append(again)
     except KeyboardInterrupt:
         # Ctrl-C reached the workers too (same process group): each saves checkpoints/interrupted and exits.
         for process in running:
@@ -80,6 +84,13 @@ def _environ(env: dict[str, str]):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _resume_note(run_dir: Path) -> str:
+    if any(p.is_dir() for p in (run_dir / "checkpoints").glob("train-*")):
+        return ("The trial keeps its training checkpoints; `offpolicy sweep --resume SWEEP_DIR` continues it from "
+                "the newest.")
+    return "The trial has no training checkpoint; `offpolicy sweep --resume SWEEP_DIR` reruns it from the start."
 
 
 def _note(run_dir: Path, state: str) -> str:

@@ -6,6 +6,11 @@ Ray Tune does the scheduling (one CPU per trial by default, as many at once as t
 ``SWEEP_DIR/ray/``. The trials are one ``tune.grid_search`` over the sweep's batches of trials, and each trial writes
 its ordinary run directory into ``SWEEP_DIR/trials/`` so `offpolicy report` reads both backends' sweeps alike.
 
+With ``--batch-seeds`` (the default) a Tune trial is a batch, as a local worker process is: the seeds of one config
+(as many batches per config as it takes to give every Ray CPU work) trained together in one vmapped process on one
+CPU. A batch has no training checkpoints, so Tune's retry of a failed batch reruns its unfinished seeds from scratch;
+``--no-batch-seeds`` makes every Tune trial one seed, resumable from its own checkpoints.
+
 On a multi-node cluster ``SWEEP_DIR`` must be on storage every node mounts at the same path (NFS or similar), as Ray
 asks of its own ``storage_path``; offpolicy must be installed on every node.
 """
@@ -51,13 +56,12 @@ def _trainable(config: dict[str, Any], jobs_by_batch: dict[str, list]) -> None:
 
 
 def run_ray(sweep_dir: Path, trials: list, workers: int | None, env: dict[str, str], retries: int,
-            progress: SweepProgress, address: str | None = None, keep_train_checkpoints: bool = False) -> None:
-    """``env``: the Ray workers' environment (:func:`offpolicy.sweep.trial.worker_env`), set through runtime_env."""
+            progress: SweepProgress, address: str | None = None, keep_train_checkpoints: bool = False,
+            batch_seeds: bool = False) -> None:
+    """``env``: the Ray workers' environment (:func:`offpolicy.sweep.trial.worker_env`), set through runtime_env.
+    ``batch_seeds``: a Tune trial trains several seeds of a config together where the loop allows it."""
     ray, tune = import_ray()
     sweep_dir = Path(sweep_dir).resolve()
-    batches = plan_batches(trials, workers or 1)
-    jobs_by_batch = {_batch_id(b): make_jobs(b, sweep_dir, keep_train_checkpoints) for b in batches}
-    by_batch = {_batch_id(b): b for b in batches}
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's console tables off (verbose=0): the sweep has its bar
     started_here = not ray.is_initialized()
     if started_here:
@@ -73,6 +77,10 @@ def run_ray(sweep_dir: Path, trials: list, workers: int | None, env: dict[str, s
             raise OffpolicyError(f"cannot connect to the Ray cluster at {address!r}: {exc}. Start one with "
                                  "`ray start --head`, or leave out --ray-address to start a local instance.") from None
     try:
+        slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))  # trials that can run at once
+        batches = plan_batches(trials, slots, batch_seeds)
+        jobs_by_batch = {_batch_id(b): make_jobs(b, sweep_dir, keep_train_checkpoints) for b in batches}
+        by_batch = {_batch_id(b): b for b in batches}
         trainable = tune.with_resources(tune.with_parameters(_trainable, jobs_by_batch=jobs_by_batch), {"cpu": 1})
         tuner = tune.Tuner(
             trainable,

@@ -368,9 +368,10 @@ def provenance_lines(sources: list[Path], runs: list[RunResult]) -> list[str]:
         m = json.loads(m)
         lines.append(f"- **machine**: {m.get('cpu') or m.get('arch')}, {m.get('cores')} cores, "
                      f"{m.get('memory_gib', '?')} GiB, {m.get('system')}")
-    runs_by = sorted({f"{s['backend']} backend, {s['workers']} trials at a time, XLA threads per trial: "
+    runs_by = sorted({f"{s['backend']} backend, {s['workers']} {_unit(s)} at a time, XLA threads per process: "
                       f"{s.get('xla_threads_per_trial') or 'default'}, compilation cache shared by trials: "
-                      f"{'yes' if s.get('compile_cache') else 'no'}" for s in sessions})
+                      f"{'yes' if s.get('compile_cache') else 'no'}, seeds of a config batched in one process: "
+                      f"{_batched(s)}" for s in sessions})
     for r in runs_by:
         lines.append(f"- **run with**: {r}")
     loads = [s["machine"].get("load_avg_1m") for s in sessions if s.get("machine", {}).get("load_avg_1m") is not None]
@@ -382,6 +383,17 @@ def provenance_lines(sources: list[Path], runs: list[RunResult]) -> list[str]:
         lines.append(f"- **sweep sessions**: {len(sessions)}, started {times[0]}" +
                      (f" … {times[-1]}" if len(times) > 1 else ""))
     return lines
+
+
+def _unit(session: dict) -> str:
+    return "processes (batches of trials)" if session.get("batch_seeds") else "trials"
+
+
+def _batched(session: dict) -> str:
+    if session.get("batch_seeds"):
+        return ("yes, where the loop allows it (such trials share a process and its wall time: see each "
+                "summary.json's vmapped_seeds)")
+    return "no (one process per trial: each trial's wall time is its own)"
 
 
 STATS_NOTE = (

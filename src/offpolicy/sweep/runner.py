@@ -13,7 +13,7 @@ from offpolicy.errors import OffpolicyError
 from offpolicy.sweep import layout
 from offpolicy.sweep.progress import SweepProgress
 from offpolicy.sweep.spec import SweepSpec, configs, load_spec, save_spec
-from offpolicy.sweep.trial import threads_per_worker, worker_env
+from offpolicy.sweep.trial import plan_batches, threads_per_worker, worker_env
 
 
 def default_workers() -> int:
@@ -43,15 +43,19 @@ def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     save_spec(spec, sweep_dir)
     return run_pending(spec, sweep_dir, retry_failed=True, progress=progress, report=report, thresholds=thresholds,
-                       keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
+                       keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache,
+                       batch_seeds=spec.batch_seeds)
 
 
 def resume_sweep(sweep_dir: Path, backend: str | None = None, workers: int | None = None,
                  ray_address: str | None = None, retries: int | None = None, retry_failed: bool = True,
                  progress: bool = True, report: bool = True, thresholds: dict[str, float] | None = None,
-                 keep_train_checkpoints: bool = False, compile_cache: bool = True) -> dict:
+                 keep_train_checkpoints: bool = False, compile_cache: bool = True, batch_seeds: bool = True) -> dict:
     """Finish a sweep: skip finished trials, continue interrupted ones from their newest training checkpoint, run
-    the rest; failed ones too unless ``retry_failed`` is False. Backend, workers and retries may change."""
+    the rest; failed ones too unless ``retry_failed`` is False. Backend, workers and retries may change.
+    ``batch_seeds=False`` runs each trial in its own process even if the sweep batches seeds (its unfinished
+    batched trials then rerun alone, from scratch); True keeps the sweep's own setting (it cannot batch a sweep made
+    without batching: its trials have training checkpoints)."""
     sweep_dir = Path(sweep_dir)
     spec = load_spec(sweep_dir)
     if backend is not None:
@@ -63,14 +67,17 @@ def resume_sweep(sweep_dir: Path, backend: str | None = None, workers: int | Non
     if retries is not None:
         spec.retries = retries
     return run_pending(spec, sweep_dir, retry_failed=retry_failed, progress=progress, report=report,
-                       thresholds=thresholds, keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
+                       thresholds=thresholds, keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache,
+                       batch_seeds=spec.batch_seeds and batch_seeds)
 
 
 def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: bool, report: bool,
-                thresholds: dict[str, float] | None, keep_train_checkpoints: bool, compile_cache: bool = True) -> dict:
+                thresholds: dict[str, float] | None, keep_train_checkpoints: bool, compile_cache: bool = True,
+                batch_seeds: bool = False) -> dict:
     """Run the trials of ``spec`` that are not done (and not failed, unless ``retry_failed``), then write
     status.json and the report. ``compile_cache``: share compiled programs between trials through JAX's persistent
-    cache (``SWEEP_DIR/.jax-cache``; on a remote Ray cluster a node-local folder)."""
+    cache (``SWEEP_DIR/.jax-cache``; on a remote Ray cluster a node-local folder). ``batch_seeds``: train the
+    unfinished seeds of a config together in one vmapped process where the loop allows it."""
     with layout.SweepLock(sweep_dir / layout.LOCK, f"sweep {sweep_dir}"):
         trials = spec.trials()
         _check_started_configs(trials, sweep_dir)
@@ -99,8 +106,13 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
             at_once = (f"{workers} at a time" if spec.backend == "local" or spec.workers
                        else "as many at a time as Ray has CPUs")
             print(f"  running {len(todo)} on {where}, {at_once}" + (", 1 XLA thread each" if threads == 1 else ""))
+            batched = [b for b in plan_batches(todo, workers, batch_seeds) if len(b) > 1]
+            if batched and spec.backend == "local":  # (on Ray the batches are sized once Ray is up)
+                print(f"  seeds trained together (vmapped, one process each): {len(batched)} batch"
+                      f"{'es' * (len(batched) != 1)} of {'/'.join(str(n) for n in sorted({len(b) for b in batched}))}"
+                      " trials; a batch writes no training checkpoints, so --resume reruns its unfinished trials")
             layout.record_session(sweep_dir, spec.command(), spec.backend, workers, threads, spec.ray_address,
-                                  compile_cache=cache is not None)
+                                  compile_cache=cache is not None, batch_seeds=batch_seeds)
             bar = SweepProgress(sweep_dir, todo, enabled=progress)
             started = time.monotonic()
             try:
@@ -108,11 +120,11 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
                     from offpolicy.sweep.ray_backend import run_ray
 
                     run_ray(sweep_dir, todo, spec.workers, env, spec.retries, bar, spec.ray_address,
-                            keep_train_checkpoints)
+                            keep_train_checkpoints, batch_seeds)
                 else:
                     from offpolicy.sweep.local import run_local
 
-                    run_local(sweep_dir, todo, workers, env, spec.retries, bar, keep_train_checkpoints)
+                    run_local(sweep_dir, todo, workers, env, spec.retries, bar, keep_train_checkpoints, batch_seeds)
             except KeyboardInterrupt:
                 bar.close()
                 layout.write_status(sweep_dir, trials, layout.attempts_from_events(sweep_dir))

@@ -35,7 +35,7 @@ SWEEP_FILE = "sweep.yaml"
 FORMAT = "offpolicy-sweep"
 FORMAT_VERSION = 1
 BACKENDS = ("local", "ray")
-FILE_KEYS = ("preset", "seeds", "grid", "set", "backend", "workers", "ray_address", "retries", "name")
+FILE_KEYS = ("preset", "seeds", "grid", "set", "backend", "workers", "ray_address", "retries", "name", "batch_seeds")
 """Keys a sweep YAML file may have."""
 
 
@@ -79,6 +79,11 @@ class SweepSpec:
     ray_address: str | None = None
     retries: int = 0
     """Re-run a failed trial up to this many times within the sweep (from its last training checkpoint)."""
+    batch_seeds: bool = False
+    """Train the seeds of a config together, in one vmapped process, where the loop allows it
+    (:func:`offpolicy.sweep.trial.can_batch_seeds`). Such configs get no default ``checkpoint_every`` (a batched trial
+    has no training checkpoints). Saved in sweep.yaml: it decides the trials' configs. :func:`make_spec` turns it on
+    by default; a sweep.yaml without the key (made before batching existed) reads as off."""
 
     @property
     def algo(self) -> str:
@@ -101,13 +106,16 @@ class SweepSpec:
             args += ["--ray-address", self.ray_address]
         if self.retries:
             args += ["--retries", str(self.retries)]
+        if not self.batch_seeds:
+            args += ["--no-batch-seeds"]
         return shlex.join(args)
 
     def to_yaml(self) -> str:
         data = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": self.name, "preset": self.preset,
                 "seeds": list(self.seeds), "grid": {k: list(v) for k, v in self.grid.items()},
                 "set": dict(self.overrides), "backend": self.backend, "workers": self.workers,
-                "ray_address": self.ray_address, "retries": self.retries, "command": self.command(),
+                "ray_address": self.ray_address, "retries": self.retries, "batch_seeds": self.batch_seeds,
+                "command": self.command(),
                 "base": self.base}
         return yaml.safe_dump(_plain(data), sort_keys=False)
 
@@ -240,9 +248,15 @@ def is_sweep_file(target: str) -> bool:
 
 def make_spec(preset: str, seeds: Any = 1, grid: dict[str, list[Any]] | None = None,
               overrides: dict[str, Any] | None = None, backend: str = "local", workers: int | None = None,
-              ray_address: str | None = None, retries: int = 0, name: str | None = None) -> SweepSpec:
-    """Validated spec: keys resolved to full dotted keys, values coerced, every trial's config checked."""
+              ray_address: str | None = None, retries: int = 0, name: str | None = None,
+              batch_seeds: bool = True) -> SweepSpec:
+    """Validated spec: keys resolved to full dotted keys, values coerced, every trial's config checked.
+
+    ``batch_seeds``: train the seeds of a config in one vmapped process where the loop allows it; those configs
+    then get no default ``checkpoint_every`` (see :attr:`SweepSpec.batch_seeds`)."""
     base = load_preset_dict(preset)
+    if not isinstance(batch_seeds, bool):
+        raise ConfigError(f"batch_seeds {batch_seeds!r}: expected true or false.")
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend!r}: must be one of {list(BACKENDS)}.")
     if workers is not None and workers < 1:
@@ -272,7 +286,7 @@ def make_spec(preset: str, seeds: Any = 1, grid: dict[str, list[Any]] | None = N
         fixed["video"] = False  # a sweep's trials are for numbers; record videos with `offpolicy eval --video`
     spec = SweepSpec(name=name or Path(preset).stem, preset=preset, base=base, seeds=parse_seeds(seeds),
                      grid={}, overrides=fixed, backend=backend, workers=workers, ray_address=ray_address,
-                     retries=retries)
+                     retries=retries, batch_seeds=batch_seeds)
     # Coerce every grid value through the config's own validation (so 1e-4 and 0.0001 are one value), then check
     # that each grid point makes a valid config.
     for full, values in resolved_grid.items():
@@ -284,8 +298,10 @@ def make_spec(preset: str, seeds: Any = 1, grid: dict[str, list[Any]] | None = N
         if dupes:
             raise ConfigError(f"--grid {full}: value {sorted(dupes)[0]} is repeated.")
         spec.grid[full] = tuple(coerced)
-    if "checkpoint_every" not in fixed and "checkpoint_every" not in spec.grid and "total_steps" not in spec.grid:
-        # Trials are resumable by default: about ten training checkpoints over the run.
+    if ("checkpoint_every" not in fixed and "checkpoint_every" not in spec.grid and "total_steps" not in spec.grid
+            and not _batching(spec)):
+        # Trials are resumable by default: about ten training checkpoints over the run. (With batching, _build
+        # decides per config: none for the configs whose seeds train together, this default for the others.)
         total = _build(spec, {}, spec.seeds[0]).total_steps
         spec.overrides["checkpoint_every"] = max(1, total // 10)
     expand(spec)  # every point x seed validates
@@ -315,8 +331,19 @@ def _build(spec: SweepSpec, point: dict[str, Any], seed: int) -> RunConfig:
     overrides = {**spec.overrides, **point, "seed": seed}
     config = from_dict(apply_overrides(spec.base, overrides))
     if "checkpoint_every" not in overrides:
-        config = dataclasses.replace(config, checkpoint_every=max(1, config.total_steps // 10))
+        every = max(1, config.total_steps // 10)
+        if _batching(spec):
+            from offpolicy.sweep.trial import seeds_share_a_process
+
+            if seeds_share_a_process(dataclasses.replace(config, checkpoint_every=0)):
+                every = 0  # its seeds train in one vmapped process, which writes no training checkpoints
+        config = dataclasses.replace(config, checkpoint_every=every)
     return config
+
+
+def _batching(spec: SweepSpec) -> bool:
+    """Whether the sweep batches seeds at all: it is on and there are several seeds to batch."""
+    return spec.batch_seeds and len(spec.seeds) > 1
 
 
 def _resolve(key: str, algo: str) -> str:
@@ -419,7 +446,7 @@ def load_spec(sweep_dir: str | Path) -> SweepSpec:
                      grid={k: tuple(v) for k, v in (data.get("grid") or {}).items()},
                      overrides=dict(data.get("set") or {}), backend=data.get("backend", "local"),
                      workers=data.get("workers"), ray_address=data.get("ray_address"),
-                     retries=int(data.get("retries") or 0))
+                     retries=int(data.get("retries") or 0), batch_seeds=bool(data.get("batch_seeds", False)))
     expand(spec)  # still valid with this offpolicy's config rules
     return spec
 

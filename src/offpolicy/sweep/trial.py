@@ -1,9 +1,10 @@
 """Running trials, on the worker side (a local worker process or a Ray Tune trial).
 
 The unit of work handed to a worker is a *batch*: a list of trials of one config (different seeds).
-:func:`run_trial_batch` runs a batch; today it runs the trials one after another. Seeds of one config can later be
-trained together in one vmapped process: make :func:`can_batch_seeds` return True for the configs the vmapped loop
-supports, and dispatch to it in :func:`run_trial_batch` (see the HOOK comments); the backends need no change.
+:func:`run_trial_batch` runs a batch: trials of a config whose seeds can share one process (:func:`can_batch_seeds`)
+train together in one :class:`~offpolicy.run.multi.MultiSeedTrainer` (agents vmapped), each into its own run
+directory; other batches are single trials (:func:`run_trial`). A batched trial has no training checkpoints: an
+unfinished one is rerun from scratch, with the other unfinished seeds of its batch.
 
 Nothing here imports JAX at module level: a worker sets its thread environment first (:func:`worker_env`).
 """
@@ -75,20 +76,31 @@ def threads_per_worker(workers: int) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Batches (the vmapped-seeds hook)
+# Batches: the seeds of one config in one vmapped process
 
 
-def can_batch_seeds(config: Any) -> bool:
-    """Whether several seeds of ``config`` can be trained in one vmapped process.
+def seeds_share_a_process(config: Any) -> bool:
+    """Whether the loop can train several seeds of ``config`` in one process with their agents vmapped
+    (:class:`~offpolicy.run.multi.MultiSeedTrainer`): ``loop: compiled`` on a gymnax env without env_kwargs, or
+    ``loop: host`` with ``nonfinite: stop``; and no training checkpoints, which a multi-seed run does not write."""
+    if config.checkpoint_every:
+        return False
+    if config.loop == "compiled":
+        from offpolicy.envs import GYMNAX_ENVS
 
-    HOOK: False until the compiled loop (``loop: compiled``) trains N seeds in one call; then return True for the
-    configs it supports (e.g. ``config.loop == "compiled"``)."""
-    return False
+        return config.env in GYMNAX_ENVS and not config.env_kwargs
+    return config.loop == "host" and config.nonfinite == "stop"
 
 
-def plan_batches(trials: list, workers: int) -> list[list]:
+def can_batch_seeds(config: Any, enabled: bool = True) -> bool:
+    """Whether the seeds of ``config`` are trained together, in one vmapped process: batching is ``enabled`` (the
+    sweep's ``--batch-seeds``, on by default) and the loop supports it (:func:`seeds_share_a_process`)."""
+    return bool(enabled) and seeds_share_a_process(config)
+
+
+def plan_batches(trials: list, workers: int, batch_seeds: bool = True) -> list[list]:
     """Split trials into batches, in the order they should start: one trial each, or, for configs whose seeds can
-    be batched, chunks of one config's seeds sized so that every worker gets work.
+    be batched (:func:`can_batch_seeds`), chunks of one config's seeds sized so that every worker gets work.
 
     Batches go round-robin over the configs (every config's first seed, then every config's second, ...): the
     trials running at once compile different programs, those after them find theirs in the compilation cache, and
@@ -98,7 +110,7 @@ def plan_batches(trials: list, workers: int) -> list[list]:
         groups.setdefault(trial.slug, []).append(trial)
     per_group: list[list[list]] = []
     for group in groups.values():
-        if len(group) > 1 and can_batch_seeds(group[0].config):
+        if len(group) > 1 and can_batch_seeds(group[0].config, batch_seeds):
             chunks = max(1, min(len(group), -(-workers // len(groups))))  # ceil(workers / configs) chunks
             size = -(-len(group) // chunks)
             per_group.append([group[i:i + size] for i in range(0, len(group), size)])
@@ -109,11 +121,96 @@ def plan_batches(trials: list, workers: int) -> list[list]:
 
 
 def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:
-    """Run a batch of trials of one config; one outcome dict per trial (see :func:`run_trial`).
+    """Run a batch of trials of one config; one outcome dict per trial, in order (see :func:`run_trial`).
 
-    HOOK: when ``len(jobs) > 1`` (only if :func:`can_batch_seeds` said so) train them in one vmapped call here and
-    write each trial's run directory as :func:`run_trial` does. For now: one after another."""
-    return [run_trial(job) for job in jobs]
+    Several trials (planned only for configs :func:`can_batch_seeds` accepts) train in one vmapped
+    MultiSeedTrainer, each into its own run directory; finished ones are skipped, and when a single one is left it
+    runs alone. Never raises for a training error: every unfinished trial of the batch gets the error."""
+    if len(jobs) < 2 or not _one_batchable_config(jobs):
+        return [run_trial(job) for job in jobs]
+    outcomes: dict[str, dict[str, Any]] = {}
+    todo = []
+    for job in jobs:
+        if layout.trial_state(Path(job.run_dir)) == layout.DONE:
+            layout.log_event(Path(job.sweep_dir), job.id, "skipped")
+            outcomes[job.id] = {"id": job.id, "state": layout.DONE, "skipped": True, **_final(Path(job.run_dir))}
+        else:
+            todo.append(job)
+    if len(todo) == 1:
+        outcomes[todo[0].id] = run_trial(todo[0])
+    elif todo:
+        locks = []
+        try:
+            for job in todo:
+                run_dir = Path(job.run_dir)
+                run_dir.parent.mkdir(parents=True, exist_ok=True)
+                lock = layout.SweepLock(run_dir.parent / f".{run_dir.name}.lock", f"trial {job.id}")
+                try:
+                    lock.acquire()
+                except Exception as exc:  # noqa: BLE001 - another process runs it: not ours to touch
+                    outcomes[job.id] = {"id": job.id, "state": layout.FAILED, "error": str(exc), "busy": True}
+                    continue
+                locks.append((job, lock))
+            mine = [job for job, _ in locks]
+            if len(mine) == 1:
+                outcomes[mine[0].id] = _run_locked(mine[0], Path(mine[0].run_dir), Path(mine[0].sweep_dir))
+            elif mine:
+                outcomes.update(_run_batch_locked(mine))
+        finally:
+            for _, lock in locks:
+                lock.release()
+    return [outcomes[job.id] for job in jobs]
+
+
+def _one_batchable_config(jobs: list[TrialJob]) -> bool:
+    from offpolicy.config import from_dict
+
+    configs = [dict(job.config, seed=0) for job in jobs]
+    return all(c == configs[0] for c in configs) and can_batch_seeds(from_dict(jobs[0].config))
+
+
+def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
+    """Train ``jobs`` (unfinished trials of one config, locked by the caller) in one MultiSeedTrainer, from scratch."""
+    from offpolicy.config import from_dict
+    from offpolicy.run.multi import MultiSeedTrainer
+
+    sweep_dir = Path(jobs[0].sweep_dir)
+    run_dirs = [Path(job.run_dir) for job in jobs]
+    seeds = [int(job.config["seed"]) for job in jobs]
+    ids = [job.id for job in jobs]
+    multi = None
+    try:
+        for job, run_dir in zip(jobs, run_dirs):
+            if run_dir.exists():
+                shutil.rmtree(run_dir)  # an unfinished attempt: batched trials have no checkpoint to resume from
+            layout.log_event(sweep_dir, job.id, "start", batch=ids)
+        multi = MultiSeedTrainer(from_dict(jobs[0].config), seeds, run_dirs=run_dirs, progress=False)
+        multi.learn()
+        multi.finish()
+    except Exception as exc:  # noqa: BLE001 - any training error is these trials' failure, not the sweep's
+        message = f"{type(exc).__name__}: {exc}"
+        detail = traceback.format_exc()
+        outcomes = {}
+        for job, run_dir in zip(jobs, run_dirs):
+            if layout.trial_state(run_dir) == layout.DONE:  # it finished before another seed's final outputs failed
+                outcomes[job.id] = _done(job, run_dir)
+                continue
+            layout.write_error(run_dir, message, f"(in a batch of {len(jobs)} seeds trained together: "
+                               f"{', '.join(ids)})\n{detail}")
+            layout.log_event(sweep_dir, job.id, "failed", error=message)
+            outcomes[job.id] = {"id": job.id, "state": layout.FAILED, "error": message, "resumed_from": None}
+        return outcomes
+    finally:
+        if multi is not None:
+            multi.close()
+    return {job.id: _done(job, run_dir) for job, run_dir in zip(jobs, run_dirs)}
+
+
+def _done(job: TrialJob, run_dir: Path) -> dict[str, Any]:
+    final = _final(run_dir)
+    layout.log_event(Path(job.sweep_dir), job.id, "done", final_eval=final.get("final_eval"),
+                     wall_time_s=final.get("wall_time_s"))
+    return {"id": job.id, "state": layout.DONE, "resumed_from": None, **final}
 
 
 def run_trial(job: TrialJob) -> dict[str, Any]:
