@@ -137,9 +137,15 @@ class Trainer:
     def policy(self, obs: np.ndarray) -> np.ndarray:
         return np.asarray(self.policy_fn(self.state, jnp.asarray(obs, jnp.float32)))
 
+    def frozen_policy(self):
+        """The current policy as obs -> action, with the agent state read once (a seed's state in a vmapped run is
+        a slice of the shared one: slicing it at every env step would dominate an evaluation)."""
+        state = self.state
+        return lambda obs: np.asarray(self.policy_fn(state, jnp.asarray(obs, jnp.float32)))
+
     def evaluate(self, episodes: int | None = None) -> dict:
         seeds = self.eval_seeds if episodes is None else EpisodeSeeds(self.config.seed, EpisodeSeeds.EVAL).take(episodes)
-        return evaluate(self.eval_env, self.policy, seeds, self.spec.discrete)
+        return evaluate(self.eval_env, self.frozen_policy(), seeds, self.spec.discrete)
 
     # -- training -----------------------------------------------------------------------------------------------------
     def learn(self, total_steps: int) -> None:
@@ -337,7 +343,7 @@ class Trainer:
         env, _ = make_env(self.config.env, self.config.algo, self.config.env_kwargs, render_mode="rgb_array")
         try:
             seed = EpisodeSeeds(self.config.seed, EpisodeSeeds.VIDEO).next()
-            return record_video(env, self.policy, seed, self.spec.discrete, path)
+            return record_video(env, self.frozen_policy(), seed, self.spec.discrete, path)
         finally:
             env.close()
 
