@@ -1,7 +1,8 @@
 """Settings shared by the sweep tests (conftest.py's `local_sweep`, test_sweep.py, test_sweep_ray.py)."""
 
 import contextlib
-import os
+
+from offpolicy.sweep.local import _environ  # the sweep's own set-and-restore of variables
 
 # DQN on CartPole-v1 at a tiny budget: 300 steps, an evaluation every 100, a training checkpoint every 100.
 TINY = ["total_steps=300", "warmup_steps=100", "learning_starts=64", "batch_size=32", "hidden_sizes=[32,32]",
@@ -16,13 +17,5 @@ def reuse_compile_cache(sweep_dir):
     CPU per trial. The sweeps leave a JAX_COMPILATION_CACHE_DIR set by the user alone."""
     names = {"JAX_COMPILATION_CACHE_DIR": str(sweep_dir / ".jax-cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
              "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
-    saved = {k: os.environ.get(k) for k in names}
-    os.environ.update(names)
-    try:
+    with _environ(names):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
