@@ -34,8 +34,13 @@ from offpolicy.run.plots import plot_run
 
 def new_run_dir(root: str | Path, name: str, seed: int | str) -> Path:
     """A fresh, not-yet-existing path ``root/{name}_s{seed}_{timestamp}``."""
+    return new_stamped_dir(root, f"{name}_s{seed}")
+
+
+def new_stamped_dir(root: str | Path, name: str) -> Path:
+    """A fresh, not-yet-existing path ``root/{name}_{timestamp}`` (``-1``, ``-2``, ... appended if taken)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{name}_s{seed}_{stamp}"
+    base = Path(root) / f"{name}_{stamp}"
     path, i = base, 1
     while path.exists():
         path = base.with_name(f"{base.name}-{i}")

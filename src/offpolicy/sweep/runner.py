@@ -21,14 +21,9 @@ def default_workers() -> int:
 
 
 def new_sweep_dir(root: str | Path, name: str) -> Path:
-    from datetime import datetime
+    from offpolicy.run.trainer import new_stamped_dir
 
-    base = Path(root) / f"{name}_{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    path, i = base, 1
-    while path.exists():
-        path = base.with_name(f"{base.name}-{i}")
-        i += 1
-    return path
+    return new_stamped_dir(root, name)
 
 
 def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report: bool = True,
