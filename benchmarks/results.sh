@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # docs/results.md: 10 seeds of each of the five presets (one sweep each), then one comparison page over them.
 #
-#   bash benchmarks/results.sh                 # the published run (~35-45 min on the 2-core machine, nothing else on it)
+#   bash benchmarks/results.sh                 # the published run (41 min on the 2-core machine, nothing else on it)
 #   SEEDS=2 SET="total_steps=2000 eval_every=500" DOC=/tmp/results.md OUT=/tmp/results-sweeps bash benchmarks/results.sh
 #                                              # a quick check of the pipeline at a tiny budget
 #
@@ -36,3 +36,16 @@ sources=()
 for preset in "${PRESETS[@]}"; do sources+=("$OUT/$preset"); done
 offpolicy compare "${sources[@]}" --out "$DOC" \
   --title "DDPG and DQN presets: $SEEDS seeds each, final return, time to threshold and wall time"
+
+# How the page was made, for a reader of it alone (facts about this script, true of every run of it).
+cat >> "$DOC" <<'NOTE'
+
+## How to read the wall-time columns
+
+The five sweeps ran back to back, on the machine in the header, with nothing else started beside them: two trials at
+a time, one per core, each process limited to one XLA thread. A lone `offpolicy train` also uses the second core
+(XLA's thread pool), so it runs faster than the per-trial learning steps/s here; single-run speeds against other
+libraries are in [benchmarks.md](benchmarks.md). The 1-minute load averages of the second to fifth sweep sessions
+count the previous sweep of this same script, which had just ended. Times to threshold are as fine as the
+evaluations: one every `eval_every` steps (5,000 for the 50k-step presets, 2,000 for the tutorial DQN preset).
+NOTE
