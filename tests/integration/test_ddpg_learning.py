@@ -1,15 +1,11 @@
 """DDPG learns Pendulum with a fixed seed, and the same seed gives the same run."""
 
-import csv
-
 import numpy as np
 import pytest
+from run_files import checkpoint_bytes, metric_rows
 
 from offpolicy.config import make_config
-from offpolicy.run.checkpoint import ARRAYS_FILE
 from offpolicy.run.trainer import Trainer
-
-TIMING_COLUMNS = {"steps_per_s", "time_s"}  # wall-clock columns: the only ones allowed to differ between runs
 
 
 @pytest.mark.slow
@@ -22,11 +18,6 @@ def test_ddpg_reaches_pendulum_threshold_within_20k_steps():
     trainer.close()
     assert result["episodes"] == 10
     assert result["mean"] >= -300, result
-
-
-def read_rows(path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in csv.DictReader(f)]
 
 
 def short_run(tmp_path, name, seed):
@@ -42,16 +33,16 @@ def short_run(tmp_path, name, seed):
 
 def test_same_seed_gives_identical_metrics_and_parameters(tmp_path):
     a, b, c = short_run(tmp_path, "a", 3), short_run(tmp_path, "b", 3), short_run(tmp_path, "c", 4)
-    rows_a, rows_b = read_rows(a / "metrics.csv"), read_rows(b / "metrics.csv")
+    rows_a, rows_b = metric_rows(a / "metrics.csv"), metric_rows(b / "metrics.csv")
     assert len(rows_a) == 8 and rows_a == rows_b
     assert any(r["critic_loss"] for r in rows_a)  # the comparison covers the learning phase
-    assert read_rows(a / "evaluations.csv") == read_rows(b / "evaluations.csv")
+    assert metric_rows(a / "evaluations.csv") == metric_rows(b / "evaluations.csv")
     for name in ("final", "best"):
-        assert (a / "checkpoints" / name / ARRAYS_FILE).read_bytes() == (b / "checkpoints" / name / ARRAYS_FILE).read_bytes()
+        assert checkpoint_bytes(a, name) == checkpoint_bytes(b, name)
     # a different seed gives a different run: returns, losses and parameters
-    rows_c = read_rows(c / "metrics.csv")
+    rows_c = metric_rows(c / "metrics.csv")
     assert [r["episode_return"] for r in rows_c] != [r["episode_return"] for r in rows_a]
-    assert (c / "checkpoints/final" / ARRAYS_FILE).read_bytes() != (a / "checkpoints/final" / ARRAYS_FILE).read_bytes()
+    assert checkpoint_bytes(c) != checkpoint_bytes(a)
 
 
 def test_every_episode_starts_from_a_different_state():

@@ -1,8 +1,6 @@
 """Exact resume: a run killed with SIGKILL (at random points, and inside a checkpoint write) and resumed ends
 bit-identical to the same run uninterrupted."""
 
-import csv
-import json
 import os
 import random
 import signal
@@ -11,13 +9,11 @@ import sys
 import time
 
 import pytest
-
-from offpolicy.run.checkpoint import ARRAYS_FILE
+from run_files import assert_same_run, checkpoint_bytes, metric_rows
 
 ENV = {**os.environ, "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
 ARGS = ["train", "ddpg-pendulum", "--no-progress", "--no-video", "--checkpoint-every", "400", "--set",
         "total_steps=1600", "warmup_steps=300", "learning_starts=300", "eval_every=400", "eval_episodes=2"]
-TIMING = {"steps_per_s", "time_s"}
 
 CRASH_IN_WRITE = """
 import os, signal, sys
@@ -38,18 +34,6 @@ sys.exit(main(sys.argv[1:]))
 def cli(*args, script=None):
     cmd = [sys.executable, "-c", script, *args] if script else [sys.executable, "-m", "offpolicy.cli", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(f)]
-
-
-def assert_same_run(a, b):
-    assert (a / "checkpoints/final" / ARRAYS_FILE).read_bytes() == (b / "checkpoints/final" / ARRAYS_FILE).read_bytes()
-    assert rows(a / "metrics.csv") == rows(b / "metrics.csv")
-    assert (a / "evaluations.csv").read_bytes() == (b / "evaluations.csv").read_bytes()
-    assert json.loads((a / "eval.json").read_text()) == json.loads((b / "eval.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +85,10 @@ def test_sigkill_inside_a_checkpoint_write_keeps_the_previous_one(reference, tmp
 def test_resume_of_a_finished_run_changes_nothing_and_keeps_a_bounded_number(reference, tmp_path):
     kept = sorted(p.name for p in (reference / "checkpoints").glob("train-*"))
     assert kept == ["train-000001200", "train-000001600"]  # keep_checkpoints=2 of the 4 written
-    before = (reference / "checkpoints/final" / ARRAYS_FILE).read_bytes()
+    before = checkpoint_bytes(reference)
     result = cli("train", "--resume", str(reference), "--no-progress", "--no-video")
     assert result.returncode == 0, result.stderr
-    assert (reference / "checkpoints/final" / ARRAYS_FILE).read_bytes() == before
+    assert checkpoint_bytes(reference) == before
 
 
 def test_resume_extends_a_run_with_total_steps(reference, tmp_path):
@@ -114,8 +98,8 @@ def test_resume_extends_a_run_with_total_steps(reference, tmp_path):
     shutil.copytree(reference, run)
     result = cli("train", "--resume", str(run), "--total-steps", "2000", "--no-progress", "--no-video")
     assert result.returncode == 0, result.stderr
-    assert rows(run / "metrics.csv")[-1]["step"] == "2000"
-    assert rows(run / "metrics.csv")[: len(rows(reference / "metrics.csv"))] == rows(reference / "metrics.csv")
+    assert metric_rows(run / "metrics.csv")[-1]["step"] == "2000"
+    assert metric_rows(run / "metrics.csv")[: len(metric_rows(reference / "metrics.csv"))] == metric_rows(reference / "metrics.csv")
 
 
 def test_resume_errors_are_clear(tmp_path, reference):

@@ -2,30 +2,16 @@
 (an exception, a SIGKILLed worker) reported, then finished by `--resume` from their training checkpoints, ending
 identical to an uninterrupted trial."""
 
-import csv
 import json
 
 import pytest
+from run_files import assert_same_run, metric_rows
 from sweep_setup import TINY, reuse_compile_cache
 
 from offpolicy.cli import main
-from offpolicy.run.checkpoint import ARRAYS_FILE
 from offpolicy.sweep.layout import read_events
 
-TIMING = {"steps_per_s", "time_s"}
 TRIALS = ["lr=0.001/s0", "lr=0.001/s1", "lr=0.0003/s0", "lr=0.0003/s1"]
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(f)]
-
-
-def assert_same_run(a, b):
-    assert (a / "checkpoints/final" / ARRAYS_FILE).read_bytes() == (b / "checkpoints/final" / ARRAYS_FILE).read_bytes()
-    assert rows(a / "metrics.csv") == rows(b / "metrics.csv")
-    assert (a / "evaluations.csv").read_bytes() == (b / "evaluations.csv").read_bytes()
-    assert json.loads((a / "eval.json").read_text())["returns"] == json.loads((b / "eval.json").read_text())["returns"]
 
 
 def test_2x2_sweep_writes_one_run_directory_per_trial_and_a_report(local_sweep):
@@ -41,7 +27,7 @@ def test_2x2_sweep_writes_one_run_directory_per_trial_and_a_report(local_sweep):
         assert summary["steps"] == 300 and summary["seed"] == int(trial[-1])
     lr = {t: json.loads((local_sweep / "trials" / t / "summary.json").read_text()) for t in TRIALS}
     assert lr["lr=0.001/s0"]["final_eval"] != lr["lr=0.001/s1"]["final_eval"] or (
-        rows(local_sweep / "trials/lr=0.001/s0/metrics.csv") != rows(local_sweep / "trials/lr=0.001/s1/metrics.csv"))
+        metric_rows(local_sweep / "trials/lr=0.001/s0/metrics.csv") != metric_rows(local_sweep / "trials/lr=0.001/s1/metrics.csv"))
     import yaml
 
     config = yaml.safe_load((local_sweep / "trials/lr=0.0003/s1/config.yaml").read_text())

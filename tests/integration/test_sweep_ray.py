@@ -1,23 +1,15 @@
 """The Ray backend on a local Ray instance (2 CPUs): the same trials as the local backend, bit-identical results,
 written into the same sweep layout (plus Ray Tune's own result store under SWEEP_DIR/ray/)."""
 
-import csv
 import json
 
 import pytest
+from run_files import assert_same_run
 from sweep_setup import SWEEP_2X2, reuse_compile_cache
 
 from offpolicy.cli import main
-from offpolicy.run.checkpoint import ARRAYS_FILE
 
 pytest.importorskip("ray.tune", reason='the ray backend needs pip install "offpolicy[ray]"')
-
-TIMING = {"steps_per_s", "time_s"}
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(f)]
 
 
 def test_ray_backend_runs_the_same_trials_as_the_local_backend(local_sweep, tmp_path):
@@ -28,13 +20,7 @@ def test_ray_backend_runs_the_same_trials_as_the_local_backend(local_sweep, tmp_
     status = json.loads((path / "status.json").read_text())
     assert status["counts"]["done"] == 2
     for trial in ("lr=0.001/s0", "lr=0.0003/s0"):
-        ray_run, local_run = path / "trials" / trial, local_sweep / "trials" / trial
-        assert ((ray_run / "checkpoints/final" / ARRAYS_FILE).read_bytes()
-                == (local_run / "checkpoints/final" / ARRAYS_FILE).read_bytes())
-        assert rows(ray_run / "metrics.csv") == rows(local_run / "metrics.csv")
-        assert (ray_run / "evaluations.csv").read_bytes() == (local_run / "evaluations.csv").read_bytes()
-        assert (json.loads((ray_run / "eval.json").read_text())["returns"]
-                == json.loads((local_run / "eval.json").read_text())["returns"])
+        assert_same_run(path / "trials" / trial, local_sweep / "trials" / trial)
     tune_runs = list((path / "ray").glob("tune-*"))
     assert len(tune_runs) == 1 and (tune_runs[0] / "tuner.pkl").is_file()  # Tune's own result store
     assert json.loads((path / "provenance.json").read_text())[0]["backend"] == "ray"

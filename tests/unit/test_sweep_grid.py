@@ -136,6 +136,24 @@ def test_saved_spec_round_trips(tmp_path):
     assert not load_spec(tmp_path).batch_seeds
 
 
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.pop("seeds"), "no seeds; the file was edited or cut short"),
+    (lambda d: d.update(seeds=5), "a value has the wrong type"),
+    (lambda d: d.update(format_version=99), "sweep format version 99"),
+    (lambda d: d.update(format="something"), "not an offpolicy sweep file"),
+])
+def test_a_damaged_saved_spec_is_refused_with_a_clear_error(tmp_path, edit, message):
+    save_spec(make_spec("ddpg-pendulum", seeds=2), tmp_path)
+    data = yaml.safe_load((tmp_path / "sweep.yaml").read_text())
+    edit(data)
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message):
+        load_spec(tmp_path)
+    (tmp_path / "sweep.yaml").write_text("- a list\n- not a mapping\n")
+    with pytest.raises(ConfigError, match="not an offpolicy sweep file"):
+        load_spec(tmp_path)
+
 def test_batches_start_round_robin_over_configs():
     from offpolicy.sweep.trial import can_batch_seeds, plan_batches
 

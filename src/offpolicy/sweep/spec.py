@@ -197,17 +197,24 @@ def _yaml_value(raw: str) -> Any:
         return raw
 
 
-def load_spec_file(path: str | Path) -> dict[str, Any]:
-    """Raw mapping of a sweep YAML file (keys checked; values validated by :func:`make_spec`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file {str(path)!r} not found.")
+def _read_mapping(path: Path, not_a_mapping: str) -> dict[str, Any]:
+    """The top-level mapping of a YAML file, read with ``yaml.safe_load`` only; ``not_a_mapping`` says what was
+    expected when the file holds something else."""
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with keys {', '.join(FILE_KEYS)}.")
+        raise ConfigError(f"{path}: {not_a_mapping}")
+    return data
+
+
+def load_spec_file(path: str | Path) -> dict[str, Any]:
+    """Raw mapping of a sweep YAML file (keys checked; values validated by :func:`make_spec`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file {str(path)!r} not found.")
+    data = _read_mapping(path, f"expected a mapping with keys {', '.join(FILE_KEYS)}.")
     for key in data:
         if key not in FILE_KEYS:
             hint = difflib.get_close_matches(str(key), FILE_KEYS, n=1, cutoff=0.5)
@@ -432,21 +439,24 @@ def load_spec(sweep_dir: str | Path) -> SweepSpec:
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         raise ConfigError(f"{sweep_dir}: no {SWEEP_FILE} here; pass a sweep directory made by `offpolicy sweep`.")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    data = _read_mapping(path, f"not an offpolicy sweep file (format: {FORMAT}).")
+    if data.get("format") != FORMAT:
         raise ConfigError(f"{path}: not an offpolicy sweep file (format: {FORMAT}).")
     if data.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"{path}: sweep format version {data.get('format_version')}; this offpolicy reads "
                           f"version {FORMAT_VERSION}.")
-    spec = SweepSpec(name=data["name"], preset=data["preset"], base=data["base"] or {},
-                     seeds=parse_seeds(list(data["seeds"])),
-                     grid={k: tuple(v) for k, v in (data.get("grid") or {}).items()},
-                     overrides=dict(data.get("set") or {}), backend=data.get("backend", "local"),
-                     workers=data.get("workers"), ray_address=data.get("ray_address"),
-                     retries=int(data.get("retries") or 0), batch_seeds=bool(data.get("batch_seeds", False)))
+    missing = [key for key in ("name", "preset", "base", "seeds") if key not in data]
+    if missing:
+        raise ConfigError(f"{path}: no {', '.join(missing)}; the file was edited or cut short. Start a new sweep.")
+    try:
+        spec = SweepSpec(name=data["name"], preset=data["preset"], base=data["base"] or {},
+                         seeds=parse_seeds(list(data["seeds"])),
+                         grid={k: tuple(v) for k, v in (data.get("grid") or {}).items()},
+                         overrides=dict(data.get("set") or {}), backend=data.get("backend", "local"),
+                         workers=data.get("workers"), ray_address=data.get("ray_address"),
+                         retries=int(data.get("retries") or 0), batch_seeds=bool(data.get("batch_seeds", False)))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: a value has the wrong type ({exc}); the file was edited. Start a new sweep.") from None
     expand(spec)  # still valid with this offpolicy's config rules
     return spec
 
