@@ -228,9 +228,20 @@ class NonFiniteError(OffpolicyError):
         self.step, self.episode, self.quantity = step, episode, quantity
 
 
-class GymEnvSteps:
-    """Resetting and stepping one Gymnasium env with checks and clear errors. Needs ``agent``, ``env``, ``env_id``,
-    ``seeds`` (EpisodeSeeds) and ``state`` (LoopState) on the instance."""
+class SeedEnv:
+    """One seed's Gymnasium env, episode-seed stream and counters: resetting and stepping the env with checks and
+    clear errors, and the episode bookkeeping. HostLoop is one; the multi-seed host loop holds one per seed.
+
+    ``label`` prefixes error messages ("seed 4, " in a multi-seed run). ``nonfinite``: see HostLoop."""
+
+    SKIP_SUPPORTED = False  # nonfinite=skip (only HostLoop, one seed, supports it)
+
+    def __init__(self, agent: Agent, env: gym.Env, seed: int, env_id: str = "env", nonfinite: str = "stop",
+                 label: str = ""):
+        self.agent, self.env, self.env_id = agent, env, env_id
+        self.nonfinite, self.label = nonfinite, label
+        self.seeds = EpisodeSeeds(seed, EpisodeSeeds.TRAIN)
+        self.state = LoopState()
 
     def _reset_env(self) -> np.ndarray:
         self.state.episode_seed = self.seeds.next()
@@ -266,18 +277,46 @@ class GymEnvSteps:
             )
         return result
 
+    def _env_transition(self, action: np.ndarray, t: int):
+        """Step the env with the policy's ``action`` (step ``t``), check what comes back, count it into the episode,
+        and reset the env at an episode end. Returns ``(next_obs, reward, terminated, truncated, policy_obs, done,
+        store)``; ``policy_obs`` is what the policy sees next (the new episode's first observation after a reset).
+        A NaN/inf observation or reward raises NonFiniteError (nonfinite="stop") or is dropped, ending the episode,
+        with ``store`` False (nonfinite="skip")."""
+        s = self.state
+        next_obs, reward, terminated, truncated, _ = self._step_env(
+            int(action[0]) if self.agent.spec.discrete else action[0])
+        next_obs = self._check_obs(next_obs, "step")
+        reward = float(reward)
+        store = True
+        if not (math.isfinite(reward) and np.isfinite(next_obs).all()):
+            quantity = "reward" if not math.isfinite(reward) else "observation"
+            if self.nonfinite == "stop":
+                hint = ", or set nonfinite=skip to drop such transitions" if self.SKIP_SUPPORTED else ""
+                raise NonFiniteError(
+                    f"{self.label}step {t} (episode {s.episode + 1}): the env returned a NaN/inf {quantity}. Fix the "
+                    f"env{hint}.", step=t, episode=s.episode + 1, quantity=quantity)
+            store, truncated, reward = False, True, 0.0  # drop it and start a new episode
+            next_obs = np.nan_to_num(next_obs)
+            s.skipped_transitions += 1
+        s.episode_return += reward
+        s.episode_length += 1
+        done = bool(terminated or truncated)
+        policy_obs = self._reset_env() if done else next_obs
+        return next_obs, reward, terminated, truncated, policy_obs, done, store
+
+    def _end_episode(self, t: int, read_metrics: Callable[[], dict[str, float]]) -> EpisodeRecord:
+        """Close the episode that ended at step ``t``: its record (with the update metrics averaged over it, read
+        after the episode count moved on), and fresh counters."""
+        s = self.state
+        s.episode += 1
+        record = EpisodeRecord(step=t, episode=s.episode, episode_return=s.episode_return,
+                               episode_length=s.episode_length, metrics=read_metrics())
+        s.episode_return, s.episode_length = 0.0, 0
+        return record
 
 
-class SeedEnv(GymEnvSteps):
-    """One seed's Gymnasium env, episode-seed stream and counters (used by the multi-seed host loop)."""
-
-    def __init__(self, agent: Agent, env: gym.Env, seed: int, env_id: str = "env"):
-        self.agent, self.env, self.env_id = agent, env, env_id
-        self.seeds = EpisodeSeeds(seed, EpisodeSeeds.TRAIN)
-        self.state = LoopState()
-
-
-class HostLoop(GymEnvSteps):
+class HostLoop(SeedEnv):
     """Trains ``agent`` on a Gymnasium env, one env step and one jitted call at a time.
 
     ``run(n)`` advances n steps and can be called repeatedly (training continues where it stopped).
@@ -286,19 +325,16 @@ class HostLoop(GymEnvSteps):
     episode) and keeps rejecting bad updates.
     """
 
+    SKIP_SUPPORTED = True
+
     def __init__(self, agent: Agent, env: gym.Env, seed: int, buffer_size: int, batch_size: int,
                  warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
                  nonfinite: str = "stop", env_id: str = "env"):
-        self.agent = agent
-        self.env = env
-        self.env_id = env_id
+        super().__init__(agent, env, seed, env_id, nonfinite)
         self.warmup_steps = warmup_steps
         self.learning_starts = learning_starts
-        self.nonfinite = nonfinite
         self.fns = StepFunctions(agent, batch_size, truncation_as_terminal)
         self.carry = init_carry(agent, buffer_size, jax.random.key(seed))
-        self.seeds = EpisodeSeeds(seed, EpisodeSeeds.TRAIN)
-        self.state = LoopState()
         self._obs: np.ndarray | None = None
         self._action: np.ndarray | None = None
 
@@ -346,30 +382,12 @@ class HostLoop(GymEnvSteps):
         self.start()
         s = self.state
         fns = self.fns
-        discrete = self.agent.spec.discrete
         end = s.step + n_steps
         while s.step < end:
             t = s.step + 1
             tic = time.perf_counter()
             obs, action = self._obs, self._action
-            next_obs, reward, terminated, truncated, _ = self._step_env(int(action[0]) if discrete else action[0])
-            next_obs = self._check_obs(next_obs, "step")
-            reward = float(reward)
-            store = True
-            if not (math.isfinite(reward) and np.isfinite(next_obs).all()):
-                quantity = "reward" if not math.isfinite(reward) else "observation"
-                if self.nonfinite == "stop":
-                    raise NonFiniteError(
-                        f"step {t} (episode {s.episode + 1}): the env returned a NaN/inf {quantity}. Fix the env, "
-                        "or set nonfinite=skip to drop such transitions.", step=t, episode=s.episode + 1,
-                        quantity=quantity)
-                store, truncated, reward = False, True, 0.0  # drop it and start a new episode
-                next_obs = np.nan_to_num(next_obs)
-                s.skipped_transitions += 1
-            s.episode_return += reward
-            s.episode_length += 1
-            done = bool(terminated or truncated)
-            policy_obs = self._reset_env() if done else next_obs
+            next_obs, reward, terminated, truncated, policy_obs, done, store = self._env_transition(action, t)
             packed = fns.pack(obs, action, reward, next_obs, terminated, truncated, policy_obs, done)
             update = t >= self.learning_starts
             self.carry, next_action = fns.step(self.carry, packed, np.int32(t), update=update,
@@ -383,10 +401,7 @@ class HostLoop(GymEnvSteps):
             self._obs = policy_obs
             s.step = t
             if done:
-                s.episode += 1
-                record = EpisodeRecord(step=t, episode=s.episode, episode_return=s.episode_return,
-                                       episode_length=s.episode_length, metrics=self._read_metrics())
-                s.episode_return, s.episode_length = 0.0, 0
+                record = self._end_episode(t, self._read_metrics)
                 if on_episode is not None:
                     on_episode(record)
             if on_step is not None:

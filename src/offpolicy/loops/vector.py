@@ -12,7 +12,6 @@ checkpoints of a multi-seed run are not supported.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -53,7 +52,8 @@ class VectorHostLoop:
         self._first = jax.jit(vfirst, static_argnames=("random_action",), donate_argnums=0)
         self._init = jax.jit(jax.vmap(lambda key: init_carry(agent, buffer_size, key)))
         self.carry = self._init(jax.vmap(jax.random.key)(jnp.asarray(self.seeds, jnp.int32)))
-        self._singles = [SeedEnv(agent, env, seed, env_id) for env, seed in zip(self.envs, self.seeds)]
+        self._singles = [SeedEnv(agent, env, seed, env_id, label=f"seed {seed}, ")
+                         for env, seed in zip(self.envs, self.seeds)]
         self.states = [s.state for s in self._singles]
         self._obs: np.ndarray | None = None
         self._action: np.ndarray | None = None
@@ -102,26 +102,14 @@ class VectorHostLoop:
             on_step: Callable[[int, bool], None] | None = None) -> None:
         """Advance every seed ``n_steps`` env steps; ``on_step(step, all_at_episode_start)`` after each step."""
         self.start()
-        discrete = self.agent.spec.discrete
         end = self.states[0].step + n_steps
         while self.states[0].step < end:
             t = self.states[0].step + 1
             tic = time.perf_counter()
             rows, policy_obs, done_any = [], [], []
-            for i, (single, s) in enumerate(zip(self._singles, self.states)):
+            for i, single in enumerate(self._singles):
                 obs, action = self._obs[i], self._action[i]
-                next_obs, reward, terminated, truncated, _ = single._step_env(
-                    int(action[0]) if discrete else action[0])
-                next_obs = single._check_obs(next_obs, "step")
-                reward = float(reward)
-                if not (math.isfinite(reward) and np.isfinite(next_obs).all()):
-                    quantity = "reward" if not math.isfinite(reward) else "observation"
-                    raise NonFiniteError(f"seed {self.seeds[i]}, step {t}: the env returned a NaN/inf {quantity}.",
-                                         step=t, episode=s.episode + 1, quantity=quantity)
-                s.episode_return += reward
-                s.episode_length += 1
-                done = bool(terminated or truncated)
-                p_obs = single._reset_env() if done else next_obs
+                next_obs, reward, terminated, truncated, p_obs, done, _ = single._env_transition(action, t)
                 rows.append(self.fns.pack(obs, action, reward, next_obs, terminated, truncated, p_obs, done))
                 policy_obs.append(p_obs)
                 done_any.append(done)
@@ -131,7 +119,7 @@ class VectorHostLoop:
             self._action = np.asarray(next_action)
             elapsed = time.perf_counter() - tic
             self._obs = np.stack(policy_obs)
-            for i, s in enumerate(self.states):
+            for i, (single, s) in enumerate(zip(self._singles, self.states)):
                 if update:
                     if s.updates > 0:
                         s.learn_time += elapsed
@@ -139,10 +127,7 @@ class VectorHostLoop:
                     s.updates += 1
                 s.step = t
                 if done_any[i]:
-                    s.episode += 1
-                    record = EpisodeRecord(step=t, episode=s.episode, episode_return=s.episode_return,
-                                           episode_length=s.episode_length, metrics=self._read_metrics(i))
-                    s.episode_return, s.episode_length = 0.0, 0
+                    record = single._end_episode(t, lambda i=i: self._read_metrics(i))
                     if on_episode is not None:
                         on_episode(i, record)
             if on_step is not None:
