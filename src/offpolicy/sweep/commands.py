@@ -148,11 +148,12 @@ def _file_flag(file: dict, key: str, target: str) -> bool:
 
 
 def _saved_backend(sweep_dir: Path) -> str | None:
-    import yaml
+    """The backend saved in the sweep's spec; None if the spec cannot be read (resume_sweep then says why)."""
+    from offpolicy.sweep.spec import load_spec
 
     try:
-        return (yaml.safe_load((sweep_dir / "sweep.yaml").read_text()) or {}).get("backend")
-    except (OSError, yaml.YAMLError, AttributeError):
+        return load_spec(sweep_dir).backend
+    except OffpolicyError:
         return None
 
 

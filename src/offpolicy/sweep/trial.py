@@ -105,9 +105,9 @@ def plan_batches(trials: list, workers: int, batch_seeds: bool = True) -> list[l
     Batches go round-robin over the configs (every config's first seed, then every config's second, ...): the
     trials running at once compile different programs, those after them find theirs in the compilation cache, and
     a sweep stopped early has results for every config."""
-    groups: dict[str, list] = {}
-    for trial in trials:
-        groups.setdefault(trial.slug, []).append(trial)
+    from offpolicy.sweep.spec import configs
+
+    groups = configs(trials)
     per_group: list[list[list]] = []
     for group in groups.values():
         if len(group) > 1 and can_batch_seeds(group[0].config, batch_seeds):
@@ -131,9 +131,9 @@ def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:
     outcomes: dict[str, dict[str, Any]] = {}
     todo = []
     for job in jobs:
-        if layout.trial_state(Path(job.run_dir)) == layout.DONE:
-            layout.log_event(Path(job.sweep_dir), job.id, "skipped")
-            outcomes[job.id] = {"id": job.id, "state": layout.DONE, "skipped": True, **_final(Path(job.run_dir))}
+        skipped = _skip_if_done(job)
+        if skipped is not None:
+            outcomes[job.id] = skipped
         else:
             todo.append(job)
     if len(todo) == 1:
@@ -142,13 +142,9 @@ def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:
         locks = []
         try:
             for job in todo:
-                run_dir = Path(job.run_dir)
-                run_dir.parent.mkdir(parents=True, exist_ok=True)
-                lock = layout.SweepLock(run_dir.parent / f".{run_dir.name}.lock", f"trial {job.id}")
-                try:
-                    lock.acquire()
-                except Exception as exc:  # noqa: BLE001 - another process runs it: not ours to touch
-                    outcomes[job.id] = {"id": job.id, "state": layout.FAILED, "error": str(exc), "busy": True}
+                lock, busy = _lock_trial(job)
+                if busy is not None:
+                    outcomes[job.id] = busy
                     continue
                 locks.append((job, lock))
             mine = [job for job, _ in locks]
@@ -217,20 +213,38 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
     """Run one trial to the end, in its run directory: skip it if it finished, resume it from its newest training
     checkpoint if it has one, else (re)start it from scratch. Never raises for a training error: the error and its
     traceback go to RUN_DIR/error.txt and the outcome says ``failed``."""
-    run_dir, sweep_dir = Path(job.run_dir), Path(job.sweep_dir)
-    if layout.trial_state(run_dir) == layout.DONE:
-        layout.log_event(sweep_dir, job.id, "skipped")
-        return {"id": job.id, "state": layout.DONE, "skipped": True, **_final(run_dir)}
+    skipped = _skip_if_done(job)
+    if skipped is not None:
+        return skipped
+    lock, busy = _lock_trial(job)
+    if busy is not None:
+        return busy
+    try:
+        return _run_locked(job, Path(job.run_dir), Path(job.sweep_dir))
+    finally:
+        lock.release()
+
+
+def _skip_if_done(job: TrialJob) -> dict[str, Any] | None:
+    """The outcome of a trial that finished in an earlier session (logged as skipped), or None if it has not."""
+    run_dir = Path(job.run_dir)
+    if layout.trial_state(run_dir) != layout.DONE:
+        return None
+    layout.log_event(Path(job.sweep_dir), job.id, "skipped")
+    return {"id": job.id, "state": layout.DONE, "skipped": True, **_final(run_dir)}
+
+
+def _lock_trial(job: TrialJob) -> tuple[layout.SweepLock | None, dict[str, Any] | None]:
+    """Take the trial's lock: ``(lock, None)``, or ``(None, outcome)`` when another process runs the trial (not ours
+    to touch)."""
+    run_dir = Path(job.run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     lock = layout.SweepLock(run_dir.parent / f".{run_dir.name}.lock", f"trial {job.id}")
     try:
         lock.acquire()
-    except Exception as exc:
-        return {"id": job.id, "state": layout.FAILED, "error": str(exc), "busy": True}
-    try:
-        return _run_locked(job, run_dir, sweep_dir)
-    finally:
-        lock.release()
+    except Exception as exc:  # noqa: BLE001 - whatever the lock raised, the trial is busy elsewhere
+        return None, {"id": job.id, "state": layout.FAILED, "error": str(exc), "busy": True}
+    return lock, None
 
 
 def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]:
