@@ -56,10 +56,11 @@ def main() -> None:
     loop = HostLoop(agent, env, 0, cfg.agent.buffer_size, cfg.agent.batch_size, warmup_steps=500, learning_starts=500)
     loop.run(1000)  # fill a little, compile every mode
     fns = loop.fns
-    packed = fns.pack(loop._obs, loop._action, 0.0, loop._obs, False, False, loop._obs, False)
+    obs = np.zeros((1, *spec.obs_shape), np.float32)
+    packed = fns.pack(obs, np.zeros((1, spec.action_dim), np.float32), 0.0, obs, False, False, obs, False)
     batch = rb.sample(loop.carry.buffer, jax.random.key(0), cfg.agent.batch_size)
     update = jax.jit(agent.update, donate_argnums=0)
-    state = jax.tree.map(jnp.copy, loop.carry.agent)
+    state = jax.tree.map(jnp.copy, loop.agent_state())
     state, m = update(state, batch, jax.random.key(1))
     jax.block_until_ready(m)
 

@@ -106,10 +106,10 @@ def run_compiled(trainer, hp: dict) -> dict:
     t_end = time.perf_counter()
     summary = trainer.finish(video=False)
     loop = trainer.loop
-    state = loop.state
+    state = loop.states[0]
     if not state.learn_time:
         raise NotAvailable("no learning chunk ran without compiling (budget too small for the chunk size)")
-    compile_s = getattr(loop, "start_up_time", None)
+    compile_s = loop.start_up_time
     return {"learn_steps": state.learn_steps, "learn_time_s": state.learn_time,
             "learn_steps_per_s": summary["learning_phase_steps_per_s"],
             "lib_learn_steps_per_s": summary["learning_phase_steps_per_s"], "setup_s": t_setup - T_IMPORT,
@@ -119,72 +119,43 @@ def run_compiled(trainer, hp: dict) -> dict:
 
 
 def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int, loop_kind: str) -> dict:
-    """Seeds seed * n .. seed * n + n - 1 (n = n_seeds) trained at once, built as offpolicy.run.multi.MultiSeedTrainer
-    builds them: the compiled loop vmapped over the whole carry, or the host loop's VectorHostLoop (one Gymnasium env
-    per seed, the agents vmapped in one jitted call per step). Timed like the single-seed run of the same loop;
-    steps/s counts every seed's steps: the throughput to compare with n_seeds sequential runs."""
-    import dataclasses
-
-    import jax.numpy as jnp
+    """Seeds seed * n .. seed * n + n - 1 (n = n_seeds) trained at once by one multi-seed Trainer (writing nothing):
+    the compiled loop vmapped over the whole carry, or the host loop with one Gymnasium env per seed and the agents
+    vmapped in one jitted call per step. Timed like the single-seed run of the same loop; steps/s counts every seed's
+    steps: the throughput to compare with n_seeds sequential runs."""
     import numpy as np
 
     from offpolicy.config import make_config
     from offpolicy.errors import OffpolicyError
-    from offpolicy.run.evaluate import evaluate
     from offpolicy.run.trainer import Trainer
 
     seeds = list(range(seed * n_seeds, (seed + 1) * n_seeds))  # benchmark seed k: disjoint block k
     try:
-        from offpolicy.agents import make_agent
-
         config = make_config(PRESETS["offpolicy-vmap", algo], overrides_for(hp, seed, loop_kind))
-        common = dict(buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
-                      warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
-                      truncation_as_terminal=config.truncation_as_terminal)
-        if loop_kind == "compiled":
-            from offpolicy.envs import make_jax_env
-            from offpolicy.loops.compiled import CompiledLoop
-
-            jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
-            loop = CompiledLoop(make_agent(config.algo, config.agent, spec), jax_env, seed=seeds, **common)
-        else:
-            from offpolicy.envs import make_env
-            from offpolicy.loops.vector import VectorHostLoop
-
-            envs = [make_env(config.env, config.algo, config.env_kwargs) for _ in seeds]
-            loop = VectorHostLoop(make_agent(config.algo, config.agent, envs[0][1]), [e for e, _ in envs], seeds,
-                                  env_id=config.env, **common)
-        trainers = [Trainer(dataclasses.replace(config, seed=s), run_dir=None, progress=False, loop=loop.seed_view(i))
-                    for i, s in enumerate(seeds)]
-    except (OffpolicyError, ImportError, NotImplementedError, TypeError, AttributeError) as exc:
+        trainer = Trainer(config, progress=False, seeds=seeds)
+    except (OffpolicyError, ImportError, NotImplementedError) as exc:
         raise NotAvailable(f"vmapped seeds ({loop_kind}): {type(exc).__name__}: {exc}") from exc
+    loop = trainer.loop
     if loop_kind == "host":
         result = timed_phases(loop.run, hp)
         result["learn_steps_per_s"] *= n_seeds
         result["learn_steps"] *= n_seeds
-        state = loop.state
+        state = loop.states[0]
         result["lib_learn_steps_per_s"] = n_seeds * state.learn_steps / state.learn_time if state.learn_time else None
     else:
         t_setup = time.perf_counter()
         loop.run(hp["total_steps"])
         t_end = time.perf_counter()
-        state = loop.state
+        state = loop.states[0]
         if not state.learn_time:
             raise NotAvailable("no learning chunk ran without compiling (budget too small for the chunk size)")
         result = {"learn_steps": n_seeds * state.learn_steps, "learn_time_s": state.learn_time,
                   "learn_steps_per_s": n_seeds * state.learn_steps / state.learn_time, "lib_learn_steps_per_s": None,
                   "setup_s": t_setup - T_IMPORT, "compile_s": loop.start_up_time, "wall_time_s": t_end - T0,
                   "startup_s": (t_setup - T0) + loop.start_up_time}
-    # each seed's policy on its own evaluation seeds; the state is sliced out of the vmapped carry once per seed
-    # (Trainer.evaluate on a seed view re-slices it at every env step: minutes for 8 seeds)
-    evals = []
-    for i, trainer in enumerate(trainers):
-        agent_state = loop.agent_state_of(i)
-
-        def policy(obs, agent_state=agent_state, trainer=trainer):
-            return np.asarray(trainer.policy_fn(agent_state, jnp.asarray(obs, jnp.float32)))
-
-        evals.append(evaluate(trainer.eval_env, policy, trainer.eval_seeds, trainer.spec.discrete)["mean"])
+    # each seed's policy on its own evaluation seeds (the Evaluator reads a seed's state once per evaluation)
+    evals = [trainer.evaluate(i=i)["mean"] for i in range(n_seeds)]
+    trainer.close()
     return {**result, "n_seeds": n_seeds, "eval_mean": float(np.mean(evals)), "eval_std": float(np.std(evals)),
             "eval_returns": evals}
 

@@ -24,32 +24,62 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from offpolicy import registry
 from offpolicy.config import RunConfig, make_config
 from offpolicy.errors import CheckpointError, OffpolicyError
+from offpolicy.policy import Policy, checkpoint_dir
 from offpolicy.run import checkpoint
 from offpolicy.run.trainer import Trainer
 
 
 class OffPolicyModel:
-    """Shared model shell; subclasses set ``algo`` and ``default_env``."""
+    """Shared model shell; each registered algorithm gets a subclass (``offpolicy.DDPG``, ...) with its ``algo``.
+
+    Without ``preset`` or ``config`` a model starts from its algorithm's default preset (the registry's), with
+    ``env`` replacing the preset's env when given."""
 
     algo: ClassVar[str]
-    default_env: ClassVar[str]
 
     def __init__(self, env: str | None = None, seed: int = 0, *, preset: str | None = None,
                  config: RunConfig | None = None, progress: bool = True, **overrides: Any):
         if config is None:
             values: dict[str, Any] = {"algo": self.algo, "seed": seed, **overrides}
-            if env is not None or preset is None:
-                values["env"] = env or self.default_env
-            config = make_config(preset, values)
+            if env is not None:
+                values["env"] = env
+            config = make_config(preset or registry.get(self.algo).default_preset, values)
         if config.algo != self.algo:
             raise ValueError(f"{type(self).__name__} cannot use a config for algo {config.algo!r}.")
+        config.check()
         self.config = config
         self.progress = progress
-        self._trainer = Trainer(config, run_dir=None, progress=progress)
+        self._trainer_: Trainer | None = None  # built when training or evaluation first needs it
+        self._loaded: Policy | None = None  # a loaded checkpoint's policy, until a trainer takes its state over
+        self._policy: Policy | None = None
         self._predict_key = jax.random.key(config.seed + 1_000_003)
         self._live = None  # LivePlot of learn(live=True), kept so later calls continue its curves
+        self._trainer_ = Trainer(config, run_dir=None, progress=progress)  # validates the env at once
+
+    @property
+    def _trainer(self) -> Trainer:
+        if self._trainer_ is None:
+            self._trainer_ = Trainer(self.config, run_dir=None, progress=self.progress)
+            if self._loaded is not None:
+                if self._trainer_.spec != self._loaded.spec:
+                    raise CheckpointError(f"{self._loaded.path}: saved for env spec {self._loaded.spec}, but "
+                                          f"{self.config.env} now has {self._trainer_.spec}.")
+                self._trainer_.set_state(self._loaded.agent_state)
+                self._loaded = None
+        return self._trainer_
+
+    def policy(self) -> Policy:
+        """The current noise-free policy (a loaded checkpoint's, or the trainer's current agent state)."""
+        if self._trainer_ is None and self._loaded is not None:
+            return self._loaded
+        trainer = self._trainer
+        if self._policy is None:
+            self._policy = Policy(trainer.agent, trainer.state, self.config, trainer.action_bounds, trainer.policy_fn)
+        self._policy.agent_state = trainer.state
+        return self._policy
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> OffPolicyModel:
@@ -59,11 +89,13 @@ class OffPolicyModel:
     # -- training -----------------------------------------------------------------------------------------------------
     @property
     def num_timesteps(self) -> int:
-        return self._trainer.loop.state.step
+        if self._trainer_ is None and self._loaded is not None:
+            return int(self._loaded.meta.get("info", {}).get("step", 0))
+        return self._trainer.step
 
     @property
     def run_dir(self) -> Path | None:
-        return self._trainer.run_dir
+        return None if self._trainer_ is None else self._trainer_.run_dir
 
     def learn(self, total_steps: int | None = None, run_dir: str | Path | None = None,
               progress: bool | None = None, live: bool = False) -> OffPolicyModel:
@@ -139,77 +171,57 @@ class OffPolicyModel:
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """Action for one observation (``obs_shape``) or a batch (``[B, *obs_shape]``), in the env's action space.
         ``deterministic=False`` adds the exploration noise (its state is not carried between calls)."""
-        spec = self._trainer.spec
-        obs = np.asarray(obs, np.float32)
-        single = obs.shape == tuple(spec.obs_shape)
-        if not single and obs.shape[1:] != tuple(spec.obs_shape):
-            raise ValueError(f"obs has shape {obs.shape}; expected {tuple(spec.obs_shape)} or [B, *{tuple(spec.obs_shape)}].")
-        batch = obs[None] if single else obs
+        policy = self.policy()
         if deterministic:
-            action = self._trainer.policy(batch)
-        else:
-            self._predict_key, key = jax.random.split(self._predict_key)
-            action = np.asarray(self._trainer.agent.act(self._trainer.state, jnp.asarray(batch), key, explore=True)[0])
-        action = self._to_env_action(action)
+            return policy.predict(obs)
+        batch, single = policy._batch(obs)
+        self._predict_key, key = jax.random.split(self._predict_key)
+        action = np.asarray(policy.agent.act(policy.agent_state, jnp.asarray(batch), key, explore=True)[0])
+        action = policy.to_env(action)
         return action[0] if single else action
-
-    def _to_env_action(self, action: np.ndarray) -> np.ndarray:
-        if self._trainer.spec.discrete:
-            return action.astype(np.int64)
-        space = self._trainer.env.env.action_space  # under RescaleAction: the env's own bounds
-        low, high = space.low.astype(np.float32), space.high.astype(np.float32)
-        return np.clip(low + (action + 1.0) * 0.5 * (high - low), low, high)
 
     def evaluate(self, episodes: int = 10) -> dict:
         """Noise-free evaluation on a separate env with the run's evaluation seeds."""
+        if self._trainer_ is None and self._loaded is not None:
+            return self._loaded.evaluate(episodes)
         return self._trainer.evaluate(episodes)
 
     # -- persistence --------------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint directory (agent.safetensors + meta.json)."""
-        s = self._trainer.loop.state
+        trainer = self._trainer
+        s = trainer.loop.states[0]
         info = {"step": s.step, "episodes": s.episode, "updates": s.updates}
-        return checkpoint.save(path, self._trainer.state, self.config, self._trainer.spec, info)
+        return checkpoint.save(path, trainer.state, self.config, trainer.spec, info,
+                               action_bounds=trainer.action_bounds)
 
     @classmethod
     def load(cls, path: str | Path, progress: bool = True) -> OffPolicyModel:
-        """Load a checkpoint directory, or a run directory (its ``checkpoints/final``)."""
-        path = Path(path)
-        if (path / "checkpoints" / "final").is_dir():
-            path = path / "checkpoints" / "final"
-        meta, config, spec = checkpoint.read_meta(path)
-        if config.algo != cls.algo:
-            raise CheckpointError(f"{path}: holds a {config.algo} checkpoint; load it with that algorithm's class.")
-        model = cls(config=config, progress=progress)
-        if model._trainer.spec != spec:
-            raise CheckpointError(f"{path}: saved for env spec {spec}, but {config.env} now has {model._trainer.spec}.")
-        model._trainer.set_state(checkpoint.restore(path, model._trainer.state))
+        """Load a checkpoint directory, or a run directory (its ``checkpoints/final``). Predicting needs no env,
+        loop or replay buffer; ``learn`` or ``evaluate`` build what they need when called."""
+        policy = Policy.load(checkpoint_dir(path))
+        if policy.config.algo != cls.algo:
+            raise CheckpointError(f"{policy.path}: holds a {policy.config.algo} checkpoint; load it with "
+                                  f"offpolicy.{registry.get(policy.config.algo).api_class}.")
+        model = cls.__new__(cls)
+        model.config, model.progress = policy.config, progress
+        model._trainer_, model._loaded, model._policy, model._live = None, policy, None, None
+        model._predict_key = jax.random.key(policy.config.seed + 1_000_003)
         return model
 
 
-class DDPG(OffPolicyModel):
-    """Deep Deterministic Policy Gradient (Lillicrap et al. 2015) for continuous (Box) action spaces."""
+def _model_class(entry: registry.Algorithm) -> type[OffPolicyModel]:
+    doc = (f"{entry.title}, for {entry.action_kind} action spaces. Without ``preset`` or ``config`` it starts from "
+           f"the ``{entry.default_preset}`` preset (with ``env`` replacing its env when given). See {entry.docs}.")
+    return type(entry.api_class, (OffPolicyModel,), {"algo": entry.name, "__doc__": doc, "__module__": __name__})
 
-    algo = "ddpg"
-    default_env = "Pendulum-v1"
+
+MODEL_CLASSES: dict[str, type[OffPolicyModel]] = {e.api_class: _model_class(e) for e in registry.ALGORITHMS.values()}
+"""One API class per registered algorithm, by class name (``DDPG``, ``DQN``)."""
+globals().update(MODEL_CLASSES)
+__all__ = ["OffPolicyModel", "MODEL_CLASSES", *MODEL_CLASSES]
 
 
-class DQN(OffPolicyModel):
-    """DQN (Mnih et al. 2015) with NoisyNet exploration (Fortunato et al. 2017), or epsilon-greedy with
-    ``exploration="epsilon"``, for discrete (gymnasium.spaces.Discrete) action spaces.
-
-    Without ``preset`` or ``config``, the run settings and hyperparameters are the ``noisy-dqn-cartpole`` preset's
-    (with ``env`` replacing CartPole-v1 when given).
-    """
-
-    algo = "dqn"
-    default_env = "CartPole-v1"
-    default_preset: ClassVar[str] = "noisy-dqn-cartpole"
-
-    def __init__(self, env: str | None = None, seed: int = 0, *, preset: str | None = None,
-                 config: RunConfig | None = None, progress: bool = True, **overrides: Any):
-        if preset is None and config is None:
-            preset = self.default_preset
-            if env is None:
-                env = self.default_env
-        super().__init__(env, seed, preset=preset, config=config, progress=progress, **overrides)
+def model_class(algo: str) -> type[OffPolicyModel]:
+    """The API class of a registered algorithm."""
+    return MODEL_CLASSES[registry.get(algo).api_class]

@@ -21,7 +21,8 @@ def train(
     seeds: str | None = None,
     loop: Literal["host", "compiled"] | None = None,
     total_steps: int | None = None,
-    set: Annotated[tuple[str, ...], tyro.conf.arg(metavar="KEY=VALUE")] = (),  # noqa: A002 - the flag is --set
+    set: Annotated[tuple[tuple[str, ...], ...], tyro.conf.arg(metavar="KEY=VALUE"),  # noqa: A002 - the flag is --set
+                   tyro.conf.UseAppendAction] = (),
     out: Path = Path("runs"),
     run_dir: Path | None = None,
     checkpoint_every: int | None = None,
@@ -45,7 +46,8 @@ def train(
         loop: host (any Gymnasium env, stepped from Python) or compiled (gymnax port of the env, whole chunks of
             training in one jitted lax.scan: Pendulum-v1, CartPole-v1, Acrobot-v1, MountainCar(Continuous)).
         total_steps: Environment steps; overrides the preset's.
-        set: Config overrides as key=value (full key like agent.noise.sigma, or a unique suffix like sigma).
+        set: Config overrides as key=value (full key like agent.noise.sigma, or a unique suffix like sigma); several
+            after one --set, or --set repeated: every one applies, and a key given twice is refused.
         out: Parent folder for a new run directory (named <preset or algo-env>_s<seed>_<time>).
         run_dir: Exact run directory to create instead (must not exist or be empty).
         checkpoint_every: Write a full training checkpoint at the first episode end after every N steps.
@@ -65,9 +67,9 @@ def train(
         if not (resume / "checkpoints").is_dir():
             raise OffpolicyError(f"{resume}: not a run directory with checkpoints/ to resume.")
         trainer = Trainer.resume(resume, total_steps=total_steps, progress=progress)
-        _train_and_report(trainer, trainer.config.total_steps - trainer.loop.state.step, video)
+        _train_and_report(trainer, trainer.config.total_steps - trainer.step, video)
         return
-    overrides = parse_set(list(set))
+    overrides = parse_set([item for group in set for item in group])
     if checkpoint_every is not None:
         overrides["checkpoint_every"] = checkpoint_every
     for key, value in (("algo", algo), ("env", env), ("seed", seed), ("total_steps", total_steps), ("loop", loop)):
@@ -79,21 +81,24 @@ def train(
     config = make_config(preset, overrides)
     name = Path(preset).stem if preset else f"{config.algo}-{config.env}"
     if seeds is not None:
-        from offpolicy.run.multi import MultiSeedTrainer, parse_seeds
+        from offpolicy.run.multi import parse_seeds
 
         seed_list = parse_seeds(seeds, first=config.seed)
         label = f"{seed_list[0]}-{seed_list[-1]}" if seed_list == list(range(seed_list[0], seed_list[-1] + 1)) \
             else f"{seed_list[0]}..{seed_list[-1]}"
         path = run_dir if run_dir is not None else new_run_dir(out, name, label)
-        _train_seeds_and_report(MultiSeedTrainer(config, seed_list, path, progress=progress), video)
+        _train_seeds_and_report(Trainer(config, path, progress=progress, seeds=seed_list), video)
         return
     path = run_dir if run_dir is not None else new_run_dir(out, name, config.seed)
     _train_and_report(Trainer(config, run_dir=path, progress=progress), config.total_steps, video)
 
 
 def _train_seeds_and_report(multi, video: bool) -> None:
-    multi.learn()
-    summary = multi.finish(video=video and multi.config.video)
+    try:
+        multi.learn(multi.config.total_steps)
+        summary = multi.finish(video=video and multi.config.video)
+    finally:
+        multi.close()
     low, high = summary["final_eval_ci95"]
     print(f"{len(multi.seeds)} seeds ({'vmapped, one process' if summary['vmapped'] else 'one after another'}): "
           f"final eval mean {summary['final_eval_mean']:.1f} (95% CI {low:.1f} .. {high:.1f}); "
@@ -106,7 +111,7 @@ def _train_seeds_and_report(multi, video: bool) -> None:
 def _train_and_report(trainer, steps: int, video: bool) -> None:
     path = trainer.run_dir
     if trainer.resumed_from is not None:
-        print(f"resuming {path} from {trainer.resumed_from.name} (step {trainer.loop.state.step} of "
+        print(f"resuming {path} from {trainer.resumed_from.name} (step {trainer.step} of "
               f"{trainer.config.total_steps})")
     try:
         if steps > 0:
@@ -138,16 +143,14 @@ def eval(  # noqa: A001 - the subcommand is `eval`
         video: Also record one episode to RUN_DIR/eval_video.mp4.
         out: Write the result as JSON to this file.
     """
-    from offpolicy.run.checkpoint import read_meta
-    from offpolicy.run.trainer import Trainer
+    from offpolicy.policy import Policy, checkpoint_dir
 
-    path = _checkpoint_dir(run_dir, checkpoint)
-    _, config, _ = read_meta(path)
-    model = _load(path, config.algo)
-    trainer: Trainer = model._trainer
     if episodes < 1:
         raise OffpolicyError(f"--episodes {episodes}: must be >= 1.")
-    result = trainer.evaluate(episodes)
+    path = checkpoint_dir(run_dir, checkpoint)
+    policy = Policy.load(path)
+    config = policy.config
+    result = policy.evaluate(episodes)
     print(f"{config.algo} {config.env} ({path}): {result['mean']:.2f} ± {result['std']:.2f} over "
           f"{episodes} episodes (min {result['min']:.1f}, max {result['max']:.1f})")
     if out is not None:
@@ -155,7 +158,7 @@ def eval(  # noqa: A001 - the subcommand is `eval`
         print(f"wrote {out}")
     if video:
         target = (run_dir if (run_dir / "checkpoints").is_dir() else path) / "eval_video.mp4"
-        ret, length = trainer.record_video(target)
+        ret, length = policy.record_video(target)
         print(f"video of one episode (return {ret:.1f}, {length} steps): {target}")
 
 
@@ -180,24 +183,6 @@ def presets() -> None:
     for name in preset_names():
         data = load_preset_dict(name)
         print(f"{name:28s} {data.get('algo', '?'):6s} {data.get('env', '?'):16s} {data.get('total_steps', '?')} steps")
-
-
-def _checkpoint_dir(run_dir: Path, checkpoint: str) -> Path:
-    if (run_dir / "meta.json").is_file():
-        return run_dir
-    path = run_dir / "checkpoints" / checkpoint
-    if not path.is_dir():
-        have = sorted(p.name for p in (run_dir / "checkpoints").iterdir()) if (run_dir / "checkpoints").is_dir() else []
-        raise OffpolicyError(f"{path} not found" + (f"; this run has checkpoints {have}." if have else
-                                                    f"; is {run_dir} a run directory made by `offpolicy train`?"))
-    return path
-
-
-def _load(path: Path, algo: str):
-    from offpolicy.api import DDPG, DQN
-
-    classes = {"ddpg": DDPG, "dqn": DQN}
-    return classes[algo].load(path, progress=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,135 +17,24 @@ from typing import Any, Literal
 
 import yaml
 
+from offpolicy import registry
 from offpolicy.errors import ConfigError
+from offpolicy.hparams import DDPGConfig, DQNConfig, NoiseConfig, require  # noqa: F401 - the agent configs, re-exported
+
+MAX_SEED = 2**32 - 1
+"""The largest seed every RNG in a run takes (JAX keys hold 32 bits of it)."""
 
 # --------------------------------------------------------------------------------------------------------------------
-# Dataclasses. Each field has a one-line docstring (shown by ``offpolicy train --help`` and in docs/config.md).
-# Agent configs are frozen and hashable: they are static arguments of the jitted functions.
-
-
-@dataclass(frozen=True)
-class NoiseConfig:
-    """Exploration noise added to the actor's action (in the agent's [-1, 1] action space)."""
-
-    kind: Literal["ou", "gaussian", "tutorial", "none"] = "ou"
-    """ou: Ornstein-Uhlenbeck x += theta*(mu-x)*dt + sigma*sqrt(dt)*N(0,1); gaussian: sigma*N(0,1);
-    tutorial: the notebook's x += theta*(mu-x) + sigma*U[0,1) (biased, kept to reproduce it); none."""
-    theta: float = 1.0
-    """OU mean-reversion rate."""
-    sigma: float = 0.1
-    """Noise scale (OU diffusion, or the Gaussian standard deviation)."""
-    mu: float = 0.0
-    """OU long-run mean."""
-    dt: float = 1e-2
-    """OU time step; lag-1 autocorrelation is 1 - theta*dt."""
-    reset_each_episode: bool = True
-    """Reset the OU state to mu at every episode start (the tutorial never resets)."""
-
-    def check(self) -> None:
-        _require(self.theta >= 0, "agent.noise.theta", self.theta, "must be >= 0")
-        _require(self.sigma >= 0, "agent.noise.sigma", self.sigma, "must be >= 0")
-        _require(self.dt > 0, "agent.noise.dt", self.dt, "must be > 0")
-        if self.kind == "ou":
-            _require(self.theta * self.dt <= 1, "agent.noise.theta", self.theta,
-                     f"theta*dt must be <= 1 for a stable OU process (dt={self.dt})")
-
-
-@dataclass(frozen=True)
-class DDPGConfig:
-    """DDPG (Lillicrap et al. 2015) hyperparameters. Defaults are the tutorial's."""
-
-    buffer_size: int = 100_000
-    """Replay buffer capacity (transitions)."""
-    batch_size: int = 128
-    """Minibatch size per update."""
-    gamma: float = 0.99
-    """Discount factor."""
-    tau: float = 5e-3
-    """Polyak rate of the soft target update: target <- tau*online + (1-tau)*target."""
-    actor_lr: float = 3e-4
-    """Adam learning rate of the actor."""
-    critic_lr: float = 1e-3
-    """Adam learning rate of the critic."""
-    hidden_sizes: tuple[int, ...] = (128, 128)
-    """Hidden layer widths of both actor and critic."""
-    final_layer_init: float = 3e-3
-    """Last layer weights and biases ~ U(-x, x)."""
-    noise: NoiseConfig = field(default_factory=NoiseConfig)
-    """Exploration noise."""
-
-    def check(self) -> None:
-        _check_replay_and_discount(self)
-        _require(0 < self.tau <= 1, "agent.tau", self.tau, "must be in (0, 1]")
-        _require(self.actor_lr > 0, "agent.actor_lr", self.actor_lr, "must be > 0")
-        _require(self.critic_lr > 0, "agent.critic_lr", self.critic_lr, "must be > 0")
-        _require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
-                 "agent.hidden_sizes", list(self.hidden_sizes), "must be a non-empty list of positive ints")
-        _require(self.final_layer_init > 0, "agent.final_layer_init", self.final_layer_init, "must be > 0")
-        self.noise.check()
-
-
-@dataclass(frozen=True)
-class DQNConfig:
-    """DQN (Mnih et al. 2015) with NoisyNet (Fortunato et al. 2017) or epsilon-greedy exploration.
-    Defaults are the NoisyNet tutorial's, with the paper's sigma initialisation."""
-
-    buffer_size: int = 10_000
-    """Replay buffer capacity (transitions)."""
-    batch_size: int = 128
-    """Minibatch size per update."""
-    gamma: float = 0.99
-    """Discount factor."""
-    lr: float = 1e-3
-    """Adam learning rate (eps 1e-8, as PyTorch's default Adam in the tutorial)."""
-    target_update: int = 150
-    """Hard copy of the online parameters into the target network every this many updates."""
-    hidden_sizes: tuple[int, ...] = (128, 128)
-    """Hidden widths; the first layer is a plain Dense, every later layer (and the output) is noisy."""
-    loss: Literal["huber", "mse"] = "huber"
-    """TD loss on the taken action's Q: huber (smooth L1, delta 1, as the tutorial) or mse."""
-    max_grad_norm: float = 0.0
-    """Clip the gradient's global norm to this before Adam (0: no clipping, as the tutorial)."""
-    exploration: Literal["noisy", "epsilon"] = "noisy"
-    """noisy: NoisyNet layers, greedy w.r.t. the noisy Q; epsilon: the same network without noise, epsilon-greedy."""
-    sigma0: float = 0.5
-    """NoisyNet sigma init: sigma = sigma0/sqrt(fan_in) (paper, factorised noise)."""
-    noise_type: Literal["factorised", "independent"] = "factorised"
-    """factorised: eps_w = f(eps_out) f(eps_in)^T, f(x) = sgn(x) sqrt|x|; independent: one N(0,1) per weight."""
-    bias_sigma_fan_out: bool = False
-    """Initialise the bias sigma with sigma0/sqrt(fan_out), as the tutorial does (the paper uses fan_in)."""
-    eval_noise: bool = False
-    """Evaluate and predict with the current noise sample, as the tutorial's test does (default: mean weights mu)."""
-    epsilon_start: float = 1.0
-    """epsilon-greedy: exploration rate at the first policy step."""
-    epsilon_end: float = 0.05
-    """epsilon-greedy: final exploration rate."""
-    epsilon_decay_steps: int = 10_000
-    """epsilon-greedy: policy steps (after warm-up) over which epsilon falls linearly from start to end."""
-
-    def check(self) -> None:
-        _check_replay_and_discount(self)
-        _require(self.lr > 0, "agent.lr", self.lr, "must be > 0")
-        _require(self.target_update >= 1, "agent.target_update", self.target_update, "must be >= 1")
-        _require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
-                 "agent.hidden_sizes", list(self.hidden_sizes), "must be a non-empty list of positive ints")
-        _require(self.max_grad_norm >= 0, "agent.max_grad_norm", self.max_grad_norm, "must be >= 0 (0: off)")
-        _require(self.sigma0 >= 0, "agent.sigma0", self.sigma0, "must be >= 0")
-        _require(0 <= self.epsilon_end <= self.epsilon_start <= 1, "agent.epsilon_start", self.epsilon_start,
-                 f"need 0 <= epsilon_end ({self.epsilon_end}) <= epsilon_start <= 1")
-        _require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
-
-
-AGENT_CONFIGS: dict[str, type] = {"ddpg": DDPGConfig, "dqn": DQNConfig}
-"""Algorithm name -> its agent config class."""
+# The run's dataclass. Each field has a one-line docstring (shown by ``offpolicy train --help`` and in docs/config.md).
+# Agent configs (offpolicy.hparams) are frozen and hashable: they are static arguments of the jitted functions.
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """One training run: algorithm, environment, budget, seeding, evaluation and outputs."""
 
-    algo: str = "ddpg"
-    """Algorithm: ddpg (continuous actions) or dqn (discrete actions)."""
+    algo: str = registry.DEFAULT
+    """Algorithm (offpolicy.registry): ddpg (continuous actions) or dqn (discrete actions)."""
     env: str = "Pendulum-v1"
     """Gymnasium environment id."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -178,41 +67,25 @@ class RunConfig:
     nonfinite: Literal["stop", "skip"] = "stop"
     """On a NaN/inf observation, reward, loss or parameter: stop with an error (after saving the last good state), or
     skip (drop such transitions, reject such updates) and keep training."""
-    agent: Any = field(default_factory=DDPGConfig)
+    agent: Any = field(default_factory=registry.get(registry.DEFAULT).config_class)
     """Algorithm hyperparameters (the section's type depends on algo)."""
 
     def check(self) -> None:
-        _require(self.algo in AGENT_CONFIGS, "algo", self.algo, f"must be one of {sorted(AGENT_CONFIGS)}")
-        _require(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        _require(self.total_steps >= 1, "total_steps", self.total_steps, "must be >= 1")
-        _require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
+        entry = registry.get(self.algo)
+        require(isinstance(self.agent, entry.config_class), "agent", type(self.agent).__name__,
+                f"algo {self.algo} needs a {entry.config_class.__name__}")
+        require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"must be in 0..{MAX_SEED} (2**32 - 1)")
+        require(self.total_steps >= 1, "total_steps", self.total_steps, "must be >= 1")
+        require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
         batch = self.agent.batch_size
-        _require(self.learning_starts >= batch, "learning_starts", self.learning_starts,
+        require(self.learning_starts >= batch, "learning_starts", self.learning_starts,
                  f"must be >= agent.batch_size ({batch}) so the first batch can be drawn")
-        _require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
-        _require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "must be >= 1")
-        _require(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "must be >= 0")
-        _require(self.loop in ("host", "compiled"), "loop", self.loop, "must be host or compiled")
-        _require(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "must be >= 1")
+        require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
+        require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "must be >= 1")
+        require(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "must be >= 0")
+        require(self.loop in ("host", "compiled"), "loop", self.loop, "must be host or compiled")
+        require(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "must be >= 1")
         self.agent.check()
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Validation helpers
-
-
-def _check_replay_and_discount(agent: Any) -> None:
-    """Checks every off-policy agent config shares: buffer_size, batch_size, gamma."""
-    _require(agent.buffer_size >= 1, "agent.buffer_size", agent.buffer_size, "must be >= 1")
-    _require(agent.batch_size >= 1, "agent.batch_size", agent.batch_size, "must be >= 1")
-    _require(agent.batch_size <= agent.buffer_size, "agent.batch_size", agent.batch_size,
-             f"must be <= agent.buffer_size ({agent.buffer_size})")
-    _require(0 <= agent.gamma <= 1, "agent.gamma", agent.gamma, "must be in [0, 1]")
-
-
-def _require(ok: bool, key: str, value: Any, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value!r}: {message}.")
 
 
 def _closest(name: str, options: list[str], noun: str = "keys") -> str:
@@ -312,9 +185,7 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
         raise ConfigError(f"config: expected a mapping, got {type(data).__name__}.")
     data = dict(data)
     algo = data.get("algo", RunConfig.algo)
-    if algo not in AGENT_CONFIGS:
-        raise ConfigError(f"algo={algo!r}: unknown algorithm.{_closest(str(algo), list(AGENT_CONFIGS), 'algorithms')}")
-    agent = _from_mapping(AGENT_CONFIGS[algo], data.pop("agent", {}) or {}, "agent.")
+    agent = _from_mapping(registry.get(algo).config_class, data.pop("agent", {}) or {}, "agent.")
     config = _from_mapping(RunConfig, data, "")
     config = dataclasses.replace(config, agent=agent)
     config.check()
@@ -389,7 +260,7 @@ def _all_keys(cls: type, prefix: str = "") -> list[str]:
 def valid_keys(algo: str) -> list[str]:
     """Every dotted key a ``--set`` override may name for this algorithm."""
     run_keys = [k for k in _all_keys(RunConfig) if k != "agent"]
-    return run_keys + _all_keys(AGENT_CONFIGS[algo], "agent.")
+    return run_keys + _all_keys(registry.get(algo).config_class, "agent.")
 
 
 def resolve_key(key: str, algo: str) -> str:
@@ -413,10 +284,14 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     if "algo" in overrides:
         data["algo"] = overrides["algo"]
     algo = data.get("algo", RunConfig.algo)
-    if algo not in AGENT_CONFIGS:
-        raise ConfigError(f"algo={algo!r}: unknown algorithm.{_closest(str(algo), list(AGENT_CONFIGS), 'algorithms')}")
+    registry.get(algo)  # an unknown algorithm: a ConfigError with the closest name
+    given: dict[str, str] = {}
     for key, value in overrides.items():
-        parts = resolve_key(key, algo).split(".")
+        full = resolve_key(key, algo)
+        if full in given and given[full] != key:
+            raise ConfigError(f"{given[full]!r} and {key!r} both set {full}; give it once.")
+        given[full] = key
+        parts = full.split(".")
         node = data
         for part in parts[:-1]:
             child = node.get(part)
@@ -443,6 +318,8 @@ def parse_set(items: list[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else raw
         except yaml.YAMLError:
             value = raw
+        if key in out:
+            raise ConfigError(f"--set {key} is given twice ({out[key]!r} and {value!r}); give each key once.")
         out[key] = value
     return out
 

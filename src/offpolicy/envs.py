@@ -10,15 +10,13 @@ import gymnasium as gym
 import jax.numpy as jnp
 import numpy as np
 
+from offpolicy import registry
 from offpolicy.agents.base import EnvSpec
 from offpolicy.errors import EnvError
 
 # pygame renders rgb_array frames off-screen: no audio device, no display, no XDG warnings on headless machines.
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-
-_CONTINUOUS_ALGOS = ("ddpg",)
-_DISCRETE_ALGOS = ("dqn",)
 
 
 def make_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None,
@@ -55,12 +53,12 @@ def check_spaces(env: gym.Env, env_id: str, algo: str) -> EnvSpec:
             f"{env_id}: observation space {obs_space} is not a flat Box; offpolicy's MLP agents need a 1-D vector. "
             "Wrap the env with gymnasium.wrappers.FlattenObservation (dict/tuple spaces) or pick a vector-observation env."
         )
-    if algo in _CONTINUOUS_ALGOS:
+    kind = registry.get(algo).action_kind
+    if kind == "continuous":
         if isinstance(action_space, gym.spaces.Discrete):
             raise EnvError(
                 f"{env_id} has a discrete action space ({action_space}); {algo.upper()} needs a continuous Box. "
-                "Use a continuous env (e.g. Pendulum-v1, MountainCarContinuous-v0), or DQN for discrete actions "
-                "(--algo dqn, e.g. `offpolicy train noisy-dqn-cartpole`)."
+                f"Use a continuous env (e.g. Pendulum-v1, MountainCarContinuous-v0), or {_other('discrete')}."
             )
         if not isinstance(action_space, gym.spaces.Box) or len(action_space.shape) != 1:
             raise EnvError(f"{env_id}: action space {action_space} is not a 1-D Box; {algo.upper()} needs one.")
@@ -71,18 +69,43 @@ def check_spaces(env: gym.Env, env_id: str, algo: str) -> EnvSpec:
                 "after giving it finite bounds, or pick an env with a bounded action space."
             )
         return EnvSpec(obs_shape=tuple(obs_space.shape), action_dim=int(action_space.shape[0]))
-    if algo in _DISCRETE_ALGOS:
+    if kind == "discrete":
         if not isinstance(action_space, gym.spaces.Discrete):
             raise EnvError(
                 f"{env_id} has action space {action_space}; {algo.upper()} needs a discrete action space "
                 "(gymnasium.spaces.Discrete). Use a discrete-action env (e.g. CartPole-v1, Acrobot-v1, MountainCar-v0), "
-                "or DDPG for continuous (Box) actions (--algo ddpg, e.g. `offpolicy train ddpg-pendulum`)."
+                f"or {_other('continuous')}."
             )
         if int(action_space.start) != 0:
             raise EnvError(f"{env_id}: Discrete action space starts at {action_space.start}; {algo.upper()} needs "
                            "actions 0..n-1. Wrap the env in a gymnasium.ActionWrapper that adds the offset.")
         return EnvSpec(obs_shape=tuple(obs_space.shape), action_dim=1, n_actions=int(action_space.n))
     raise EnvError(f"unknown algorithm {algo!r}")  # pragma: no cover - config validation rejects it first
+
+
+def _other(kind: str) -> str:
+    """``DQN for discrete actions (--algo dqn, e.g. `offpolicy train noisy-dqn-cartpole`)``, from the registry."""
+    what = "discrete actions" if kind == "discrete" else "continuous (Box) actions"
+    algos = registry.of_kind(kind)
+    names = " or ".join(a.name.upper() for a in algos)
+    examples = ", ".join(f"--algo {a.name}, e.g. `offpolicy train {a.default_preset}`" for a in algos)
+    return f"{names} for {what} ({examples})"
+
+
+def env_action_space(env: gym.Env) -> gym.Space:
+    """The env's own action space: under make_env's RescaleAction, the space it rescales to."""
+    return env.env.action_space if isinstance(env, gym.wrappers.RescaleAction) else env.action_space
+
+
+def to_env_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """An agent's action in [-1, 1] as the env's own action in [low, high]: the same map as the RescaleAction
+    wrapper that training and evaluation step the env through (gymnasium's rescale_box), clipped to the bounds."""
+    from gymnasium.wrappers.utils import rescale_box
+
+    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
+    ones = np.ones(low.shape, np.float32)
+    _, _, to_env = rescale_box(gym.spaces.Box(low, high, dtype=np.float32), -ones, ones)
+    return np.clip(to_env(np.asarray(action, np.float32)), low, high)
 
 
 class EpisodeSeeds:
@@ -155,7 +178,9 @@ def make_jax_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = Non
         low = jnp.asarray(space.low, jnp.float32) * jnp.ones(spec.action_dim, jnp.float32)
         high = jnp.asarray(space.high, jnp.float32) * jnp.ones(spec.action_dim, jnp.float32)
 
-        def to_env(action):  # the same affine map as gymnasium.wrappers.RescaleAction
+        # In JAX, inside the scan: the affine map of to_env_action written as low + (a + 1)(high - low)/2 (equal up
+        # to rounding; kept as it is so compiled runs stay bit-identical to earlier versions).
+        def to_env(action):
             return low + (action + 1.0) * 0.5 * (high - low)
 
     def reset(key):

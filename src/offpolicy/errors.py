@@ -15,3 +15,11 @@ class EnvError(OffpolicyError, ValueError):
 
 class CheckpointError(OffpolicyError, ValueError):
     """A checkpoint or run directory is missing, corrupt, or does not match the config."""
+
+
+class NonFiniteError(OffpolicyError):
+    """An observation, reward, loss or parameter became NaN or inf (``step``, ``episode`` and ``quantity`` say where)."""
+
+    def __init__(self, message: str, step: int, episode: int, quantity: str):
+        super().__init__(message)
+        self.step, self.episode, self.quantity = step, episode, quantity

@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from offpolicy.config import NoiseConfig
+from offpolicy.hparams import NoiseConfig
 
 
 def init(cfg: NoiseConfig, shape: tuple[int, ...]) -> jax.Array:

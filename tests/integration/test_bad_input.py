@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from offpolicy.config import make_config
-from offpolicy.errors import CheckpointError, ConfigError, EnvError
-from offpolicy.loops.host import NonFiniteError
+from offpolicy.errors import CheckpointError, ConfigError, EnvError, NonFiniteError
 from offpolicy.run.trainer import Trainer
 
 
@@ -78,25 +77,25 @@ def test_nan_observation_stops_with_step_episode_and_quantity(tmp_path):
 def test_nan_observation_in_a_multi_seed_host_run_names_the_seed():
     from offpolicy.agents import make_agent
     from offpolicy.envs import make_env
-    from offpolicy.loops.vector import VectorHostLoop
+    from offpolicy.loops.host import HostLoop
 
     cfg = config(register("NaNObs", nan_obs), hidden_sizes=[16, 16], batch_size=16, learning_starts=16,
                  warmup_steps=40)
     envs = [make_env(cfg.env, cfg.algo)[0] for _ in range(2)]
     agent = make_agent(cfg.algo, cfg.agent, make_env(cfg.env, cfg.algo)[1])
-    loop = VectorHostLoop(agent, envs, [3, 5], buffer_size=500, batch_size=16, warmup_steps=40, learning_starts=16)
+    loop = HostLoop(agent, envs, [3, 5], buffer_size=500, batch_size=16, warmup_steps=40, learning_starts=16)
     with pytest.raises(NonFiniteError, match=r"seed 3, step 30 \(episode 1\).*NaN/inf observation") as info:
         loop.run(100)
     assert (info.value.step, info.value.episode, info.value.quantity) == (30, 1, "observation")
     with pytest.raises(ConfigError, match="nonfinite=skip with several seeds"):
-        VectorHostLoop(agent, envs, [3, 5], buffer_size=500, batch_size=16, warmup_steps=40, learning_starts=16,
-                       nonfinite="skip")
+        HostLoop(agent, envs, [3, 5], buffer_size=500, batch_size=16, warmup_steps=40, learning_starts=16,
+                 nonfinite="skip")
 
 def test_inf_reward_is_skipped_when_asked():
     trainer = Trainer(config(register("InfReward", inf_reward), nonfinite="skip"), progress=False)
     trainer.learn(400)
     # the inf-reward transition (step 17 of every episode) is dropped and the episode cut there: 400 // 17 episodes
-    assert trainer.loop.state.skipped_transitions == trainer.loop.state.episode == 23
+    assert trainer.loop.states[0].skipped_transitions == trainer.loop.states[0].episode == 23
     buffer = trainer.loop.carry.buffer
     assert np.isfinite(np.asarray(buffer.data.reward)).all()
     with pytest.raises(NonFiniteError, match="NaN/inf reward"):

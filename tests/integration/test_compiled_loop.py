@@ -120,7 +120,7 @@ def test_compiled_loop_matches_host_loop_on_a_deterministic_env(algo):
     assert int(compiled.carry.learner.agent.updates) == int(host.carry.agent.updates) == steps - 32 + 1
     _assert_trees_close(host.carry.agent, compiled.carry.learner.agent)
     # The same episode bookkeeping.
-    assert compiled.state.episode == host.state.episode and compiled.state.updates == host.state.updates
+    assert compiled.states[0].episode == host.states[0].episode and compiled.states[0].updates == host.states[0].updates
 
 
 def _compiled(algo: str, seeds, steps: int, chunk: int):
@@ -130,7 +130,7 @@ def _compiled(algo: str, seeds, steps: int, chunk: int):
     loop = CompiledLoop(agent, env, seed=seeds, buffer_size=cfg.agent.buffer_size, batch_size=cfg.agent.batch_size,
                         warmup_steps=cfg.warmup_steps, learning_starts=cfg.learning_starts, chunk=chunk)
     records = []
-    loop.run(steps, on_episode=lambda *args: records.append(args))
+    loop.run(steps, on_episode=lambda i, record: records.append((i, record)))
     return loop, records
 
 
@@ -147,7 +147,7 @@ def test_vmapped_seed_equals_single_seed_run(algo):
     single, single_records = _compiled(algo, 11, steps=120, chunk=40)
     _assert_trees_close(single.carry, jax.tree.map(lambda x: x[1], multi.carry))
     mine = [r for j, r in multi_records if j == 1]
-    assert mine and [r.episode_return for r in mine] == pytest.approx([r.episode_return for (r,) in single_records])
+    assert mine and [r.episode_return for r in mine] == pytest.approx([r.episode_return for _, r in single_records])
     # Different seeds really differ (the test above could not pass with one state shared by all seeds).
     first_leaf = _arrays(multi.carry.learner.agent)[0]
     assert not np.allclose(first_leaf[0], first_leaf[1])
@@ -158,7 +158,7 @@ def test_chunking_does_not_change_results():
     b, rb_ = _compiled("ddpg", 2, steps=130, chunk=17)
     for x, y in zip(_arrays(a.carry), _arrays(b.carry), strict=True):
         np.testing.assert_array_equal(x, y)
-    assert [r.episode_return for (r,) in ra] == [r.episode_return for (r,) in rb_]
+    assert [r.episode_return for _, r in ra] == [r.episode_return for _, r in rb_]
 
 
 def test_trainer_runs_the_compiled_loop_and_evaluates_on_gymnasium(tmp_path):
@@ -200,7 +200,7 @@ def test_compiled_run_resumes_bit_identically(tmp_path):
     part.close()
     assert (tmp_path / "part" / "checkpoints" / "train-000000600").is_dir()
     resumed = Trainer.resume(tmp_path / "part", progress=False)
-    assert resumed.loop.state.step == 600
+    assert resumed.step == 600
     resumed.learn(300)
     resumed.close()
     for x, y in zip(_arrays(full.loop.carry), _arrays(resumed.loop.carry), strict=True):
@@ -210,24 +210,47 @@ def test_compiled_run_resumes_bit_identically(tmp_path):
 
 
 @pytest.mark.parametrize("algo", ["ddpg", "dqn"])
-def test_vector_host_loop_seed_equals_single_host_run(algo):
-    from offpolicy.loops.vector import VectorHostLoop
-
+def test_multi_seed_host_loop_seed_equals_single_host_run(algo):
     cfg = _configs(algo)
     _, spec = make_env(cfg.env, cfg.algo)
     agent = make_agent(cfg.algo, cfg.agent, spec)
     kw = dict(buffer_size=cfg.agent.buffer_size, batch_size=cfg.agent.batch_size, warmup_steps=cfg.warmup_steps,
               learning_starts=cfg.learning_starts)
     seeds = [4, 9]
-    multi = VectorHostLoop(agent, [make_env(cfg.env, cfg.algo)[0] for _ in seeds], seeds, **kw)
+    multi = HostLoop(agent, [make_env(cfg.env, cfg.algo)[0] for _ in seeds], seeds, **kw)
     records = []
     multi.run(70, on_episode=lambda i, r: records.append((i, r)))  # warm-up, updates, 2+ episodes per seed
     # Seed 9 alone equals row 1 of the batch (as in test_vmapped_seed_equals_single_seed_run: row 1 only).
     single = HostLoop(agent, make_env(cfg.env, cfg.algo)[0], seed=seeds[1], **kw)
     mine = []
-    single.run(70, on_episode=mine.append)
+    single.run(70, on_episode=lambda i, r: mine.append(r))
     _assert_trees_close(single.carry, jax.tree.map(lambda x: x[1], multi.carry))
     theirs = [r for j, r in records if j == 1]
     assert theirs and [(r.step, r.episode_length) for r in theirs] == [(r.step, r.episode_length) for r in mine]
     assert [r.episode_return for r in theirs] == pytest.approx([r.episode_return for r in mine])
     assert not np.allclose(_arrays(multi.carry.agent)[0][0], _arrays(multi.carry.agent)[0][1])
+
+
+@pytest.mark.parametrize("loop", ["host", "compiled"])
+def test_seeds_up_to_2_to_the_32_work_on_every_loop_and_keep_their_keys(loop):
+    """Seeds >= 2**31 used to overflow int32 in the compiled and multi-seed host loops; every seed the config accepts
+    (< 2**32) gives each agent the same master key as jax.random.key(seed)."""
+    from offpolicy.loops.learner import init_carry
+
+    cfg = _configs("ddpg")
+    _, spec = make_env(cfg.env, cfg.algo)
+    agent = make_agent(cfg.algo, cfg.agent, spec)
+    kw = dict(buffer_size=200, batch_size=16, warmup_steps=40, learning_starts=32)
+    seeds = [2**31 + 5, 2**32 - 1]
+    if loop == "host":
+        multi = HostLoop(agent, [make_env(cfg.env, cfg.algo)[0] for _ in seeds], seeds, **kw)
+    else:
+        multi = CompiledLoop(agent, drift_jax_env(spec.discrete), seed=seeds, chunk=30, **kw)
+    multi.run(30)  # before learning_starts: the parameters are still the initial ones
+    assert multi.states[1].step == 30
+    expected = init_carry(agent, 200, jax.random.key(seeds[1]))  # the single-seed host loop's initial carry
+    first_params = _arrays(expected.agent)[0]
+    if loop == "host":
+        np.testing.assert_array_equal(_arrays(multi.carry.agent)[0][1], first_params)
+    else:
+        np.testing.assert_array_equal(_arrays(multi.carry.learner.agent)[0][1], first_params)

@@ -49,14 +49,14 @@ def test_every_episode_starts_from_a_different_state():
     config = make_config("ddpg-pendulum", {"total_steps": 1_000, "warmup_steps": 1_000, "learning_starts": 1_000})
     trainer = Trainer(config, progress=False)
     starts = []
-    original_reset = trainer.env.reset
+    original_reset = trainer.envs[0].reset
 
     def spy(**kwargs):
         obs, info = original_reset(**kwargs)
         starts.append(np.asarray(obs).copy())
         return obs, info
 
-    trainer.env.reset = spy
+    trainer.envs[0].reset = spy
     trainer.learn(1_000)
     trainer.close()
     assert len(starts) == 6  # first reset + one per finished 200-step episode

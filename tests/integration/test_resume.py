@@ -20,8 +20,8 @@ import os, signal, sys
 from offpolicy.run import checkpoint
 from offpolicy.cli import main
 original, count = checkpoint._write, [0]
-def crashing(tmp, state, config, spec, info, kind, host):
-    original(tmp, state, config, spec, info, kind, host)
+def crashing(tmp, state, config, spec, info, kind, *rest):
+    original(tmp, state, config, spec, info, kind, *rest)
     if kind == "training":
         count[0] += 1
         if count[0] == 2:  # the second training checkpoint: files written, not yet renamed into place

@@ -105,9 +105,9 @@ def test_resume_of_a_batch_with_one_finished_seed_runs_only_the_unfinished_one(b
 
 def test_a_failure_inside_a_batch_fails_every_unfinished_trial_and_a_rerun_starts_the_batch_again(tmp_path,
                                                                                                   monkeypatch):
-    """In this process, with MultiSeedTrainer.learn replaced (a real failing env is tested for single trials in
-    test_sweep.py): cheap, and the batch is the host loop's (VectorHostLoop)."""
-    from offpolicy.run.multi import MultiSeedTrainer
+    """In this process, with Trainer.learn replaced (a real failing env is tested for single trials in
+    test_sweep.py): cheap, and the batch is the multi-seed host loop's."""
+    from offpolicy.run.trainer import Trainer
     from offpolicy.sweep.spec import make_spec, parse_overrides
     from offpolicy.sweep.trial import can_batch_seeds, make_jobs, run_trial_batch
 
@@ -122,8 +122,8 @@ def test_a_failure_inside_a_batch_fails_every_unfinished_trial_and_a_rerun_start
     def fail(self, total_steps=None):
         raise RuntimeError("injected fault")
 
-    learn = MultiSeedTrainer.learn
-    monkeypatch.setattr(MultiSeedTrainer, "learn", fail)
+    learn = Trainer.learn
+    monkeypatch.setattr(Trainer, "learn", fail)
     outcomes = run_trial_batch(jobs)
     assert [o["state"] for o in outcomes] == ["failed", "failed"]
     for run in runs:
@@ -132,7 +132,7 @@ def test_a_failure_inside_a_batch_fails_every_unfinished_trial_and_a_rerun_start
         assert (run / "config.yaml").is_file()  # the attempt's partial run directory
         (run / "leftover").touch()
 
-    monkeypatch.setattr(MultiSeedTrainer, "learn", lambda self, total_steps=None: learn(self, 60))  # warm-up only
+    monkeypatch.setattr(Trainer, "learn", lambda self, total_steps=None: learn(self, 60))  # warm-up only
     outcomes = run_trial_batch(jobs)
     assert [o["state"] for o in outcomes] == ["done", "done"]
     for run in runs:  # rerun from scratch: the failed attempt's files are gone

@@ -120,3 +120,16 @@ def test_apply_overrides_does_not_mutate_input():
 def test_dataclasses_are_hashable_for_jit():
     hash(DDPGConfig())
     assert isinstance(RunConfig().agent, DDPGConfig)
+
+
+def test_tensorboard_gets_every_metric_the_agent_returns(tmp_path, monkeypatch):
+    """Not only the losses and q_mean: DQN's sigma_mean and epsilon too."""
+    from offpolicy.run.logger import RunLogger
+
+    logger = RunLogger(tmp_path, ("loss", "q_mean", "sigma_mean", "epsilon"))
+    tags = []
+    monkeypatch.setattr(logger.tb, "add_scalar", lambda tag, value, step: tags.append(tag))
+    logger.episode({"step": 10, "episode": 1, "episode_return": 3.0, "episode_length": 10, "loss": 0.5, "q_mean": 1.0,
+                    "sigma_mean": 0.1, "epsilon": 0.9, "steps_per_s": None, "time_s": 1.0})
+    logger.close()
+    assert {"agent/loss", "agent/q_mean", "agent/sigma_mean", "agent/epsilon"} <= set(tags)

@@ -21,7 +21,7 @@ import optax
 from offpolicy import exploration
 from offpolicy.agents.base import Agent, EnvSpec
 from offpolicy.buffer import Transition
-from offpolicy.config import DDPGConfig
+from offpolicy.hparams import DDPGConfig
 from offpolicy.networks import Actor, Critic
 
 

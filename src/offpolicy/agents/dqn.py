@@ -26,7 +26,7 @@ import optax
 
 from offpolicy.agents.base import Agent, EnvSpec
 from offpolicy.buffer import Transition
-from offpolicy.config import DQNConfig
+from offpolicy.hparams import DQNConfig
 from offpolicy.networks import QNetwork, sample_q_noise
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import flax.struct
@@ -31,14 +31,17 @@ import numpy as np
 from offpolicy.agents.base import Agent
 from offpolicy.buffer import Transition
 from offpolicy.envs import JaxEnv
-from offpolicy.loops.host import (
+from offpolicy.loops.contract import OnEpisode, OnStep
+from offpolicy.loops.learner import (
     Carry,
     EpisodeRecord,
     LoopState,
-    NonFiniteError,
     first_action,
     init_carry,
     learner_step,
+    mean_metrics,
+    rejected_update_error,
+    seed_array,
 )
 
 ENV_STREAM = 0x656E76  # folded into the master seed's key for the env's reset randomness ("env")
@@ -101,19 +104,20 @@ def run_chunk(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, lea
 
 
 class CompiledLoop:
-    """Trains ``agent`` on ``env`` (a JaxEnv) for one seed, or for several seeds at once (``seeds``, vmapped).
+    """Trains ``agent`` on ``env`` (a JaxEnv) for one seed, or for several seeds at once (``seed`` a list: vmapped).
 
-    Same interface as HostLoop: ``run(n, on_episode, on_step)``, ``state``, ``agent_state``, ``carry``,
-    ``host_state()`` / ``load_host_state()``. With several seeds, ``on_episode`` receives (seed index, record) and
-    ``state`` / ``agent_state`` describe seed 0; ``seed_view(i)`` gives a loop-like view of seed i.
+    Implements the loop contract (offpolicy.loops.contract.Loop): ``on_episode(i, record)`` gets each finished
+    episode after its chunk, ``on_step(step, True)`` runs at each chunk end (chunk ends fall on every multiple of
+    ``chunk`` and of the ``align`` intervals), where evaluation and checkpoints may run. With one seed nothing is
+    vmapped.
     """
 
     def __init__(self, agent: Agent, env: JaxEnv, seed: int | Sequence[int], buffer_size: int, batch_size: int,
                  warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
                  nonfinite: str = "stop", chunk: int = 1000, align: Sequence[int] = ()):
         self.agent, self.env = agent, env
-        self.multi = not isinstance(seed, int)
-        self.seeds = [int(s) for s in seed] if self.multi else [int(seed)]
+        self.seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+        self.vmapped = len(self.seeds) > 1
         self.nonfinite = nonfinite
         self.chunk = int(chunk)
         self.align = [int(a) for a in align if a]
@@ -126,62 +130,40 @@ class CompiledLoop:
         def init_fn(seed):
             return init_compiled_carry(agent, env, buffer_size, seed, warmup_steps)
 
-        if self.multi:
+        seeds = seed_array(self.seeds)
+        if self.vmapped:
             self._chunk = jax.jit(jax.vmap(chunk_fn, in_axes=(0, None, None)), static_argnums=2, donate_argnums=0)
-            self.carry = jax.jit(jax.vmap(init_fn))(jnp.asarray(self.seeds, jnp.int32))
+            self.carry = jax.jit(jax.vmap(init_fn))(seeds)
         else:
             self._chunk = jax.jit(chunk_fn, static_argnums=2, donate_argnums=0)
-            self.carry = jax.jit(init_fn)(jnp.asarray(self.seeds[0], jnp.int32))
-        n = len(self.seeds)
-        self.states = [LoopState() for _ in range(n)]
+            self.carry = jax.jit(init_fn)(seeds[0])
+        self.states = [LoopState() for _ in self.seeds]
         self._metric_names = agent.metric_names
         self._lengths_seen: set[int] = set()
         self.start_up_time = 0.0  # seconds of chunks that compiled (first call per chunk length)
 
     # -- views --------------------------------------------------------------------------------------------------------
-    @property
-    def state(self) -> LoopState:
-        return self.states[0]
+    def _seed(self, tree: Any, i: int) -> Any:
+        return jax.tree.map(lambda x: x[i], tree) if self.vmapped else tree
 
-    @state.setter
-    def state(self, value: LoopState) -> None:
-        self.states[0] = value
-
-    def _slice(self, tree: Any, i: int) -> Any:
-        return jax.tree.map(lambda x: x[i], tree) if self.multi else tree
-
-    @property
-    def agent_state(self) -> Any:
-        return self._slice(self.carry.learner.agent, 0)
-
-    def agent_state_of(self, i: int) -> Any:
-        return self._slice(self.carry.learner.agent, i)
+    def agent_state(self, i: int = 0) -> Any:
+        return self._seed(self.carry.learner.agent, i)
 
     def set_agent_state(self, agent_state: Any) -> None:
-        if self.multi:
+        if self.vmapped:
             raise NotImplementedError("set_agent_state on a multi-seed loop")
         self.carry = self.carry.replace(learner=self.carry.learner.replace(agent=agent_state))
 
-    @property
-    def rejected_updates(self) -> int:
-        return int(np.sum(jax.device_get(self.carry.learner.bad_updates)))
-
-    def rejected_updates_of(self, i: int) -> int:
+    def rejected_updates(self, i: int = 0) -> int:
         return int(np.asarray(jax.device_get(self.carry.learner.bad_updates)).reshape(-1)[i])
-
-    def seed_view(self, i: int) -> SeedView:
-        return SeedView(self, i)
 
     # -- the loop -----------------------------------------------------------------------------------------------------
     def _next_end(self, step: int, end: int) -> int:
         nxt = [end] + [(step // every + 1) * every for every in [self.chunk, *self.align]]
         return min(nxt)
 
-    def run(self, n_steps: int, on_episode: Callable[..., None] | None = None,
-            on_step: Callable[[int, bool], None] | None = None) -> None:
-        """Advance every seed ``n_steps`` env steps. ``on_episode(record)`` (one seed) or ``on_episode(i, record)``
-        (several) gets each finished episode after its chunk; ``on_step(step, True)`` is called at each chunk end,
-        where evaluation and checkpoints may run (chunk ends fall on every multiple of the ``align`` intervals)."""
+    def run(self, n_steps: int, on_episode: OnEpisode | None = None, on_step: OnStep | None = None) -> None:
+        """Advance every seed ``n_steps`` env steps (see the loop contract)."""
         start = self.states[0].step
         end = start + n_steps
         step = start
@@ -202,25 +184,24 @@ class CompiledLoop:
                 n_updates = max(0, nxt - max(step + 1, self.learning_starts) + 1)
                 s.updates += n_updates
                 if learning and not compiles:
-                    s.learn_time += elapsed
-                    s.learn_steps += length
-                self._emit(i, step, jax.tree.map(lambda x, i=i: x[i], out) if self.multi else out, on_episode)
+                    s.count_learning(elapsed, length)
+                self._emit(i, step, self._seed(out, i), on_episode)
             self._check_finite()
             step = nxt
             if on_step is not None:
                 on_step(step, True)
 
-    def _emit(self, i: int, step0: int, out: dict, on_episode) -> None:
+    def _emit(self, i: int, step0: int, out: dict, on_episode: OnEpisode | None) -> None:
         s = self.states[i]
         for j in np.flatnonzero(out["done"]):
             s.episode += 1
-            count = int(out["count"][j])
-            metrics = {k: float(out["sums"][k][j]) / count for k in self._metric_names} if count else {}
+            sums = {k: out["sums"][k][j] for k in self._metric_names}
             record = EpisodeRecord(step=step0 + int(j) + 1, episode=s.episode,
                                    episode_return=float(out["episode_return"][j]),
-                                   episode_length=int(out["episode_length"][j]), metrics=metrics)
+                                   episode_length=int(out["episode_length"][j]),
+                                   metrics=mean_metrics(sums, int(out["count"][j])))
             if on_episode is not None:
-                on_episode(*((i, record) if self.multi else (record,)))
+                on_episode(i, record)
         s.episode_return = float(np.asarray(self.carry.episode_return).reshape(-1)[i]) if len(out["done"]) else 0.0
         s.episode_length = int(np.asarray(self.carry.episode_length).reshape(-1)[i])
 
@@ -230,37 +211,15 @@ class CompiledLoop:
         bad, first = jax.device_get((self.carry.learner.bad_updates, self.carry.learner.first_bad_step))
         bad, first = np.asarray(bad).reshape(-1), np.asarray(first).reshape(-1)
         for i in np.flatnonzero(bad):
-            raise NonFiniteError(
-                f"seed {self.seeds[i]}, step {int(first[i])}: a loss or parameter became NaN/inf; the update was "
-                "rejected and the agent keeps its last good state. Lower the learning rates, check the reward "
-                "scale, or set nonfinite=skip to keep training past such updates.",
-                step=int(first[i]), episode=self.states[i].episode, quantity="loss/parameters")
+            label = f"seed {self.seeds[i]}, " if self.vmapped else ""
+            raise rejected_update_error(label, int(first[i]), self.states[i].episode)
 
     # -- checkpointing ------------------------------------------------------------------------------------------------
     def host_state(self) -> dict[str, Any]:
         """JSON-safe host state; with the carry (env state included) it resumes exactly at any chunk end."""
-        if self.multi:
+        if self.vmapped:
             raise NotImplementedError("training checkpoints of a multi-seed loop")
-        return {"loop": dataclasses.asdict(self.state)}
+        return {"loop": dataclasses.asdict(self.states[0])}
 
     def load_host_state(self, host: dict[str, Any]) -> None:
-        self.state = LoopState(**host["loop"])
-
-
-class SeedView:
-    """Seed i of a multi-seed CompiledLoop, with the parts of the loop interface a Trainer reads."""
-
-    def __init__(self, loop: CompiledLoop, i: int):
-        self.loop, self.i = loop, i
-
-    @property
-    def state(self) -> LoopState:
-        return self.loop.states[self.i]
-
-    @property
-    def agent_state(self) -> Any:
-        return self.loop.agent_state_of(self.i)
-
-    @property
-    def rejected_updates(self) -> int:
-        return self.loop.rejected_updates_of(self.i)
+        self.states[0] = LoopState(**host["loop"])

@@ -1,104 +1,70 @@
-"""Host loop: any Gymnasium env stepped from Python, the agent jitted, one jitted call per env step.
+"""Host loop: any Gymnasium env stepped from Python, the agent jitted, one jitted call per env step, 1..N seeds.
 
 Per env step the loop makes exactly one jitted call. It takes the previous transition packed into a single float32
-array (one host->device copy), stores it in the replay buffer, updates the agent when learning has started, resets
+row (one host->device copy), stores it in the replay buffer, updates the agent when learning has started, resets
 per-episode agent state at episode starts, and returns the next action (one device->host copy). The replay buffer and
-agent state are donated, so the 100k-transition buffer is written in place rather than copied every step.
+agent state are donated, so the buffer is written in place rather than copied every step.
 
-Timing (1-based step t = number of transitions stored so far):
-  * the action of step t is uniformly random if t <= warmup_steps, else the exploring policy's;
-  * after storing transition t, one update runs if t >= learning_starts.
+Several seeds: seed i has its own env (a GymDriver with seed i's episode-seed stream), agent, replay buffer and
+keys, exactly as a one-seed loop with seed i; the per-seed step is vmapped, so all seeds share one jitted call per
+env step. Every seed takes one env step per iteration, so the phase (warm-up, learning) is the same for all. With one
+seed nothing is vmapped (a vmap over one seed could change XLA's summation order, and so the numbers).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-import flax.struct
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from offpolicy import buffer as rb
 from offpolicy.agents.base import Agent
 from offpolicy.buffer import Transition
-from offpolicy.envs import EpisodeSeeds
-from offpolicy.errors import EnvError, OffpolicyError
+from offpolicy.errors import ConfigError, EnvError
+from offpolicy.loops.contract import OnEpisode, OnStep
+from offpolicy.loops.gym_driver import GymDriver
+from offpolicy.loops.learner import (
+    LoopState,
+    first_action,
+    init_carry,
+    learner_step,
+    mean_metrics,
+    rejected_update_error,
+    seed_array,
+)
 
 
-@flax.struct.dataclass
-class Carry:
-    """Everything the jitted step reads and writes (donated every call)."""
+class HostStep:
+    """The jitted per-step functions of one agent, fed one packed float32 row per seed: compiled once per phase.
 
-    agent: Any
-    buffer: rb.ReplayBuffer
-    key: jax.Array
-    metric_sums: dict[str, jax.Array]  # sums of update metrics since the host last read them
-    updates_since: jax.Array  # int32: updates since the host last read the sums
-    bad_updates: jax.Array  # int32: updates rejected because a loss or parameter was NaN/inf
-    first_bad_step: jax.Array  # int32: env step of the first rejected update, -1 if none
+    Row layout: obs | action | reward | next_obs | terminated | truncated | policy_obs | episode_start.
+    ``vmapped``: the functions take [N, 1, width] rows and a carry with a leading seed axis."""
 
-
-@dataclass
-class EpisodeRecord:
-    """What the loop reports at the end of each training episode."""
-
-    step: int
-    episode: int
-    episode_return: float
-    episode_length: int
-    metrics: dict[str, float]  # means over the updates since the previous record (empty before learning starts)
-
-
-def _random_actions(agent: Agent, key: jax.Array, n: int) -> jax.Array:
-    if agent.spec.discrete:
-        return jax.random.randint(key, (n,), 0, agent.spec.n_actions)
-    return jax.random.uniform(key, (n, agent.spec.action_dim), minval=-1.0, maxval=1.0)
-
-
-def init_carry(agent: Agent, buffer_size: int, key: jax.Array, n_envs: int = 1) -> Carry:
-    """Fresh agent state and empty buffer from one key."""
-    init_key, loop_key = jax.random.split(key)
-    spec = agent.spec
-    example = Transition(
-        obs=jnp.zeros(spec.obs_shape, jnp.float32),
-        action=jnp.zeros((), jnp.int32) if spec.discrete else jnp.zeros((spec.action_dim,), jnp.float32),
-        reward=jnp.zeros((), jnp.float32),
-        next_obs=jnp.zeros(spec.obs_shape, jnp.float32),
-        terminated=jnp.zeros((), bool),
-        truncated=jnp.zeros((), bool),
-    )
-    return Carry(
-        agent=agent.init(init_key, n_envs),
-        buffer=rb.init(buffer_size, example),
-        key=loop_key,
-        metric_sums={name: jnp.zeros((), jnp.float32) for name in agent.metric_names},
-        updates_since=jnp.zeros((), jnp.int32),
-        bad_updates=jnp.zeros((), jnp.int32),
-        first_bad_step=jnp.full((), -1, jnp.int32),
-    )
-
-
-class StepFunctions:
-    """The jitted per-step functions of one agent (compiled once per static mode)."""
-
-    def __init__(self, agent: Agent, batch_size: int, truncation_as_terminal: bool):
+    def __init__(self, agent: Agent, batch_size: int, truncation_as_terminal: bool, vmapped: bool = False):
         self.agent = agent
         spec = agent.spec
         self.obs_dim = int(np.prod(spec.obs_shape))
         self.action_width = 1 if spec.discrete else spec.action_dim
         self.batch_size = batch_size
         self.truncation_as_terminal = truncation_as_terminal
-        self.step = jax.jit(self._step, static_argnames=("update", "random_action", "store"), donate_argnums=0)
-        self.first = jax.jit(self._first, static_argnames=("random_action",), donate_argnums=0)
+        if vmapped:
+            def vstep(carry, packed, t, update, random_action, store=True):
+                return jax.vmap(lambda c, p: self._step(c, p, t, update, random_action, True))(carry, packed)
 
-    # Packed row layout: obs | action | reward | next_obs | terminated | truncated | policy_obs | episode_start
+            def vfirst(carry, obs, random_action):
+                return jax.vmap(lambda c, o: self._first(c, o, random_action))(carry, obs)
+
+            step_fn, first_fn = vstep, vfirst
+        else:
+            step_fn, first_fn = self._step, self._first
+        self.step = jax.jit(step_fn, static_argnames=("update", "random_action", "store"), donate_argnums=0)
+        self.first = jax.jit(first_fn, static_argnames=("random_action",), donate_argnums=0)
+
     def pack(self, obs, action, reward, next_obs, terminated, truncated, policy_obs, episode_start) -> np.ndarray:
         n = obs.shape[0]
         return np.concatenate(
@@ -132,304 +98,169 @@ class StepFunctions:
         )
         return transition, part[6].reshape(shape), part[7][:, 0] > 0.5
 
-    def _first(self, carry: Carry, obs: jax.Array, random_action: bool):
+    def _first(self, carry, obs: jax.Array, random_action: bool):
         return first_action(self.agent, carry, obs, random_action)
 
-    def _step(self, carry: Carry, packed: jax.Array, t: jax.Array, update: bool, random_action: bool,
-              store: bool = True):
+    def _step(self, carry, packed: jax.Array, t: jax.Array, update: bool, random_action: bool, store: bool = True):
         transition, policy_obs, episode_start = self._unpack(packed)
         return learner_step(self.agent, self.batch_size, carry, transition, policy_obs, episode_start, t,
                             update=update, random_action=random_action, store=store)
 
 
-# -- the learner's side of one env step, shared by the host and the compiled loop ----------------------------------------
-def _next_action(agent: Agent, agent_state, policy_obs, episode_start, key, random_action):
-    """Reset per-episode agent state where an episode starts, then the action for ``policy_obs``: uniformly random
-    (``random_action``) or the exploring policy's. ``random_action`` is a Python bool (static) or a traced bool."""
-    agent_state = agent.reset(agent_state, episode_start)
-    if isinstance(random_action, bool):
-        if random_action:
-            return _random_actions(agent, key, policy_obs.shape[0]), agent_state
-        return agent.act(agent_state, policy_obs, key, explore=True)
-    return jax.lax.cond(
-        random_action,
-        lambda st: (_random_actions(agent, key, policy_obs.shape[0]), st),
-        lambda st: agent.act(st, policy_obs, key, explore=True),
-        agent_state,
-    )
+class HostLoop:
+    """Trains ``agent`` on Gymnasium envs, one env step and one jitted call at a time, for one seed or several.
 
-
-def first_action(agent: Agent, carry: Carry, obs: jax.Array, random_action) -> tuple[Carry, jax.Array]:
-    """The action for the first observation of training."""
-    key, act_key = jax.random.split(carry.key)
-    start = jnp.ones(obs.shape[:1], bool)
-    action, agent_state = _next_action(agent, carry.agent, obs, start, act_key, random_action)
-    return carry.replace(agent=agent_state, key=key), action
-
-
-def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transition, policy_obs: jax.Array,
-                 episode_start: jax.Array, t: jax.Array, update, random_action, store: bool = True):
-    """Store ``transition`` (step t), update the agent once if ``update``, and choose the next action.
-
-    ``update`` / ``random_action`` are Python bools (the host loop compiles one variant per phase) or traced bools
-    (the compiled loop decides per step with ``lax.cond``); both give the same numbers for the same inputs.
-    Returns (carry, action for ``policy_obs``).
-    """
-    buffer = rb.add(carry.buffer, transition) if store else carry.buffer
-    key, sample_key, update_key, act_key = jax.random.split(carry.key, 4)
-    learner = (carry.agent, carry.metric_sums, carry.updates_since, carry.bad_updates, carry.first_bad_step)
-
-    def do_update(learner):
-        agent_state, sums, count, bad, first_bad = learner
-        batch = rb.sample(buffer, sample_key, batch_size)
-        new_state, metrics = agent.update(agent_state, batch, update_key)
-        # A NaN/inf loss or parameter rejects the update: the state stays the last good one.
-        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((new_state, metrics))
-                                    if jnp.issubdtype(x.dtype, jnp.floating)]))
-        agent_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, agent_state)
-        sums = {k: sums[k] + jnp.where(finite, metrics[k], 0.0) for k in sums}
-        count = count + finite.astype(jnp.int32)
-        first_bad = jnp.where(finite | (first_bad >= 0), first_bad, t)
-        bad = bad + (~finite).astype(jnp.int32)
-        return agent_state, sums, count, bad, first_bad
-
-    if isinstance(update, bool):
-        if update:
-            learner = do_update(learner)
-    else:
-        learner = jax.lax.cond(update, do_update, lambda learner: learner, learner)
-    agent_state, sums, count, bad, first_bad = learner
-    action, agent_state = _next_action(agent, agent_state, policy_obs, episode_start, act_key, random_action)
-    carry = Carry(agent=agent_state, buffer=buffer, key=key, metric_sums=sums, updates_since=count,
-                  bad_updates=bad, first_bad_step=first_bad)
-    return carry, action
-
-
-@dataclass
-class LoopState:
-    """Host-side position of the loop (plain Python values; saved in training checkpoints)."""
-
-    step: int = 0
-    episode: int = 0
-    updates: int = 0
-    episode_return: float = 0.0
-    episode_length: int = 0
-    episode_seed: int = -1  # reset seed of the current episode
-    learn_time: float = 0.0  # seconds spent in learning-phase steps (env step + jitted call)
-    learn_steps: int = 0
-    skipped_transitions: int = 0  # non-finite transitions dropped with nonfinite="skip"
-
-
-class NonFiniteError(OffpolicyError):
-    """An observation, reward, loss or parameter became NaN or inf."""
-
-    def __init__(self, message: str, step: int, episode: int, quantity: str):
-        super().__init__(message)
-        self.step, self.episode, self.quantity = step, episode, quantity
-
-
-class SeedEnv:
-    """One seed's Gymnasium env, episode-seed stream and counters: resetting and stepping the env with checks and
-    clear errors, and the episode bookkeeping. HostLoop is one; the multi-seed host loop holds one per seed.
-
-    ``label`` prefixes error messages ("seed 4, " in a multi-seed run). ``nonfinite``: see HostLoop."""
-
-    SKIP_SUPPORTED = False  # nonfinite=skip (only HostLoop, one seed, supports it)
-
-    def __init__(self, agent: Agent, env: gym.Env, seed: int, env_id: str = "env", nonfinite: str = "stop",
-                 label: str = ""):
-        self.agent, self.env, self.env_id = agent, env, env_id
-        self.nonfinite, self.label = nonfinite, label
-        self.seeds = EpisodeSeeds(seed, EpisodeSeeds.TRAIN)
-        self.state = LoopState()
-
-    def _reset_env(self) -> np.ndarray:
-        self.state.episode_seed = self.seeds.next()
-        return self._reset_with(self.state.episode_seed)
-
-    def _reset_with(self, seed: int) -> np.ndarray:
-        result = self.env.reset(seed=seed)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise EnvError(f"{self.env_id}: reset() must return (obs, info) as in Gymnasium; it returned "
-                           f"{type(result).__name__}. Port the env to the Gymnasium API (or wrap it with shimmy).")
-        return self._check_obs(result[0], "reset")
-
-    def _check_obs(self, obs: Any, where: str) -> np.ndarray:
-        obs = np.asarray(obs, np.float32)
-        if obs.shape != tuple(self.agent.spec.obs_shape):
-            raise EnvError(f"{self.env_id}: {where} returned an observation of shape {obs.shape} at step "
-                           f"{self.state.step}, but the observation space has shape {tuple(self.agent.spec.obs_shape)}.")
-        return obs[None]  # [1, *obs_shape]
-
-    def _step_env(self, env_action):
-        try:
-            result = self.env.step(env_action)
-        except ValueError as exc:  # Gymnasium's wrappers unpack 5 values from an old-API env's 4
-            if "values to unpack (expected 5, got 4)" not in str(exc):
-                raise
-            result = (None,) * 4
-        if not (isinstance(result, tuple) and len(result) == 5):
-            n = len(result) if isinstance(result, tuple) else type(result).__name__
-            raise EnvError(
-                f"{self.env_id}: step() returned {n} values; Gymnasium envs return 5 (obs, reward, terminated, "
-                "truncated, info). This looks like the old gym API (obs, reward, done, info): port the env, or "
-                "wrap it with shimmy's GymV21CompatibilityV0."
-            )
-        return result
-
-    def _env_transition(self, action: np.ndarray, t: int):
-        """Step the env with the policy's ``action`` (step ``t``), check what comes back, count it into the episode,
-        and reset the env at an episode end. Returns ``(next_obs, reward, terminated, truncated, policy_obs, done,
-        store)``; ``policy_obs`` is what the policy sees next (the new episode's first observation after a reset).
-        A NaN/inf observation or reward raises NonFiniteError (nonfinite="stop") or is dropped, ending the episode,
-        with ``store`` False (nonfinite="skip")."""
-        s = self.state
-        next_obs, reward, terminated, truncated, _ = self._step_env(
-            int(action[0]) if self.agent.spec.discrete else action[0])
-        next_obs = self._check_obs(next_obs, "step")
-        reward = float(reward)
-        store = True
-        if not (math.isfinite(reward) and np.isfinite(next_obs).all()):
-            quantity = "reward" if not math.isfinite(reward) else "observation"
-            if self.nonfinite == "stop":
-                hint = ", or set nonfinite=skip to drop such transitions" if self.SKIP_SUPPORTED else ""
-                raise NonFiniteError(
-                    f"{self.label}step {t} (episode {s.episode + 1}): the env returned a NaN/inf {quantity}. Fix the "
-                    f"env{hint}.", step=t, episode=s.episode + 1, quantity=quantity)
-            store, truncated, reward = False, True, 0.0  # drop it and start a new episode
-            next_obs = np.nan_to_num(next_obs)
-            s.skipped_transitions += 1
-        s.episode_return += reward
-        s.episode_length += 1
-        done = bool(terminated or truncated)
-        policy_obs = self._reset_env() if done else next_obs
-        return next_obs, reward, terminated, truncated, policy_obs, done, store
-
-    def _end_episode(self, t: int, read_metrics: Callable[[], dict[str, float]]) -> EpisodeRecord:
-        """Close the episode that ended at step ``t``: its record (with the update metrics averaged over it, read
-        after the episode count moved on), and fresh counters."""
-        s = self.state
-        s.episode += 1
-        record = EpisodeRecord(step=t, episode=s.episode, episode_return=s.episode_return,
-                               episode_length=s.episode_length, metrics=read_metrics())
-        s.episode_return, s.episode_length = 0.0, 0
-        return record
-
-
-class HostLoop(SeedEnv):
-    """Trains ``agent`` on a Gymnasium env, one env step and one jitted call at a time.
-
-    ``run(n)`` advances n steps and can be called repeatedly (training continues where it stopped).
+    ``env`` / ``seed``: one env and one seed, or one env per seed and the seeds. Implements the loop contract
+    (offpolicy.loops.contract.Loop); ``on_step(step, resumable)`` is called after every step, ``resumable`` when
+    every seed's episode has just ended (the points where ``host_state`` is exact).
     ``nonfinite``: "stop" raises NonFiniteError at a NaN/inf observation or reward (and at the end of an episode in
-    which an update was rejected for a NaN/inf loss or parameter); "skip" drops such transitions (cutting the
-    episode) and keeps rejecting bad updates.
+    which an update was rejected for a NaN/inf loss or parameter); "skip" (one seed only) drops such transitions,
+    cutting the episode, and keeps rejecting bad updates.
     """
 
-    SKIP_SUPPORTED = True
+    def __init__(self, agent: Agent, env: gym.Env | Sequence[gym.Env], seed: int | Sequence[int], buffer_size: int,
+                 batch_size: int, warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
+                 nonfinite: str = "stop", env_id: str = "env", align: Sequence[int] = ()):
+        # ``align`` is accepted for the contract's sake: on_step runs after every step, so on every multiple.
+        envs = list(env) if isinstance(env, (list, tuple)) else [env]
+        self.seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+        if len(envs) != len(self.seeds):
+            raise ValueError(f"HostLoop: {len(envs)} envs for {len(self.seeds)} seeds; give one env per seed.")
+        self.vmapped = len(self.seeds) > 1
+        if self.vmapped and nonfinite != "stop":
+            raise ConfigError("nonfinite=skip with several seeds on the host loop is not supported; use "
+                              "nonfinite=stop, or run the seeds one at a time.")
+        self.agent, self.envs = agent, envs
+        self.nonfinite = nonfinite
+        self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
+        self.fns = HostStep(agent, batch_size, truncation_as_terminal, vmapped=self.vmapped)
+        if self.vmapped:
+            init = jax.jit(jax.vmap(lambda key: init_carry(agent, buffer_size, key)))
+            self.carry = init(jax.vmap(jax.random.key)(seed_array(self.seeds)))
+        else:
+            self.carry = init_carry(agent, buffer_size, jax.random.key(self.seeds[0]))
+        self.drivers = [
+            GymDriver(agent.spec, e, s, env_id, nonfinite, label=f"seed {s}, " if self.vmapped else "",
+                      skip_hint=not self.vmapped)
+            for e, s in zip(envs, self.seeds)]
+        self._obs: list[np.ndarray] | None = None  # per seed, [1, *obs_shape]: what the pending action was chosen for
+        self._action: list[np.ndarray] | None = None  # per seed, [1, ...]: the pending action
+        self.start_up_time = 0.0
 
-    def __init__(self, agent: Agent, env: gym.Env, seed: int, buffer_size: int, batch_size: int,
-                 warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
-                 nonfinite: str = "stop", env_id: str = "env"):
-        super().__init__(agent, env, seed, env_id, nonfinite)
-        self.warmup_steps = warmup_steps
-        self.learning_starts = learning_starts
-        self.fns = StepFunctions(agent, batch_size, truncation_as_terminal)
-        self.carry = init_carry(agent, buffer_size, jax.random.key(seed))
-        self._obs: np.ndarray | None = None
-        self._action: np.ndarray | None = None
-
+    # -- views --------------------------------------------------------------------------------------------------------
     @property
-    def agent_state(self) -> Any:
-        return self.carry.agent
+    def states(self) -> list[LoopState]:
+        return [d.state for d in self.drivers]
+
+    def _seed(self, tree: Any, i: int) -> Any:
+        return jax.tree.map(lambda x: x[i], tree) if self.vmapped else tree
+
+    def agent_state(self, i: int = 0) -> Any:
+        return self._seed(self.carry.agent, i)
 
     def set_agent_state(self, agent_state: Any) -> None:
+        if self.vmapped:
+            raise NotImplementedError("set_agent_state on a multi-seed loop")
         self.carry = self.carry.replace(agent=agent_state)
 
-    @property
-    def rejected_updates(self) -> int:
-        return int(self.carry.bad_updates)
+    def rejected_updates(self, i: int = 0) -> int:
+        return int(np.asarray(jax.device_get(self.carry.bad_updates)).reshape(-1)[i])
 
-    def _read_metrics(self) -> dict[str, float]:
+    def _read_metrics(self, i: int) -> dict[str, float]:
         sums, count, bad, first_bad = jax.device_get((self.carry.metric_sums, self.carry.updates_since,
                                                       self.carry.bad_updates, self.carry.first_bad_step))
-        if int(bad) and self.nonfinite == "stop":
-            raise NonFiniteError(
-                f"step {int(first_bad)} (episode {self.state.episode}): a loss or parameter became NaN/inf; the "
-                "update was rejected and the agent keeps its last good state. Lower the learning rates, check the "
-                "reward scale, or set nonfinite=skip to keep training past such updates.",
-                step=int(first_bad), episode=self.state.episode, quantity="loss/parameters",
-            )
-        count = int(count)
+        sums = self._seed(sums, i)
+        count, bad, first_bad = (int(np.asarray(x).reshape(-1)[i]) for x in (count, bad, first_bad))
+        if bad and self.nonfinite == "stop":
+            raise rejected_update_error(self.drivers[i].label, first_bad, self.drivers[i].state.episode)
         if count == 0:
             return {}
-        self.carry = self.carry.replace(
-            metric_sums={k: jnp.zeros((), jnp.float32) for k in sums}, updates_since=jnp.zeros((), jnp.int32)
-        )
-        return {k: float(v) / count for k, v in sums.items()}
+        if self.vmapped:
+            self.carry = self.carry.replace(
+                metric_sums={k: v.at[i].set(0.0) for k, v in self.carry.metric_sums.items()},
+                updates_since=self.carry.updates_since.at[i].set(0))
+        else:
+            self.carry = self.carry.replace(
+                metric_sums={k: jnp.zeros((), jnp.float32) for k in sums}, updates_since=jnp.zeros((), jnp.int32))
+        return mean_metrics(sums, count)
 
     # -- the loop -----------------------------------------------------------------------------------------------------
     def start(self) -> None:
-        """First reset and first action (done lazily by ``run``)."""
-        if self._obs is None:
-            self._obs = self._reset_env()
-            self.carry, action = self.fns.first(self.carry, self._obs, random_action=self.warmup_steps >= 1)
-            self._action = np.asarray(action)
+        """First reset and first action of every seed (done lazily by ``run``)."""
+        if self._obs is not None:
+            return
+        obs = [d.reset_episode() for d in self.drivers]
+        first = np.stack(obs) if self.vmapped else obs[0]
+        self.carry, action = self.fns.first(self.carry, first, random_action=self.warmup_steps >= 1)
+        self._obs, self._action = obs, self._split(action)
 
-    def run(self, n_steps: int, on_episode: Callable[[EpisodeRecord], None] | None = None,
-            on_step: Callable[[int, bool], None] | None = None) -> None:
-        """Advance ``n_steps`` env steps. ``on_episode`` gets each finished episode; ``on_step(step, episode_done)``
-        is called after every step (the shell decides cheaply whether to evaluate, log or checkpoint)."""
+    def _split(self, action: jax.Array) -> list[np.ndarray]:
+        action = np.asarray(action)  # waits for the step
+        return list(action) if self.vmapped else [action]
+
+    def run(self, n_steps: int, on_episode: OnEpisode | None = None, on_step: OnStep | None = None) -> None:
+        """Advance every seed ``n_steps`` env steps (see the loop contract)."""
         self.start()
-        s = self.state
-        fns = self.fns
-        end = s.step + n_steps
-        while s.step < end:
-            t = s.step + 1
+        fns, drivers, states = self.fns, self.drivers, self.states
+        end = states[0].step + n_steps
+        while states[0].step < end:
+            t = states[0].step + 1
             tic = time.perf_counter()
-            obs, action = self._obs, self._action
-            next_obs, reward, terminated, truncated, policy_obs, done, store = self._env_transition(action, t)
-            packed = fns.pack(obs, action, reward, next_obs, terminated, truncated, policy_obs, done)
+            rows, dones, stores, policy_obs = [], [], [], []
+            for i, driver in enumerate(drivers):
+                obs, action = self._obs[i], self._action[i]
+                next_obs, reward, terminated, truncated, p_obs, done, store = driver.transition(action, t)
+                rows.append(fns.pack(obs, action, reward, next_obs, terminated, truncated, p_obs, done))
+                dones.append(done)
+                stores.append(store)
+                policy_obs.append(p_obs)
             update = t >= self.learning_starts
+            packed = np.stack(rows) if self.vmapped else rows[0]
             self.carry, next_action = fns.step(self.carry, packed, np.int32(t), update=update,
-                                               random_action=t + 1 <= self.warmup_steps, store=store)
-            self._action = np.asarray(next_action)  # waits for the step: the timing below is honest
-            if update:  # learning-phase wall time: env step + jitted call, not evaluation or logging
-                if s.updates > 0:  # the first learning step compiles the update: not counted
-                    s.learn_time += time.perf_counter() - tic
-                    s.learn_steps += 1
-                s.updates += 1
+                                               random_action=t + 1 <= self.warmup_steps, store=stores[0])
+            self._action = self._split(next_action)  # waits for the step: the timing below is honest
+            elapsed = time.perf_counter() - tic
             self._obs = policy_obs
-            s.step = t
-            if done:
-                record = self._end_episode(t, self._read_metrics)
-                if on_episode is not None:
-                    on_episode(record)
+            for i, (driver, s) in enumerate(zip(drivers, states)):
+                if update:  # learning-phase wall time: env steps + jitted call, not evaluation or logging
+                    if s.updates > 0:  # the first learning step compiles the update: not counted
+                        s.count_learning(elapsed, 1)
+                    s.updates += 1
+                s.step = t
+                if dones[i]:
+                    record = driver.close_episode(t, lambda i=i: self._read_metrics(i))
+                    if on_episode is not None:
+                        on_episode(i, record)
             if on_step is not None:
-                on_step(t, done)
+                on_step(t, all(dones))
 
     # -- checkpointing ------------------------------------------------------------------------------------------------
     def host_state(self) -> dict[str, Any]:
-        """JSON-safe host state. Exact resume needs it taken at an episode boundary (right after a reset)."""
-        if self.state.episode_length != 0:
+        """JSON-safe host state of a one-seed loop, exact when taken where ``on_step`` said ``resumable``."""
+        if self.vmapped:
+            raise NotImplementedError("training checkpoints of a multi-seed loop")
+        driver = self.drivers[0]
+        if driver.state.episode_length != 0:
             raise RuntimeError("host_state() must be taken at an episode boundary")
         return {
-            "loop": dataclasses.asdict(self.state),
-            "seed_stream": self.seeds.get_state(),
-            "obs": None if self._obs is None else self._obs.tolist(),
-            "action": None if self._action is None else self._action.tolist(),
+            "loop": dataclasses.asdict(driver.state),
+            "seed_stream": driver.seeds.get_state(),
+            "obs": None if self._obs is None else self._obs[0].tolist(),
+            "action": None if self._action is None else self._action[0].tolist(),
         }
 
     def load_host_state(self, host: dict[str, Any]) -> None:
         """Restore ``host_state()`` output: counters, seed stream, and the env reset to the episode's seed."""
-        self.state = LoopState(**host["loop"])
-        self.seeds.set_state(host["seed_stream"])
+        driver = self.drivers[0]
+        driver.state = LoopState(**host["loop"])
+        driver.seeds.set_state(host["seed_stream"])
         if host["obs"] is None:
             return
-        obs = self._reset_with(self.state.episode_seed)
+        obs = driver.reset_with(driver.state.episode_seed)
         saved = np.asarray(host["obs"], np.float32)
         if not np.array_equal(obs, saved):
-            raise EnvError(f"{self.env_id}: resetting with the saved episode seed gives a different observation "
+            raise EnvError(f"{driver.env_id}: resetting with the saved episode seed gives a different observation "
                            "than when the checkpoint was taken; the env is not deterministic under seeding, so the "
                            "run cannot be resumed exactly.")
-        self._obs = obs
-        self._action = np.asarray(host["action"], np.int32 if self.agent.spec.discrete else np.float32)
+        self._obs = [obs]
+        self._action = [np.asarray(host["action"], np.int32 if self.agent.spec.discrete else np.float32)]

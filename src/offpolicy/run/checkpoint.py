@@ -44,29 +44,31 @@ def _flatten(state: Any) -> dict[str, np.ndarray]:
 
 
 def save(path: str | Path, state: Any, config: RunConfig, spec: EnvSpec, info: dict[str, Any] | None = None,
-         kind: str = "policy", host: dict[str, Any] | None = None) -> Path:
+         kind: str = "policy", host: dict[str, Any] | None = None,
+         action_bounds: tuple[list[float], list[float]] | None = None) -> Path:
     """Write ``state`` to the checkpoint directory ``path`` atomically (replacing an older one).
 
     ``kind`` is "policy" (the agent state: what ``load`` and ``offpolicy eval`` read) or "training" (the whole loop
-    carry: agent, replay buffer, keys; plus the JSON-safe ``host`` state) for exact resume.
+    carry: agent, replay buffer, keys; plus the JSON-safe ``host`` state) for exact resume. ``action_bounds``: the
+    env's own (low, high) action bounds of a continuous agent, so a Policy can act in them without making the env.
     Raises CheckpointError (with the OS reason) if the directory cannot be written; an older checkpoint at ``path``
     is only replaced once the new one is complete."""
     try:
-        return _save(Path(path), state, config, spec, info, kind, host)
+        return _save(Path(path), state, config, spec, info, kind, host, action_bounds)
     except OSError as exc:
         raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}. Earlier checkpoints are "
                               "untouched; free disk space or make the run directory writable, then resume.") from None
 
 
 def _save(path: Path, state: Any, config: RunConfig, spec: EnvSpec, info: dict[str, Any] | None, kind: str,
-          host: dict[str, Any] | None) -> Path:
+          host: dict[str, Any] | None, action_bounds: tuple[list[float], list[float]] | None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        _write(tmp, state, config, spec, info, kind, host)
+        _write(tmp, state, config, spec, info, kind, host, action_bounds)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -89,7 +91,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write(tmp: Path, state: Any, config: RunConfig, spec: EnvSpec, info: dict[str, Any] | None, kind: str,
-           host: dict[str, Any] | None) -> None:
+           host: dict[str, Any] | None, action_bounds: tuple[list[float], list[float]] | None) -> None:
     arrays = _flatten(state)
     meta = {
         "format": FORMAT,
@@ -99,6 +101,8 @@ def _write(tmp: Path, state: Any, config: RunConfig, spec: EnvSpec, info: dict[s
         "algo": config.algo,
         "config": to_dict(config),
         "spec": {"obs_shape": list(spec.obs_shape), "action_dim": spec.action_dim, "n_actions": spec.n_actions},
+        "action_bounds": None if action_bounds is None else {"low": list(map(float, action_bounds[0])),
+                                                              "high": list(map(float, action_bounds[1]))},
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
         "info": info or {},
         "host": host,

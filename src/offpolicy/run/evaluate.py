@@ -1,18 +1,19 @@
-"""Noise-free evaluation episodes and test-episode video on a Gymnasium env."""
+"""Noise-free evaluation episodes and test-episode video on a Gymnasium env, and the Evaluator a run composes."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-Policy = Callable[[np.ndarray], np.ndarray]  # obs [1, obs_dim] -> action [1, ...] in the agent's action space
+ActFn = Callable[[np.ndarray], np.ndarray]  # obs [1, obs_dim] -> action [1, ...] in the agent's action space
 
 
-def run_episode(env: gym.Env, policy: Policy, seed: int, discrete: bool, frames: list | None = None,
+def run_episode(env: gym.Env, policy: ActFn, seed: int, discrete: bool, frames: list | None = None,
                 max_steps: int = 1_000_000) -> tuple[float, int]:
     """One episode from ``env.reset(seed=seed)``; returns (return, length). Appends rendered frames if asked."""
     obs, _ = env.reset(seed=seed)
@@ -31,7 +32,7 @@ def run_episode(env: gym.Env, policy: Policy, seed: int, discrete: bool, frames:
     return total, length
 
 
-def evaluate(env: gym.Env, policy: Policy, seeds: list[int], discrete: bool) -> dict:
+def evaluate(env: gym.Env, policy: ActFn, seeds: list[int], discrete: bool) -> dict:
     """Run one episode per seed; summary statistics plus the raw returns."""
     results = [run_episode(env, policy, seed, discrete) for seed in seeds]
     returns = np.array([r for r, _ in results], np.float64)
@@ -49,7 +50,7 @@ def evaluate(env: gym.Env, policy: Policy, seeds: list[int], discrete: bool) -> 
     }
 
 
-def record_video(env: gym.Env, policy: Policy, seed: int, discrete: bool, path: Path) -> tuple[float, int]:
+def record_video(env: gym.Env, policy: ActFn, seed: int, discrete: bool, path: Path) -> tuple[float, int]:
     """Record one episode of an ``render_mode='rgb_array'`` env to an MP4 at ``path``."""
     import imageio.v2 as imageio
 
@@ -64,3 +65,47 @@ def record_video(env: gym.Env, policy: Policy, seed: int, discrete: bool, path: 
         imageio.mimwrite(path, [np.asarray(f) for f in frames if f is not None], fps=fps, macro_block_size=1,
                          codec="libx264", quality=7)
     return total, length
+
+
+class Evaluator:
+    """Noise-free evaluation of one seed's agent on its own Gymnasium env (made here, never the training env), on
+    the run's evaluation seeds (disjoint from training), and its test-episode video.
+
+    ``policy``: a jitted ``(agent_state, obs[B, ...]) -> action[B, ...]`` in the agent's action space."""
+
+    def __init__(self, env_id: str, algo: str, env_kwargs: dict[str, Any], seed: int, episodes: int,
+                 policy: Callable[[Any, Any], Any]):
+        from offpolicy.envs import EpisodeSeeds, make_env
+
+        self.env_id, self.algo, self.env_kwargs, self.seed = env_id, algo, env_kwargs, seed
+        self.env, self.spec = make_env(env_id, algo, env_kwargs)
+        self.seeds = EpisodeSeeds(seed, EpisodeSeeds.EVAL).take(episodes)
+        self.policy = policy
+
+    def act_fn(self, agent_state: Any) -> ActFn:
+        """The policy with the agent state read once (a seed's state in a vmapped run is a slice of the shared one:
+        slicing it at every env step would dominate an evaluation)."""
+        import jax.numpy as jnp
+
+        return lambda obs: np.asarray(self.policy(agent_state, jnp.asarray(obs, jnp.float32)))
+
+    def evaluate(self, agent_state: Any, episodes: int | None = None) -> dict:
+        """One episode per evaluation seed (the first ``episodes`` of the run's stream when given)."""
+        from offpolicy.envs import EpisodeSeeds
+
+        seeds = self.seeds if episodes is None else EpisodeSeeds(self.seed, EpisodeSeeds.EVAL).take(episodes)
+        return evaluate(self.env, self.act_fn(agent_state), seeds, self.spec.discrete)
+
+    def record_video(self, agent_state: Any, path: Path) -> tuple[float, int]:
+        """One noise-free episode (the run's video seed) to an MP4; (return, length)."""
+        from offpolicy.envs import EpisodeSeeds, make_env
+
+        env, _ = make_env(self.env_id, self.algo, self.env_kwargs, render_mode="rgb_array")
+        try:
+            seed = EpisodeSeeds(self.seed, EpisodeSeeds.VIDEO).next()
+            return record_video(env, self.act_fn(agent_state), seed, self.spec.discrete, path)
+        finally:
+            env.close()
+
+    def close(self) -> None:
+        self.env.close()

@@ -58,6 +58,7 @@ class RunLogger:
         CSV rows after it are dropped and TensorBoard purges events after ``step``."""
         from tensorboardX import SummaryWriter
 
+        self.metric_names = metric_names
         metrics_rows, eval_rows, step = resume_rows if resume_rows is not None else (None, None, None)
         self.metrics = CSVLog(
             run_dir / "metrics.csv",
@@ -77,10 +78,9 @@ class RunLogger:
         step = row["step"]
         self.tb.add_scalar("train/episode_return", row["episode_return"], step)
         self.tb.add_scalar("train/episode_length", row["episode_length"], step)
-        for key, value in row.items():
-            if key.endswith("loss") or key in ("q_mean",):
-                if value is not None:
-                    self.tb.add_scalar(f"losses/{key}", value, step)
+        for key in self.metric_names:  # every metric the agent returns (losses, q_mean, sigma_mean, epsilon, ...)
+            if row.get(key) is not None:
+                self.tb.add_scalar(f"agent/{key}", row[key], step)
         if row.get("steps_per_s") is not None:
             self.tb.add_scalar("time/steps_per_s", row["steps_per_s"], step)
 

@@ -1,15 +1,19 @@
-"""The training shell: config -> env, agent, host loop -> run directory (CSV, TensorBoard, checkpoints, plot, video).
+"""The training shell: config -> envs, agent, loop (1..N seeds) -> one run directory per seed.
 
-Nothing is written before the config and the environment have been validated, so bad input never leaves a
-half-made run directory behind.
+The Trainer builds the loop the config asks for (host or compiled, for one seed or several) and drives it through
+the loop contract alone (offpolicy.loops.contract), so it never asks which loop it drives. Per seed it composes an
+Evaluator (noise-free evaluation and video), a RunWriter (run directory, logs, checkpoints) and the "new best"
+bookkeeping (SeedRun); a Progress bar and clock serve the whole call.
+
+One seed (``seeds=None``): ``run_dir`` is the run directory. Several seeds (``seeds=[...]``): ``run_dir`` is the
+parent (seed s writes ``run_dir/s<s>/`` plus aggregate.csv/png and summary.json), or ``run_dirs`` names one run
+directory per seed. Nothing is written before the config and the environment have been validated.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import platform
-import shutil
 import time
 import warnings
 from datetime import datetime
@@ -22,14 +26,15 @@ import numpy as np
 
 from offpolicy import __version__
 from offpolicy.agents import make_agent
-from offpolicy.config import RunConfig, save_yaml
-from offpolicy.envs import EpisodeSeeds, make_env
-from offpolicy.errors import CheckpointError, OffpolicyError
-from offpolicy.loops.host import EpisodeRecord, HostLoop, NonFiniteError
+from offpolicy.config import RunConfig
+from offpolicy.envs import env_action_space, make_env
+from offpolicy.errors import CheckpointError, ConfigError, NonFiniteError, OffpolicyError
+from offpolicy.loops.contract import Loop
+from offpolicy.loops.learner import EpisodeRecord
 from offpolicy.run import checkpoint
-from offpolicy.run.evaluate import evaluate, record_video
-from offpolicy.run.logger import RunLogger
-from offpolicy.run.plots import plot_run
+from offpolicy.run.evaluate import Evaluator
+from offpolicy.run.progress import Progress
+from offpolicy.run.writer import RunWriter, check_new, training_checkpoints
 
 
 def new_run_dir(root: str | Path, name: str, seed: int | str) -> Path:
@@ -49,17 +54,14 @@ def new_stamped_dir(root: str | Path, name: str) -> Path:
 
 
 def versions() -> dict[str, str]:
+    import platform
+
     import flax
     import gymnasium
     import optax
 
     return {"offpolicy": __version__, "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
             "gymnasium": gymnasium.__version__, "numpy": np.__version__, "python": platform.python_version()}
-
-
-def training_checkpoints(run_dir: Path) -> list[Path]:
-    """A run's training checkpoints, oldest first."""
-    return sorted(p for p in (Path(run_dir) / "checkpoints").glob("train-*") if p.is_dir())
 
 
 def make_policy(agent):
@@ -73,199 +75,276 @@ def make_policy(agent):
     return policy
 
 
-def make_loop(config: RunConfig, agent, env):
-    """The training loop the config asks for: HostLoop on the Gymnasium env, or CompiledLoop on its gymnax port."""
-    common = dict(seed=config.seed, buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
+def make_loop(config: RunConfig, seeds: list[int]) -> tuple[Loop, Any, list]:
+    """The loop the config asks for over ``seeds``: (loop, agent, Gymnasium training envs, empty for compiled)."""
+    common = dict(buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
                   warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
-                  truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite)
+                  truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite,
+                  align=(config.eval_every, config.checkpoint_every))
+    seed = seeds[0] if len(seeds) == 1 else seeds
     if config.loop == "compiled":
         from offpolicy.envs import make_jax_env
         from offpolicy.loops.compiled import CompiledLoop
 
-        jax_env, _ = make_jax_env(config.env, config.algo, config.env_kwargs)
-        return CompiledLoop(agent, jax_env, align=(config.eval_every, config.checkpoint_every), **common)
-    return HostLoop(agent, env, env_id=config.env, **common)
+        jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
+        agent = make_agent(config.algo, config.agent, spec)
+        return CompiledLoop(agent, jax_env, seed=seed, **common), agent, []
+    from offpolicy.loops.host import HostLoop
+
+    made = [make_env(config.env, config.algo, config.env_kwargs) for _ in seeds]
+    envs = [env for env, _ in made]
+    agent = make_agent(config.algo, config.agent, made[0][1])
+    try:
+        loop = HostLoop(agent, envs if len(seeds) > 1 else envs[0], seed=seed, env_id=config.env, **common)
+    except BaseException:
+        for env in envs:
+            env.close()
+        raise
+    return loop, agent, envs
 
 
-class Trainer:
-    """Owns one training run. ``learn(n)`` may be called repeatedly; ``finish()`` writes the final outputs."""
+class SeedRun:
+    """One seed of a Trainer: its config, evaluator, run-directory writer (or none) and evaluation history."""
 
-    def __init__(self, config: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
-                 loop: Any = None):
-        """``loop``: an already built loop (e.g. one seed's view of a multi-seed compiled loop); default: the
-        config's loop (host or compiled) for this config's seed."""
-        config.check()
-        self.config = config
-        self.env, self.spec = make_env(config.env, config.algo, config.env_kwargs)  # may raise EnvError: no dir yet
-        self.eval_env, _ = make_env(config.env, config.algo, config.env_kwargs)
-        self.agent = make_agent(config.algo, config.agent, self.spec)
-        self.loop = loop if loop is not None else make_loop(config, self.agent, self.env)
-        self.eval_seeds = EpisodeSeeds(config.seed, EpisodeSeeds.EVAL).take(config.eval_episodes)
-        self.policy_fn = make_policy(self.agent)
-        self.progress = progress
+    def __init__(self, config: RunConfig, evaluator: Evaluator):
+        self.config, self.evaluator = config, evaluator
+        self.writer: RunWriter | None = None
         self.best_eval: float | None = None
         self.last_eval: tuple[int, dict] | None = None
         self.eval_history: list[tuple[int, dict]] = []  # (step, result) of every evaluation this process ran
-        # Observers (e.g. live notebook plots): on_episode(row: dict) gets each metrics.csv row, on_eval(step, result)
-        # each evaluation. Time spent in them is kept out of steps/s.
+        self.last_row: tuple[int, float, float] | None = None  # (step, clock, excluded) at the previous row
+
+    def record_eval(self, step: int, result: dict, save_best) -> None:
+        """Log an evaluation; a new best mean saves ``checkpoints/best`` (``save_best(extra)``)."""
+        self.last_eval = (step, result)
+        self.eval_history.append(self.last_eval)
+        if self.writer is not None:
+            self.writer.evaluation(step, result)
+        if self.best_eval is None or result["mean"] > self.best_eval:
+            self.best_eval = result["mean"]
+            if self.writer is not None:
+                save_best({"eval": _brief(result)})
+
+
+class Trainer:
+    """Owns one training run of 1..N seeds. ``learn(n)`` may be called repeatedly; ``finish()`` writes the final
+    outputs."""
+
+    def __init__(self, config: RunConfig, run_dir: str | Path | None = None, progress: bool = True,
+                 seeds: list[int] | None = None, run_dirs: list[str | Path] | None = None):
+        config.check()
+        self.multi = seeds is not None
+        self.seeds = [config.seed] if seeds is None else [int(s) for s in seeds]
+        if not self.seeds:
+            raise ConfigError("Trainer: no seeds given.")
+        if self.multi and config.checkpoint_every:
+            raise ConfigError("checkpoint_every with several seeds: training checkpoints of a multi-seed run are not "
+                              "supported; drop --checkpoint-every (or run the seeds one by one).")
+        self.config = config
+        self.parent_dir, self.run_dirs = self._plan_dirs(run_dir, run_dirs)
+        for path in ([self.parent_dir] if self.parent_dir is not None else []) + [p for p in self.run_dirs if p]:
+            check_new(path)
+        self.loop, self.agent, self.envs = make_loop(config, self.seeds)  # may raise EnvError: no dir written yet
+        self.spec = self.agent.spec
+        self.policy_fn = make_policy(self.agent)
+        self.runs = []
+        for s in self.seeds:
+            seed_config = dataclasses.replace(config, seed=s)
+            evaluator = Evaluator(config.env, config.algo, config.env_kwargs, s, config.eval_episodes, self.policy_fn)
+            self.runs.append(SeedRun(seed_config, evaluator))
+        space = env_action_space(self.runs[0].evaluator.env)
+        self.action_bounds = None if self.spec.discrete else (space.low.tolist(), space.high.tolist())
+        self.progress = progress
+        # Observers (e.g. live notebook plots) of seed 0: on_episode(row: dict) gets each metrics.csv row,
+        # on_eval(step, result) each evaluation. Time spent in them is kept out of steps/s.
         self.callbacks: list[Any] = []
         self.wall_time = 0.0
-        self.summary_extra: dict[str, Any] = {}  # added to summary.json (a multi-seed run: the seeds trained with it)
-        self._checkpoint_due = False
         self.resumed_from: Path | None = None
-        self.run_dir: Path | None = None
-        self.logger: RunLogger | None = None
-        if run_dir is not None:
-            self.open_run_dir(run_dir)
+        self._checkpoint_due = False
+        self._bar: Progress | None = None
+        if any(self.run_dirs):
+            self.open_run_dirs()
 
-    def open_run_dir(self, run_dir: str | Path, resume_rows: tuple[int, int, int] | None = None) -> None:
-        """Start writing outputs to ``run_dir`` (must be new or empty), or, with ``resume_rows`` = (metrics rows,
-        evaluation rows, step) from a training checkpoint, continue the logs of an existing run from that point."""
-        run_dir = Path(run_dir)
-        if resume_rows is None:
-            if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-                raise OffpolicyError(f"run directory {run_dir} already exists and is not empty; choose another path.")
-            run_dir.mkdir(parents=True, exist_ok=True)
-            save_yaml(self.config, run_dir / "config.yaml")
-        self.run_dir = run_dir
-        self.logger = RunLogger(run_dir, self.agent.metric_names, resume_rows)
+    def _plan_dirs(self, run_dir, run_dirs) -> tuple[Path | None, list[Path | None]]:
+        if not self.multi:
+            if run_dirs is not None:
+                raise ConfigError("Trainer: run_dirs is for several seeds; give run_dir for one.")
+            return None, [Path(run_dir) if run_dir is not None else None]
+        parent = Path(run_dir) if run_dir is not None else None
+        if run_dirs is None:
+            if parent is None:  # nothing written (e.g. a benchmark)
+                return None, [None] * len(self.seeds)
+            return parent, [parent / f"s{seed}" for seed in self.seeds]
+        dirs = [Path(p) for p in run_dirs]
+        if len(dirs) != len(self.seeds):
+            raise ConfigError(f"Trainer: {len(dirs)} run directories for {len(self.seeds)} seeds; give one per seed.")
+        if len({p.resolve() for p in dirs}) != len(dirs):
+            raise ConfigError("Trainer: two seeds were given the same run directory.")
+        return parent, dirs
 
-    def set_state(self, agent_state: Any) -> None:
-        """Replace the agent state (e.g. restored from a checkpoint)."""
-        self.loop.set_agent_state(agent_state)
+    # -- run directories ----------------------------------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path | None:
+        """The run directory (one seed) or the parent directory (several seeds)."""
+        return self.parent_dir if self.multi else self.run_dirs[0]
+
+    def open_run_dirs(self, resume_rows: tuple[int, int, int] | None = None) -> None:
+        """Start writing each seed's run directory (new or empty), or, with ``resume_rows`` = (metrics rows,
+        evaluation rows, step) from a training checkpoint, continue a one-seed run's logs from that point."""
+        for run, path in zip(self.runs, self.run_dirs):
+            run.writer = RunWriter(path, run.config, self.spec, self.agent.metric_names, self.action_bounds,
+                                   resume_rows)
+
+    def open_run_dir(self, run_dir: str | Path) -> None:
+        """Start writing a one-seed Trainer's outputs to ``run_dir`` (must be new or empty)."""
+        if self.multi:
+            raise OffpolicyError("open_run_dir is for a one-seed Trainer; give run_dir when making a multi-seed one.")
+        self.run_dirs = [check_new(run_dir)]
+        self.open_run_dirs()
 
     # -- policy -------------------------------------------------------------------------------------------------------
     @property
+    def step(self) -> int:
+        return self.loop.states[0].step
+
+    def agent_state(self, i: int = 0) -> Any:
+        return self.loop.agent_state(i)
+
+    @property
     def state(self) -> Any:
-        return self.loop.agent_state
+        """Seed 0's agent state."""
+        return self.loop.agent_state(0)
 
-    def policy(self, obs: np.ndarray) -> np.ndarray:
-        return np.asarray(self.policy_fn(self.state, jnp.asarray(obs, jnp.float32)))
+    def set_state(self, agent_state: Any) -> None:
+        """Replace the agent state of a one-seed run (e.g. restored from a checkpoint)."""
+        self.loop.set_agent_state(agent_state)
 
-    def frozen_policy(self):
-        """The current policy as obs -> action, with the agent state read once (a seed's state in a vmapped run is
-        a slice of the shared one: slicing it at every env step would dominate an evaluation)."""
-        state = self.state
-        return lambda obs: np.asarray(self.policy_fn(state, jnp.asarray(obs, jnp.float32)))
+    def policy(self, obs: np.ndarray, i: int = 0) -> np.ndarray:
+        return np.asarray(self.policy_fn(self.loop.agent_state(i), jnp.asarray(obs, jnp.float32)))
 
-    def evaluate(self, episodes: int | None = None) -> dict:
-        seeds = self.eval_seeds if episodes is None else EpisodeSeeds(self.config.seed, EpisodeSeeds.EVAL).take(episodes)
-        return evaluate(self.eval_env, self.frozen_policy(), seeds, self.spec.discrete)
+    def evaluate(self, episodes: int | None = None, i: int = 0) -> dict:
+        return self.runs[i].evaluator.evaluate(self.loop.agent_state(i), episodes)
+
+    def record_video(self, path: Path, i: int = 0) -> tuple[float, int]:
+        return self.runs[i].evaluator.record_video(self.loop.agent_state(i), path)
+
+    @property
+    def eval_seeds(self) -> list[int]:
+        return self.runs[0].evaluator.seeds
+
+    @property
+    def last_eval(self) -> tuple[int, dict] | None:
+        return self.runs[0].last_eval
+
+    @property
+    def best_eval(self) -> float | None:
+        return self.runs[0].best_eval
+
+    @property
+    def eval_history(self) -> list[tuple[int, dict]]:
+        return self.runs[0].eval_history
 
     # -- training -----------------------------------------------------------------------------------------------------
     def learn(self, total_steps: int) -> None:
-        self.begin_learn(total_steps)
+        """Train every seed ``total_steps`` more env steps."""
+        cfg = self.config
+        desc = f"{cfg.algo} {cfg.env}" + (f" x{len(self.seeds)} seeds" if self.multi else "")
+        bar = self._bar = Progress(total_steps, desc, self.step, agents=len(self.seeds), enabled=self.progress)
+        for run in self.runs:
+            run.last_row = (self.step, bar.start, 0.0)
         try:
             self.loop.run(total_steps, on_episode=self._on_episode, on_step=self._on_step)
         except NonFiniteError as exc:
-            self._pbar.close()
-            if self.run_dir is not None:
-                path = self._save("last-good", {"stopped": str(exc)})
+            bar.close(self.step)
+            if self.runs[0].writer is not None and not self.multi:
+                path = self._save_policy(0, "last-good", {"stopped": str(exc)})
                 raise NonFiniteError(f"{exc} The last good agent state is saved in {path}.", exc.step, exc.episode,
                                      exc.quantity) from None
             raise
         except KeyboardInterrupt:
-            self._pbar.close()
-            if self.run_dir is not None:
-                path = self._save("interrupted")
-                print(f"\ninterrupted at step {self.loop.state.step}; state saved to {path}")
+            bar.close(self.step)
+            if self.runs[0].writer is not None and not self.multi:
+                path = self._save_policy(0, "interrupted")
+                print(f"\ninterrupted at step {self.step}; state saved to {path}")
             raise
         finally:
-            self.end_learn()
+            self.wall_time += bar.elapsed()
+            bar.close(self.step)
 
-    def begin_learn(self, total_steps: int) -> None:
-        """Progress bar and timers for ``total_steps`` steps; ``learn`` calls it, a multi-seed driver calls it for
-        each seed's Trainer before running their shared loop (feeding ``_on_episode`` / ``_on_step`` itself)."""
-        from tqdm.auto import tqdm
-
-        cfg = self.config
-        self._pbar = tqdm(total=total_steps, unit="step", disable=not self.progress, dynamic_ncols=True,
-                          desc=f"{cfg.algo} {cfg.env}", mininterval=0.5)
-        self._pbar_pos = self.loop.state.step  # the bar counts this call's steps
-        self._start = time.perf_counter()
-        self._excluded = 0.0  # evaluation / checkpoint time, kept out of steps/s
-        self._last_row = (self.loop.state.step, self._start, 0.0)
-
-    def end_learn(self) -> None:
-        self.wall_time += time.perf_counter() - self._start
-        self._pbar.update(self.loop.state.step - self._pbar_pos)
-        self._pbar.close()
-
-    def _on_step(self, step: int, episode_done: bool) -> None:
+    def _on_step(self, step: int, resumable: bool) -> None:
+        bar, cfg = self._bar, self.config
         if step % 100 == 0:
-            self._pbar.update(step - self._pbar_pos)
-            self._pbar_pos = step
-        cfg = self.config
+            postfix = None
+            if self.multi:
+                evals = [r.last_eval[1]["mean"] for r in self.runs if r.last_eval is not None]
+                postfix = {"eval mean": f"{np.mean(evals):.1f}"} if evals else None
+            bar.at(step, postfix)
         if cfg.eval_every and step % cfg.eval_every == 0:
-            self._periodic_eval(step)
+            tic = time.perf_counter()
+            for i in range(len(self.runs)):
+                self._evaluate_into(i, step)
+            bar.exclude_since(tic)
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             self._checkpoint_due = True
-        if self._checkpoint_due and episode_done and self.run_dir is not None:
+        if self._checkpoint_due and resumable and self.runs[0].writer is not None:
             tic = time.perf_counter()
             self.save_training_checkpoint()
-            self._excluded += time.perf_counter() - tic
+            bar.exclude_since(tic)
 
-    def _on_episode(self, record: EpisodeRecord) -> None:
+    def _evaluate_into(self, i: int, step: int) -> dict:
+        run = self.runs[i]
+        result = run.evaluator.evaluate(self.loop.agent_state(i))
+        run.record_eval(step, result, lambda extra: self._save_policy(i, "best", extra))
+        if i == 0:
+            for cb in self.callbacks:
+                if hasattr(cb, "on_eval"):
+                    cb.on_eval(step, result)
+        return result
+
+    def _on_episode(self, i: int, record: EpisodeRecord) -> None:
+        bar, run = self._bar, self.runs[i]
         now = time.perf_counter()
-        last_step, last_time, last_excluded = self._last_row
-        elapsed = now - last_time - (self._excluded - last_excluded)
+        last_step, last_time, last_excluded = run.last_row
+        elapsed = now - last_time - (bar.excluded - last_excluded)
         steps_per_s = (record.step - last_step) / elapsed if elapsed > 0 else None
-        self._last_row = (record.step, now, self._excluded)
+        run.last_row = (record.step, now, bar.excluded)
         row = {"step": record.step, "episode": record.episode, "episode_return": record.episode_return,
                "episode_length": record.episode_length, **{k: record.metrics.get(k) for k in self.agent.metric_names},
-               "steps_per_s": steps_per_s, "time_s": self.wall_time + now - self._start}
-        if self.logger is not None:
-            self.logger.episode(row)
-        if self.callbacks:
+               "steps_per_s": steps_per_s, "time_s": self.wall_time + now - bar.start}
+        if run.writer is not None:
+            run.writer.episode(row)
+        if i == 0 and self.callbacks:
             tic = time.perf_counter()
             for cb in self.callbacks:
                 if hasattr(cb, "on_episode"):
                     cb.on_episode(row)
-            self._excluded += time.perf_counter() - tic
-        postfix = {"return": f"{record.episode_return:.1f}"}
-        if self.last_eval is not None:
-            postfix["eval"] = f"{self.last_eval[1]['mean']:.1f}"
-        self._pbar.set_postfix(postfix, refresh=False)
+            bar.exclude_since(tic)
+        if not self.multi:
+            postfix = {"return": f"{record.episode_return:.1f}"}
+            if run.last_eval is not None:
+                postfix["eval"] = f"{run.last_eval[1]['mean']:.1f}"
+            bar.bar.set_postfix(postfix, refresh=False)
 
-    def _periodic_eval(self, step: int) -> None:
-        tic = time.perf_counter()
-        result = self.evaluate()
-        self.last_eval = (step, result)
-        self.eval_history.append(self.last_eval)
-        if self.logger is not None:
-            self.logger.evaluation(step, result)
-            if self.best_eval is None or result["mean"] > self.best_eval:
-                self.best_eval = result["mean"]
-                self._save("best", {"eval": _brief(result)})
-        elif self.best_eval is None or result["mean"] > self.best_eval:
-            self.best_eval = result["mean"]
-        for cb in self.callbacks:
-            if hasattr(cb, "on_eval"):
-                cb.on_eval(step, result)
-        self._excluded += time.perf_counter() - tic
-
-    def _save(self, name: str, extra: dict | None = None) -> Path:
-        s = self.loop.state
+    def _save_policy(self, i: int, name: str, extra: dict | None = None) -> Path:
+        s = self.loop.states[i]
         info = {"step": s.step, "episodes": s.episode, "updates": s.updates, **(extra or {})}
-        return checkpoint.save(self.run_dir / "checkpoints" / name, self.state, self.config, self.spec, info)
+        return self.runs[i].writer.save_policy(name, self.loop.agent_state(i), info)
 
     # -- training checkpoints and resume --------------------------------------------------------------------------------
     def save_training_checkpoint(self) -> Path:
-        """Everything needed to continue bit-identically: taken at an episode boundary (see checkpoint_every)."""
-        s = self.loop.state
+        """Everything needed to continue bit-identically (one seed), taken where the loop said ``resumable``."""
+        s, run = self.loop.states[0], self.runs[0]
+        metrics_rows, eval_rows = run.writer.log_rows()
+        elapsed = self._bar.elapsed() if self._bar is not None else 0.0
         host = {
             "loop": self.loop.host_state(),
-            "trainer": {"best_eval": self.best_eval, "last_eval": self.last_eval,
-                        "metrics_rows": self.logger.metrics.rows, "eval_rows": self.logger.evals.rows,
-                        "wall_time": self.wall_time + time.perf_counter() - self._start},
+            "trainer": {"best_eval": run.best_eval, "last_eval": run.last_eval,
+                        "metrics_rows": metrics_rows, "eval_rows": eval_rows,
+                        "wall_time": self.wall_time + elapsed},
         }
-        folder = self.run_dir / "checkpoints"
-        path = checkpoint.save(folder / f"train-{s.step:09d}", self.loop.carry, self.config, self.spec,
-                               {"step": s.step, "episodes": s.episode, "updates": s.updates}, kind="training",
-                               host=host)
+        path = run.writer.save_training(s.step, self.loop.carry,
+                                        {"step": s.step, "episodes": s.episode, "updates": s.updates}, host)
         self._checkpoint_due = False
-        for old in training_checkpoints(self.run_dir)[: -self.config.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
         return path
 
     @classmethod
@@ -295,69 +374,96 @@ class Trainer:
         trainer.loop.carry = checkpoint.restore(path, trainer.loop.carry)
         trainer.loop.load_host_state(meta["host"]["loop"])
         t = meta["host"]["trainer"]
-        trainer.best_eval, trainer.wall_time = t["best_eval"], t["wall_time"]
-        trainer.last_eval = tuple(t["last_eval"]) if t["last_eval"] else None
-        step = trainer.loop.state.step
-        trainer.open_run_dir(run_dir, resume_rows=(t["metrics_rows"], t["eval_rows"], step))
-        for stale in run_dir.glob("checkpoints/.*"):  # leftovers of a write that was killed
-            shutil.rmtree(stale, ignore_errors=True)
+        run = trainer.runs[0]
+        run.best_eval, trainer.wall_time = t["best_eval"], t["wall_time"]
+        run.last_eval = tuple(t["last_eval"]) if t["last_eval"] else None
+        trainer.run_dirs = [run_dir]
+        trainer.open_run_dirs(resume_rows=(t["metrics_rows"], t["eval_rows"], trainer.step))
         trainer.resumed_from = path
         return trainer
 
     # -- final outputs ------------------------------------------------------------------------------------------------
     def finish(self, video: bool | None = None) -> dict:
-        """Final evaluation, checkpoints, eval.json, summary.json, learning-curve PNG and test-episode MP4."""
-        s = self.loop.state
-        if self.last_eval is not None and self.last_eval[0] == s.step:
-            result = self.last_eval[1]
+        """Final evaluation, checkpoints, eval.json, summary.json, learning-curve PNG and test-episode MP4 of every
+        seed; with several seeds and a parent directory, also the aggregate curve and summary. Returns the summary
+        (one seed) or the aggregate summary (several; each seed's is in ``seed_summaries``)."""
+        self.seed_summaries = [self._finish_seed(i, video) for i in range(len(self.runs))]
+        if not self.multi:
+            return self.seed_summaries[0]
+        return self._finish_seeds()
+
+    def _finish_seed(self, i: int, video: bool | None) -> dict:
+        run, s, cfg = self.runs[i], self.loop.states[i], self.runs[i].config
+        if run.last_eval is not None and run.last_eval[0] == s.step:
+            result = run.last_eval[1]
         else:
-            result = self.evaluate()
-            self.last_eval = (s.step, result)
-            self.eval_history.append(self.last_eval)
-            if self.logger is not None:
-                self.logger.evaluation(s.step, result)
-            if self.best_eval is None or result["mean"] > self.best_eval:
-                self.best_eval = result["mean"]
-                if self.run_dir is not None:
-                    self._save("best", {"eval": _brief(result)})
+            result = self._evaluate_into(i, s.step)
         learn_sps = s.learn_steps / s.learn_time if s.learn_time > 0 else None
         summary = {
-            "algo": self.config.algo, "env": self.config.env, "seed": self.config.seed, "steps": s.step,
+            "algo": cfg.algo, "env": cfg.env, "seed": cfg.seed, "steps": s.step,
             "episodes": s.episode, "updates": s.updates, "wall_time_s": self.wall_time,
-            "learning_phase_steps_per_s": learn_sps, "final_eval": _brief(result), "best_eval_mean": self.best_eval,
-            "skipped_transitions": s.skipped_transitions, "rejected_updates": self.loop.rejected_updates,
-            "loop": self.config.loop,
-            "versions": versions(), "jax_backend": jax.default_backend(), **self.summary_extra,
+            "learning_phase_steps_per_s": learn_sps, "final_eval": _brief(result), "best_eval_mean": run.best_eval,
+            "skipped_transitions": s.skipped_transitions, "rejected_updates": self.loop.rejected_updates(i),
+            "loop": cfg.loop, "versions": versions(), "jax_backend": jax.default_backend(),
         }
-        if self.run_dir is None:
+        if self.multi:
+            summary["vmapped_seeds"] = self.seeds  # the seeds that shared its process and wall time
+        if run.writer is None:
             return summary
-        self._save("final", {"eval": _brief(result)})
-        (self.run_dir / "eval.json").write_text(json.dumps({"step": s.step, "checkpoint": "final", **result}, indent=2))
-        self.logger.tb.flush()
-        plot_run(self.run_dir, title=f"{self.config.algo.upper()} {self.config.env} (seed {self.config.seed})")
-        if self.config.video if video is None else video:
+        writer = run.writer
+        self._save_policy(i, "final", {"eval": _brief(result)})
+        writer.write_json("eval.json", {"step": s.step, "checkpoint": "final", **result})
+        writer.plot(f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})")
+        if cfg.video if video is None else video:
             try:
-                self.record_video(self.run_dir / "video.mp4")
+                self.record_video(writer.run_dir / "video.mp4", i)
             except Exception as exc:  # rendering needs pygame and ffmpeg; training results stay valid without it
                 warnings.warn(f"could not record the test-episode video: {exc}", stacklevel=2)
-        summary["wall_time_s"] = self.wall_time
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        writer.write_json("summary.json", summary)
         return summary
 
-    def record_video(self, path: Path) -> tuple[float, int]:
-        env, _ = make_env(self.config.env, self.config.algo, self.config.env_kwargs, render_mode="rgb_array")
-        try:
-            seed = EpisodeSeeds(self.config.seed, EpisodeSeeds.VIDEO).next()
-            return record_video(env, self.frozen_policy(), seed, self.spec.discrete, path)
-        finally:
-            env.close()
+    def _finish_seeds(self) -> dict:
+        from offpolicy.sweep.stats import bootstrap_ci
+
+        summaries = self.seed_summaries
+        finals = np.array([s["final_eval"]["mean"] for s in summaries])
+        low, high = bootstrap_ci(finals, np.mean) if len(finals) > 1 else (float("nan"), float("nan"))
+        if self.parent_dir is not None:
+            self._write_aggregate()
+        per_seed_sps = [s["learning_phase_steps_per_s"] for s in summaries]
+        summary = {
+            "algo": self.config.algo, "env": self.config.env, "loop": self.config.loop, "seeds": self.seeds,
+            "vmapped": True, "steps_per_seed": summaries[0]["steps"], "wall_time_s": self.wall_time,
+            "final_eval_mean": float(finals.mean()), "final_eval_ci95": [low, high],
+            "final_eval_per_seed": dict(zip(map(str, self.seeds), finals.tolist())),
+            # vmapped: every seed advances in each timed step, so agent-steps/s = seeds x per-seed steps/s
+            "learning_phase_agent_steps_per_s": len(self.seeds) * per_seed_sps[0] if per_seed_sps[0] else None,
+            "learning_phase_steps_per_s_per_seed": per_seed_sps,
+            "start_up_s": self.loop.start_up_time,
+        }
+        if self.parent_dir is not None:
+            (self.parent_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def _write_aggregate(self) -> None:
+        from offpolicy.run.multi import write_aggregate
+
+        steps = sorted({step for run in self.runs for step, _ in run.eval_history})
+        table = np.array([[dict(run.eval_history).get(step, {}).get("mean", np.nan) for step in steps]
+                          for run in self.runs])  # [seeds, steps]
+        title = f"{self.config.algo.upper()} {self.config.env}, {self.config.loop} loop"
+        write_aggregate(self.parent_dir, self.seeds, steps, table, title)
 
     def close(self) -> None:
-        if self.logger is not None:
-            self.logger.close()
-            self.logger = None
-        self.env.close()
-        self.eval_env.close()
+        """Close every seed's logs and envs (``finish`` does not; call it after ``finish`` or an error). Idempotent."""
+        for run in self.runs:
+            if run.writer is not None:
+                run.writer.close()
+                run.writer = None
+            run.evaluator.close()
+        for env in self.envs:
+            env.close()
+        self.envs = []
 
 
 def _brief(result: dict) -> dict:

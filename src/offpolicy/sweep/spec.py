@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from offpolicy import registry
 from offpolicy.config import (
     RunConfig,
     apply_overrides,
@@ -354,7 +355,7 @@ def _batching(spec: SweepSpec) -> bool:
 
 
 def _resolve(key: str, algo: str) -> str:
-    if algo not in ("ddpg", "dqn"):
+    if algo not in registry.ALGORITHMS:
         return key  # from_dict names the unknown algorithm
     return resolve_key(key, algo)
 

@@ -2,7 +2,7 @@
 
 The unit of work handed to a worker is a *batch*: a list of trials of one config (different seeds).
 :func:`run_trial_batch` runs a batch: trials of a config whose seeds can share one process (:func:`can_batch_seeds`)
-train together in one :class:`~offpolicy.run.multi.MultiSeedTrainer` (agents vmapped), each into its own run
+train together in one multi-seed :class:`~offpolicy.run.trainer.Trainer` (agents vmapped), each into its own run
 directory; other batches are single trials (:func:`run_trial`). A batched trial has no training checkpoints: an
 unfinished one is rerun from scratch, with the other unfinished seeds of its batch.
 
@@ -81,7 +81,7 @@ def threads_per_worker(workers: int) -> int | None:
 
 def seeds_share_a_process(config: Any) -> bool:
     """Whether the loop can train several seeds of ``config`` in one process with their agents vmapped
-    (:class:`~offpolicy.run.multi.MultiSeedTrainer`): ``loop: compiled`` on a gymnax env without env_kwargs, or
+    (multi-seed :class:`~offpolicy.run.trainer.Trainer`): ``loop: compiled`` on a gymnax env without env_kwargs, or
     ``loop: host`` with ``nonfinite: stop``; and no training checkpoints, which a multi-seed run does not write."""
     if config.checkpoint_every:
         return False
@@ -124,7 +124,7 @@ def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:
     """Run a batch of trials of one config; one outcome dict per trial, in order (see :func:`run_trial`).
 
     Several trials (planned only for configs :func:`can_batch_seeds` accepts) train in one vmapped
-    MultiSeedTrainer, each into its own run directory; finished ones are skipped, and when a single one is left it
+    multi-seed Trainer, each into its own run directory; finished ones are skipped, and when a single one is left it
     runs alone. Never raises for a training error: every unfinished trial of the batch gets the error."""
     if len(jobs) < 2 or not _one_batchable_config(jobs):
         return [run_trial(job) for job in jobs]
@@ -166,9 +166,9 @@ def _one_batchable_config(jobs: list[TrialJob]) -> bool:
 
 
 def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
-    """Train ``jobs`` (unfinished trials of one config, locked by the caller) in one MultiSeedTrainer, from scratch."""
+    """Train ``jobs`` (unfinished trials of one config, locked by the caller) in one multi-seed Trainer, from scratch."""
     from offpolicy.config import from_dict
-    from offpolicy.run.multi import MultiSeedTrainer
+    from offpolicy.run.trainer import Trainer
 
     sweep_dir = Path(jobs[0].sweep_dir)
     run_dirs = [Path(job.run_dir) for job in jobs]
@@ -180,8 +180,8 @@ def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
             if run_dir.exists():
                 shutil.rmtree(run_dir)  # an unfinished attempt: batched trials have no checkpoint to resume from
             layout.log_event(sweep_dir, job.id, "start", batch=ids)
-        multi = MultiSeedTrainer(from_dict(jobs[0].config), seeds, run_dirs=run_dirs, progress=False)
-        multi.learn()
+        multi = Trainer(from_dict(jobs[0].config), seeds=seeds, run_dirs=run_dirs, progress=False)
+        multi.learn(multi.config.total_steps)
         multi.finish()
     except Exception as exc:  # noqa: BLE001 - any training error is these trials' failure, not the sweep's
         message = f"{type(exc).__name__}: {exc}"
@@ -263,13 +263,13 @@ def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]
                     f"{run_dir}: its checkpoint was made with another config than the sweep's; the sweep file was "
                     "changed after the trial started. Move the run directory away to restart the trial.")
             resumed_from = trainer.resumed_from.name
-            layout.log_event(sweep_dir, job.id, "resume", checkpoint=resumed_from, step=trainer.loop.state.step)
+            layout.log_event(sweep_dir, job.id, "resume", checkpoint=resumed_from, step=trainer.step)
         else:
             if run_dir.exists():
                 shutil.rmtree(run_dir)  # logs of an attempt that never reached a training checkpoint
             layout.log_event(sweep_dir, job.id, "start")
             trainer = Trainer(config, run_dir=run_dir, progress=False)
-        left = trainer.config.total_steps - trainer.loop.state.step
+        left = trainer.config.total_steps - trainer.step
         if left > 0:
             trainer.learn(left)
         summary = trainer.finish()

@@ -1,0 +1,140 @@
+"""Hyperparameters of each algorithm: frozen, hashable dataclasses (static arguments of the jitted functions).
+
+Each field has a one-line docstring (shown by ``offpolicy train --help`` and in docs/config.md). The registry
+(offpolicy.registry) names which class belongs to which algorithm; this module imports nothing from offpolicy but
+its errors, so the registry and the config parser can both use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from offpolicy.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Exploration noise added to the actor's action (in the agent's [-1, 1] action space)."""
+
+    kind: Literal["ou", "gaussian", "tutorial", "none"] = "ou"
+    """ou: Ornstein-Uhlenbeck x += theta*(mu-x)*dt + sigma*sqrt(dt)*N(0,1); gaussian: sigma*N(0,1);
+    tutorial: the notebook's x += theta*(mu-x) + sigma*U[0,1) (biased, kept to reproduce it); none."""
+    theta: float = 1.0
+    """OU mean-reversion rate."""
+    sigma: float = 0.1
+    """Noise scale (OU diffusion, or the Gaussian standard deviation)."""
+    mu: float = 0.0
+    """OU long-run mean."""
+    dt: float = 1e-2
+    """OU time step; lag-1 autocorrelation is 1 - theta*dt."""
+    reset_each_episode: bool = True
+    """Reset the OU state to mu at every episode start (the tutorial never resets)."""
+
+    def check(self) -> None:
+        require(self.theta >= 0, "agent.noise.theta", self.theta, "must be >= 0")
+        require(self.sigma >= 0, "agent.noise.sigma", self.sigma, "must be >= 0")
+        require(self.dt > 0, "agent.noise.dt", self.dt, "must be > 0")
+        if self.kind == "ou":
+            require(self.theta * self.dt <= 1, "agent.noise.theta", self.theta,
+                     f"theta*dt must be <= 1 for a stable OU process (dt={self.dt})")
+
+
+@dataclass(frozen=True)
+class DDPGConfig:
+    """DDPG (Lillicrap et al. 2015) hyperparameters. Defaults are the tutorial's."""
+
+    buffer_size: int = 100_000
+    """Replay buffer capacity (transitions)."""
+    batch_size: int = 128
+    """Minibatch size per update."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 5e-3
+    """Polyak rate of the soft target update: target <- tau*online + (1-tau)*target."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 1e-3
+    """Adam learning rate of the critic."""
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    """Hidden layer widths of both actor and critic."""
+    final_layer_init: float = 3e-3
+    """Last layer weights and biases ~ U(-x, x)."""
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    """Exploration noise."""
+
+    def check(self) -> None:
+        check_replay_and_discount(self)
+        require(0 < self.tau <= 1, "agent.tau", self.tau, "must be in (0, 1]")
+        require(self.actor_lr > 0, "agent.actor_lr", self.actor_lr, "must be > 0")
+        require(self.critic_lr > 0, "agent.critic_lr", self.critic_lr, "must be > 0")
+        require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+                 "agent.hidden_sizes", list(self.hidden_sizes), "must be a non-empty list of positive ints")
+        require(self.final_layer_init > 0, "agent.final_layer_init", self.final_layer_init, "must be > 0")
+        self.noise.check()
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """DQN (Mnih et al. 2015) with NoisyNet (Fortunato et al. 2017) or epsilon-greedy exploration.
+    Defaults are the NoisyNet tutorial's, with the paper's sigma initialisation."""
+
+    buffer_size: int = 10_000
+    """Replay buffer capacity (transitions)."""
+    batch_size: int = 128
+    """Minibatch size per update."""
+    gamma: float = 0.99
+    """Discount factor."""
+    lr: float = 1e-3
+    """Adam learning rate (eps 1e-8, as PyTorch's default Adam in the tutorial)."""
+    target_update: int = 150
+    """Hard copy of the online parameters into the target network every this many updates."""
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    """Hidden widths; the first layer is a plain Dense, every later layer (and the output) is noisy."""
+    loss: Literal["huber", "mse"] = "huber"
+    """TD loss on the taken action's Q: huber (smooth L1, delta 1, as the tutorial) or mse."""
+    max_grad_norm: float = 0.0
+    """Clip the gradient's global norm to this before Adam (0: no clipping, as the tutorial)."""
+    exploration: Literal["noisy", "epsilon"] = "noisy"
+    """noisy: NoisyNet layers, greedy w.r.t. the noisy Q; epsilon: the same network without noise, epsilon-greedy."""
+    sigma0: float = 0.5
+    """NoisyNet sigma init: sigma = sigma0/sqrt(fan_in) (paper, factorised noise)."""
+    noise_type: Literal["factorised", "independent"] = "factorised"
+    """factorised: eps_w = f(eps_out) f(eps_in)^T, f(x) = sgn(x) sqrt|x|; independent: one N(0,1) per weight."""
+    bias_sigma_fan_out: bool = False
+    """Initialise the bias sigma with sigma0/sqrt(fan_out), as the tutorial does (the paper uses fan_in)."""
+    eval_noise: bool = False
+    """Evaluate and predict with the current noise sample, as the tutorial's test does (default: mean weights mu)."""
+    epsilon_start: float = 1.0
+    """epsilon-greedy: exploration rate at the first policy step."""
+    epsilon_end: float = 0.05
+    """epsilon-greedy: final exploration rate."""
+    epsilon_decay_steps: int = 10_000
+    """epsilon-greedy: policy steps (after warm-up) over which epsilon falls linearly from start to end."""
+
+    def check(self) -> None:
+        check_replay_and_discount(self)
+        require(self.lr > 0, "agent.lr", self.lr, "must be > 0")
+        require(self.target_update >= 1, "agent.target_update", self.target_update, "must be >= 1")
+        require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+                 "agent.hidden_sizes", list(self.hidden_sizes), "must be a non-empty list of positive ints")
+        require(self.max_grad_norm >= 0, "agent.max_grad_norm", self.max_grad_norm, "must be >= 0 (0: off)")
+        require(self.sigma0 >= 0, "agent.sigma0", self.sigma0, "must be >= 0")
+        require(0 <= self.epsilon_end <= self.epsilon_start <= 1, "agent.epsilon_start", self.epsilon_start,
+                 f"need 0 <= epsilon_end ({self.epsilon_end}) <= epsilon_start <= 1")
+        require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
+
+
+# -- validation helpers (also used by RunConfig) ------------------------------------------------------------------
+def check_replay_and_discount(agent: Any) -> None:
+    """Checks every off-policy agent config shares: buffer_size, batch_size, gamma."""
+    require(agent.buffer_size >= 1, "agent.buffer_size", agent.buffer_size, "must be >= 1")
+    require(agent.batch_size >= 1, "agent.batch_size", agent.batch_size, "must be >= 1")
+    require(agent.batch_size <= agent.buffer_size, "agent.batch_size", agent.batch_size,
+             f"must be <= agent.buffer_size ({agent.buffer_size})")
+    require(0 <= agent.gamma <= 1, "agent.gamma", agent.gamma, "must be in [0, 1]")
+
+
+def require(ok: bool, key: str, value: Any, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: {message}.")

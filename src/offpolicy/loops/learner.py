@@ -1,0 +1,182 @@
+"""The learner's side of one env step, shared by every loop: store -> sample -> update -> act, the NaN guard, and
+the metric sums the host reads at episode ends.
+
+Timing (1-based step t = number of transitions stored so far):
+  * the action of step t is uniformly random if t <= warmup_steps, else the exploring policy's;
+  * after storing transition t, one update runs if t >= learning_starts.
+
+``learner_step`` takes the phase as Python bools (the host loop compiles one program per phase) or as traced bools
+(the compiled loop decides per step with ``lax.cond``); both give the same numbers for the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from offpolicy import buffer as rb
+from offpolicy.agents.base import Agent
+from offpolicy.buffer import Transition
+from offpolicy.errors import NonFiniteError
+
+
+@flax.struct.dataclass
+class Carry:
+    """Everything the jitted step reads and writes (donated every call)."""
+
+    agent: Any
+    buffer: rb.ReplayBuffer
+    key: jax.Array
+    metric_sums: dict[str, jax.Array]  # sums of update metrics since the host last read them
+    updates_since: jax.Array  # int32: updates since the host last read the sums
+    bad_updates: jax.Array  # int32: updates rejected because a loss or parameter was NaN/inf
+    first_bad_step: jax.Array  # int32: env step of the first rejected update, -1 if none
+
+
+@dataclass
+class EpisodeRecord:
+    """What a loop reports at the end of each training episode."""
+
+    step: int
+    episode: int
+    episode_return: float
+    episode_length: int
+    metrics: dict[str, float]  # means over the updates since the previous record (empty before learning starts)
+
+
+@dataclass
+class LoopState:
+    """Host-side position of one seed in a loop (plain Python values; saved in training checkpoints)."""
+
+    step: int = 0
+    episode: int = 0
+    updates: int = 0
+    episode_return: float = 0.0
+    episode_length: int = 0
+    episode_seed: int = -1  # reset seed of the current episode (host loop)
+    learn_time: float = 0.0  # seconds spent in timed learning-phase steps (env step + jitted call)
+    learn_steps: int = 0
+    skipped_transitions: int = 0  # non-finite transitions dropped with nonfinite="skip"
+
+    def count_learning(self, seconds: float, steps: int) -> None:
+        """Add ``steps`` learning-phase steps that took ``seconds`` to the steps/s accounting."""
+        self.learn_time += seconds
+        self.learn_steps += steps
+
+
+def rejected_update_error(label: str, step: int, episode: int) -> NonFiniteError:
+    """The error for an update rejected at ``step`` because a loss or parameter became NaN/inf (``label``: e.g.
+    ``"seed 4, "`` in a multi-seed run, else empty)."""
+    return NonFiniteError(
+        f"{label}step {step} (episode {episode}): a loss or parameter became NaN/inf; the update was rejected and the "
+        "agent keeps its last good state. Lower the learning rates, check the reward scale, or set nonfinite=skip "
+        "to keep training past such updates.",
+        step=step, episode=episode, quantity="loss/parameters")
+
+
+def example_transition(agent: Agent) -> Transition:
+    """One zero transition with the shapes and dtypes the replay buffer stores for ``agent``."""
+    spec = agent.spec
+    return Transition(
+        obs=jnp.zeros(spec.obs_shape, jnp.float32),
+        action=jnp.zeros((), jnp.int32) if spec.discrete else jnp.zeros((spec.action_dim,), jnp.float32),
+        reward=jnp.zeros((), jnp.float32),
+        next_obs=jnp.zeros(spec.obs_shape, jnp.float32),
+        terminated=jnp.zeros((), bool),
+        truncated=jnp.zeros((), bool),
+    )
+
+
+def init_carry(agent: Agent, buffer_size: int, key: jax.Array, n_envs: int = 1) -> Carry:
+    """Fresh agent state and empty buffer from one key."""
+    init_key, loop_key = jax.random.split(key)
+    return Carry(
+        agent=agent.init(init_key, n_envs),
+        buffer=rb.init(buffer_size, example_transition(agent)),
+        key=loop_key,
+        metric_sums={name: jnp.zeros((), jnp.float32) for name in agent.metric_names},
+        updates_since=jnp.zeros((), jnp.int32),
+        bad_updates=jnp.zeros((), jnp.int32),
+        first_bad_step=jnp.full((), -1, jnp.int32),
+    )
+
+
+def seed_array(seeds: list[int]) -> jax.Array:
+    """Seeds as a uint32 array for ``jax.random.key`` inside jit/vmap: every seed the config accepts (< 2**32)
+    fits, and gives the same key as ``jax.random.key(seed)`` with a Python int."""
+    return jnp.asarray(seeds, jnp.uint32)
+
+
+def _random_actions(agent: Agent, key: jax.Array, n: int) -> jax.Array:
+    if agent.spec.discrete:
+        return jax.random.randint(key, (n,), 0, agent.spec.n_actions)
+    return jax.random.uniform(key, (n, agent.spec.action_dim), minval=-1.0, maxval=1.0)
+
+
+def _next_action(agent: Agent, agent_state, policy_obs, episode_start, key, random_action):
+    """Reset per-episode agent state where an episode starts, then the action for ``policy_obs``: uniformly random
+    (``random_action``) or the exploring policy's. ``random_action`` is a Python bool (static) or a traced bool."""
+    agent_state = agent.reset(agent_state, episode_start)
+    if isinstance(random_action, bool):
+        if random_action:
+            return _random_actions(agent, key, policy_obs.shape[0]), agent_state
+        return agent.act(agent_state, policy_obs, key, explore=True)
+    return jax.lax.cond(
+        random_action,
+        lambda st: (_random_actions(agent, key, policy_obs.shape[0]), st),
+        lambda st: agent.act(st, policy_obs, key, explore=True),
+        agent_state,
+    )
+
+
+def first_action(agent: Agent, carry: Carry, obs: jax.Array, random_action) -> tuple[Carry, jax.Array]:
+    """The action for the first observation of training."""
+    key, act_key = jax.random.split(carry.key)
+    start = jnp.ones(obs.shape[:1], bool)
+    action, agent_state = _next_action(agent, carry.agent, obs, start, act_key, random_action)
+    return carry.replace(agent=agent_state, key=key), action
+
+
+def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transition, policy_obs: jax.Array,
+                 episode_start: jax.Array, t: jax.Array, update, random_action, store: bool = True):
+    """Store ``transition`` (step t), update the agent once if ``update``, and choose the next action.
+
+    A NaN/inf loss or parameter rejects the update (the agent keeps its last good state); the rejection is counted
+    with the step of the first one, for the host to report. Returns (carry, action for ``policy_obs``).
+    """
+    buffer = rb.add(carry.buffer, transition) if store else carry.buffer
+    key, sample_key, update_key, act_key = jax.random.split(carry.key, 4)
+    learner = (carry.agent, carry.metric_sums, carry.updates_since, carry.bad_updates, carry.first_bad_step)
+
+    def do_update(learner):
+        agent_state, sums, count, bad, first_bad = learner
+        batch = rb.sample(buffer, sample_key, batch_size)
+        new_state, metrics = agent.update(agent_state, batch, update_key)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((new_state, metrics))
+                                    if jnp.issubdtype(x.dtype, jnp.floating)]))
+        agent_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, agent_state)
+        sums = {k: sums[k] + jnp.where(finite, metrics[k], 0.0) for k in sums}
+        count = count + finite.astype(jnp.int32)
+        first_bad = jnp.where(finite | (first_bad >= 0), first_bad, t)
+        bad = bad + (~finite).astype(jnp.int32)
+        return agent_state, sums, count, bad, first_bad
+
+    if isinstance(update, bool):
+        if update:
+            learner = do_update(learner)
+    else:
+        learner = jax.lax.cond(update, do_update, lambda learner: learner, learner)
+    agent_state, sums, count, bad, first_bad = learner
+    action, agent_state = _next_action(agent, agent_state, policy_obs, episode_start, act_key, random_action)
+    carry = Carry(agent=agent_state, buffer=buffer, key=key, metric_sums=sums, updates_since=count,
+                  bad_updates=bad, first_bad_step=first_bad)
+    return carry, action
+
+
+def mean_metrics(sums: dict[str, Any], count: int) -> dict[str, float]:
+    """Per-update means of the metric sums (empty when no update ran)."""
+    return {k: float(v) / count for k, v in sums.items()} if count else {}
