@@ -166,7 +166,7 @@ def plot(run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="R
         run_dir: A run directory with metrics.csv.
         out: Output PNG (default RUN_DIR/learning_curve.png).
     """
-    from offpolicy.run.plots import plot_run
+    from offpolicy.analysis.figures import plot_run
 
     if not (run_dir / "metrics.csv").is_file():
         raise OffpolicyError(f"{run_dir}: no metrics.csv here; pass a run directory made by `offpolicy train`.")

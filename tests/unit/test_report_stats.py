@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from offpolicy.sweep import stats
+from offpolicy.analysis import stats
 from offpolicy.sweep.report import write_report
 from offpolicy.sweep.spec import make_spec, parse_grid, save_spec
 

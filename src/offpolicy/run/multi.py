@@ -16,7 +16,6 @@ parent's aggregate files only when a parent is given too.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import re
@@ -160,7 +159,7 @@ class MultiSeedTrainer:
         for trainer in self.trainers:
             summaries.append(trainer.finish(video=video))
         self.close()
-        from offpolicy.sweep.stats import bootstrap_ci
+        from offpolicy.analysis.stats import bootstrap_ci
 
         finals = np.array([s["final_eval"]["mean"] for s in summaries])
         low, high = bootstrap_ci(finals, np.mean) if len(finals) > 1 else (float("nan"), float("nan"))
@@ -195,36 +194,7 @@ class MultiSeedTrainer:
             env.close()
 
     def _write_aggregate(self, steps: list[int], table: np.ndarray) -> None:
-        from offpolicy.sweep.stats import bootstrap_ci
+        from offpolicy.analysis.figures import write_aggregate
 
-        if not steps:
-            return
-        mean = np.nanmean(table, axis=0)
-        if table.shape[0] > 1 and not np.isnan(table).any():
-            low, high = bootstrap_ci(table, lambda x, axis: np.mean(x, axis=axis))
-        else:
-            low = high = np.full(len(steps), np.nan)
-        with open(self.run_dir / "aggregate.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["step", "mean", "ci95_low", "ci95_high", "n_seeds"] + [f"seed_{s}" for s in self.seeds])
-            for j, step in enumerate(steps):
-                writer.writerow([step, mean[j], low[j], high[j], int(np.sum(~np.isnan(table[:, j])))]
-                                + table[:, j].tolist())
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for i in range(len(self.seeds)):
-            ax.plot(steps, table[i], lw=0.7, alpha=0.35, color="gray", label="single seeds" if i == 0 else None)
-        ax.plot(steps, mean, lw=2, color="C0", label=f"mean of {len(self.seeds)} seeds")
-        if not np.isnan(low).all():
-            ax.fill_between(steps, low, high, alpha=0.25, color="C0", label="95% bootstrap CI")
-        ax.set(xlabel="env steps (per seed)", ylabel="evaluation return (noise-free)",
-               title=f"{self.config.algo.upper()} {self.config.env}, {self.config.loop} loop")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
-        fig.tight_layout()
-        fig.savefig(self.run_dir / "aggregate.png", dpi=120)
-        plt.close(fig)
+        write_aggregate(self.run_dir, self.seeds, steps, table,
+                        title=f"{self.config.algo.upper()} {self.config.env}, {self.config.loop} loop")

@@ -22,6 +22,7 @@ import numpy as np
 
 from offpolicy import __version__
 from offpolicy.agents import make_agent
+from offpolicy.analysis.figures import plot_run
 from offpolicy.config import RunConfig, save_yaml
 from offpolicy.envs import EpisodeSeeds, make_env
 from offpolicy.errors import CheckpointError, OffpolicyError
@@ -29,7 +30,6 @@ from offpolicy.loops.host import EpisodeRecord, HostLoop, NonFiniteError
 from offpolicy.run import checkpoint
 from offpolicy.run.evaluate import evaluate, record_video
 from offpolicy.run.logger import RunLogger
-from offpolicy.run.plots import plot_run
 
 
 def new_run_dir(root: str | Path, name: str, seed: int | str) -> Path:
