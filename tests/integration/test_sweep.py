@@ -9,7 +9,7 @@ from run_files import assert_same_run, metric_rows
 from sweep_setup import TINY, reuse_compile_cache
 
 from offpolicy.cli import main
-from offpolicy.sweep.layout import read_events
+from offpolicy.sweep.store import read_events
 
 TRIALS = ["lr=0.001/s0", "lr=0.001/s1", "lr=0.0003/s0", "lr=0.0003/s1"]
 
@@ -124,8 +124,8 @@ def _failed_and_killed_trials(tmp_path, flags, capsys):
 
 def test_a_sweep_directory_is_run_by_one_process_at_a_time(local_sweep):
     from offpolicy.errors import OffpolicyError
-    from offpolicy.sweep.layout import LOCK, SweepLock
-    from offpolicy.sweep.runner import resume_sweep
+    from offpolicy.sweep.driver import resume_sweep
+    from offpolicy.sweep.store import LOCK, SweepLock
 
     with SweepLock(local_sweep / LOCK, "sweep"):
         with pytest.raises(OffpolicyError, match="being run by another process"):

@@ -6,7 +6,7 @@ import yaml
 
 from offpolicy.cli import main
 from offpolicy.errors import ConfigError
-from offpolicy.sweep.spec import load_spec, make_spec, parse_grid, parse_seeds, save_spec, split_values
+from offpolicy.sweep.plan import load_spec, make_spec, parse_grid, parse_seeds, save_spec, split_values
 
 
 def test_grid_expands_to_every_combination_times_every_seed():
@@ -155,7 +155,7 @@ def test_a_damaged_saved_spec_is_refused_with_a_clear_error(tmp_path, edit, mess
         load_spec(tmp_path)
 
 def test_batches_start_round_robin_over_configs():
-    from offpolicy.sweep.trial import can_batch_seeds, plan_batches
+    from offpolicy.sweep.plan import can_batch_seeds, plan_batches
 
     spec = make_spec("noisy-dqn-cartpole", seeds=3, grid=parse_grid(["lr=1e-3,3e-4"]), batch_seeds=False)
     trials = spec.trials()
@@ -167,7 +167,7 @@ def test_batches_start_round_robin_over_configs():
 
 
 def test_batched_seeds_get_no_training_checkpoints_and_split_over_the_workers():
-    from offpolicy.sweep.trial import can_batch_seeds, plan_batches
+    from offpolicy.sweep.plan import can_batch_seeds, plan_batches
 
     spec = make_spec("noisy-dqn-cartpole", seeds=4, grid=parse_grid(["loop=host,compiled", "nonfinite=stop,skip"]),
                      overrides={"total_steps": 2000})

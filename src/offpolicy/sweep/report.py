@@ -24,8 +24,8 @@ from offpolicy.analysis.figures import plot_curves, plot_finals
 from offpolicy.analysis.results import Group, RunResult, is_run, load_run, run_group
 from offpolicy.analysis.stats import Analysis, analyze
 from offpolicy.errors import OffpolicyError
-from offpolicy.sweep import layout
-from offpolicy.sweep.spec import SWEEP_FILE, load_spec
+from offpolicy.sweep import store
+from offpolicy.sweep.plan import SWEEP_FILE, load_spec
 
 
 def is_sweep(path: Path) -> bool:
@@ -48,8 +48,8 @@ def sweep_groups(sweep_dir: Path, label_prefix: str | None = None) -> list[Group
         run_dir = trial.run_dir(sweep_dir)
         result = load_run(run_dir)
         if result is None:
-            state = layout.trial_state(run_dir)
-            why = layout.read_error(run_dir) if state == layout.FAILED else state
+            state = store.trial_state(run_dir)
+            why = store.read_error(run_dir) if state == store.FAILED else state
             group.missing.append((trial.id, why))
         else:
             group.runs.append(result)
@@ -129,7 +129,7 @@ def _rel(path: Path, start: Path) -> str:
 def provenance_lines(sources: list[Path], runs: list[RunResult]) -> list[str]:
     """Machine, versions and commit the results were produced with (from provenance.json and summary.json)."""
     lines = []
-    sessions = [s for src in sources for s in layout.read_sessions(src)]
+    sessions = [s for src in sources for s in store.read_sessions(src)]
     commits = sorted({(s["git"]["commit"][:12] + (" + local changes" if s["git"]["dirty"] else ""))
                       for s in sessions if s.get("git")})
     if commits:
@@ -240,7 +240,7 @@ def write_report(sweep_dir: str | Path, thresholds: dict[str, float] | None = No
                   f"Finish them with `offpolicy sweep --resume {sweep_dir}`.", ""]
         lines += [f"- `{name}`: {why}" for name, why in failed] + [""]
     out = sweep_dir / "report.md"
-    layout.write_atomic(out, "\n".join(lines))
+    store.write_atomic(out, "\n".join(lines))
     return out
 
 
@@ -295,7 +295,7 @@ def compare(sources: list[str | Path], out: str | Path, labels: list[str] | None
         lines += [f"### `{a.group.label}`", "",
                   f"{a.group.algo} on {a.group.env}, {', '.join(f'{b:,}' for b in budget)} steps, from "
                   f"`{a.group.source}`.", "", *seed_table(a), ""]
-    layout.write_atomic(md, "\n".join(lines))
+    store.write_atomic(md, "\n".join(lines))
     return md
 
 

@@ -81,7 +81,7 @@ class SweepSpec:
     """Re-run a failed trial up to this many times within the sweep (from its last training checkpoint)."""
     batch_seeds: bool = False
     """Train the seeds of a config together, in one vmapped process, where the loop allows it
-    (:func:`offpolicy.sweep.trial.can_batch_seeds`). Such configs get no default ``checkpoint_every`` (a batched trial
+    (:func:`can_batch_seeds`). Such configs get no default ``checkpoint_every`` (a batched trial
     has no training checkpoints). Saved in sweep.yaml: it decides the trials' configs. :func:`make_spec` turns it on
     by default; a sweep.yaml without the key (made before batching existed) reads as off."""
 
@@ -340,8 +340,6 @@ def _build(spec: SweepSpec, point: dict[str, Any], seed: int) -> RunConfig:
     if "checkpoint_every" not in overrides:
         every = max(1, config.total_steps // 10)
         if _batching(spec):
-            from offpolicy.sweep.trial import seeds_share_a_process
-
             if seeds_share_a_process(dataclasses.replace(config, checkpoint_every=0)):
                 every = 0  # its seeds train in one vmapped process, which writes no training checkpoints
         config = dataclasses.replace(config, checkpoint_every=every)
@@ -425,11 +423,54 @@ def _plain(x: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Batches: the seeds of one config in one vmapped process
+
+
+def seeds_share_a_process(config: Any) -> bool:
+    """Whether the loop can train several seeds of ``config`` in one process with their agents vmapped
+    (:class:`~offpolicy.run.multi.MultiSeedTrainer`): ``loop: compiled`` on a gymnax env without env_kwargs, or
+    ``loop: host`` with ``nonfinite: stop``; and no training checkpoints, which a multi-seed run does not write."""
+    if config.checkpoint_every:
+        return False
+    if config.loop == "compiled":
+        from offpolicy.envs import GYMNAX_ENVS
+
+        return config.env in GYMNAX_ENVS and not config.env_kwargs
+    return config.loop == "host" and config.nonfinite == "stop"
+
+
+def can_batch_seeds(config: Any, enabled: bool = True) -> bool:
+    """Whether the seeds of ``config`` are trained together, in one vmapped process: batching is ``enabled`` (the
+    sweep's ``--batch-seeds``, on by default) and the loop supports it (:func:`seeds_share_a_process`)."""
+    return bool(enabled) and seeds_share_a_process(config)
+
+
+def plan_batches(trials: list, workers: int, batch_seeds: bool = True) -> list[list]:
+    """Split trials into batches, in the order they should start: one trial each, or, for configs whose seeds can
+    be batched (:func:`can_batch_seeds`), chunks of one config's seeds sized so that every worker gets work.
+
+    Batches go round-robin over the configs (every config's first seed, then every config's second, ...): the
+    trials running at once compile different programs, those after them find theirs in the compilation cache, and
+    a sweep stopped early has results for every config."""
+    groups = configs(trials)
+    per_group: list[list[list]] = []
+    for group in groups.values():
+        if len(group) > 1 and can_batch_seeds(group[0].config, batch_seeds):
+            chunks = max(1, min(len(group), -(-workers // len(groups))))  # ceil(workers / configs) chunks
+            size = -(-len(group) // chunks)
+            per_group.append([group[i:i + size] for i in range(0, len(group), size)])
+        else:
+            per_group.append([[t] for t in group])
+    rounds = max((len(b) for b in per_group), default=0)
+    return [b[i] for i in range(rounds) for b in per_group if i < len(b)]
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Saved specs
 
 
 def save_spec(spec: SweepSpec, sweep_dir: Path) -> None:
-    from offpolicy.sweep.layout import write_atomic
+    from offpolicy.sweep.store import write_atomic
 
     write_atomic(Path(sweep_dir) / SWEEP_FILE, spec.to_yaml())
 
