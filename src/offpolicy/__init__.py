@@ -1,10 +1,9 @@
 """offpolicy: off-policy deep RL (DDPG, NoisyNet-DQN) in pure JAX, for any Gymnasium env."""
 
-__version__ = "0.1.0"
-
-from offpolicy.api import DDPG, DQN  # noqa: E402
-from offpolicy.config import RunConfig, make_config, preset_names  # noqa: E402
-from offpolicy.errors import CheckpointError, ConfigError, EnvError, OffpolicyError  # noqa: E402
+from offpolicy._version import __version__
+from offpolicy.api import DDPG, DQN
+from offpolicy.config import RunConfig, make_config, preset_names
+from offpolicy.errors import CheckpointError, ConfigError, EnvError, OffpolicyError
 
 __all__ = ["DDPG", "DQN", "RunConfig", "make_config", "preset_names", "OffpolicyError", "ConfigError", "EnvError",
            "CheckpointError", "__version__"]

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from offpolicy import __version__
+from offpolicy._version import __version__
 from offpolicy.agents import make_agent
 from offpolicy.analysis.figures import plot_run
 from offpolicy.config import RunConfig, save_yaml

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
 from offpolicy.sweep import store
 from offpolicy.sweep.plan import SweepSpec, configs, load_spec, plan_batches, save_spec
@@ -17,13 +18,13 @@ from offpolicy.sweep.worker import threads_per_worker, worker_env
 
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Trials at once on the local backend by default: one per usable CPU core."""
+    return provenance.cpu_count()
 
 
 def new_sweep_dir(root: str | Path, name: str) -> Path:
-    from offpolicy.run.trainer import new_stamped_dir
-
-    return new_stamped_dir(root, name)
+    """A fresh path ``root/{name}_{time}`` for a new sweep."""
+    return provenance.new_stamped_dir(root, name)
 
 
 def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report: bool = True,
@@ -126,7 +127,7 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
                 print(f"\ninterrupted; finish with: offpolicy sweep --resume {sweep_dir}")
                 raise
             bar.close()
-            print(f"  ran for {store.elapsed(started)}")
+            print(f"  ran for {_elapsed(started)}")
         status = store.write_status(sweep_dir, trials, store.attempts_from_events(sweep_dir))
     done, failed = status["counts"][store.DONE], status["counts"][store.FAILED]
     left = len(trials) - done
@@ -159,6 +160,11 @@ def _check_started_configs(trials: list, sweep_dir: Path) -> None:
             raise OffpolicyError(f"{path} differs from the sweep's config for trial {trial.id}: sweep.yaml was "
                                  "changed after the sweep started. Restore it, or move the trial's run directory "
                                  "away to rerun it.")
+
+
+def _elapsed(start: float) -> str:
+    seconds = int(time.monotonic() - start)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 __all__ = ["start_sweep", "resume_sweep", "load_spec", "default_workers", "new_sweep_dir"]

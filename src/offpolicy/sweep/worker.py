@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
 from offpolicy.sweep import store
 from offpolicy.sweep.plan import can_batch_seeds
@@ -72,8 +73,7 @@ def worker_env(threads: int | None, compile_cache: str | None = None) -> dict[st
 
 def threads_per_worker(workers: int) -> int | None:
     """One XLA thread per trial when the workers fill the cores (the usual case), else XLA's defaults."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 1 if workers >= cores else None
+    return 1 if workers >= provenance.cpu_count() else None
 
 
 def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:

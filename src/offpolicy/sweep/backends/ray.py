@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
 from offpolicy.sweep import store
 from offpolicy.sweep.plan import plan_batches
@@ -89,7 +89,7 @@ def run_ray(sweep_dir: Path, trials: list, workers: int | None, env: dict[str, s
             tune_config=tune.TuneConfig(max_concurrent_trials=workers, trial_name_creator=_trial_name,
                                         trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
-                name=f"tune-{datetime.now().strftime('%Y%m%d-%H%M%S')}", storage_path=str(sweep_dir / "ray"),
+                name=f"tune-{provenance.stamp()}", storage_path=str(sweep_dir / "ray"),
                 failure_config=tune.FailureConfig(max_failures=retries), verbose=0,
                 callbacks=[_progress_callback(tune, sweep_dir, by_batch, progress)]),
         )
