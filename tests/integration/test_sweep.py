@@ -81,7 +81,7 @@ def test_failed_and_killed_trials_are_reported_and_resumed_from_their_checkpoint
 
 def _failed_and_killed_trials(tmp_path, flags, capsys):
     sweep_dir = tmp_path / "faults"
-    args = ["sweep", "noisy-dqn-cartpole", "--seeds", "0,", "--grid", "env_kwargs.fault=none,raise,kill",
+    args = ["sweep", "noisy-dqn-cartpole", "--seeds", "1", "--grid", "env_kwargs.fault=none,raise,kill",
             "--set", *TINY, "checkpoint_every=50", "env=flaky_env:FlakyCartPole-v0", "env_kwargs.at_step=200",
             f"env_kwargs.flag_dir={flags}", "--workers", "2", "--no-progress", "--sweep-dir", str(sweep_dir)]
     assert main(args) == 2

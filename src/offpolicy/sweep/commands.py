@@ -42,7 +42,8 @@ def sweep(
         target: A preset name, a config YAML, or a sweep YAML (keys: preset, seeds, grid, set, backend, workers,
             ray_address, retries, name, batch_seeds; command-line flags override it, and batching is on only if
             neither --no-batch-seeds nor batch_seeds: false says otherwise).
-        seeds: How many seeds (10: seeds 0..9), or which (0,3,7; a single seed as 7,). Default 1 (seed 0).
+        seeds: How many seeds (10: seeds 0..9), or which: a range (0-7) or a list (0,3,7); one seed s as s-s.
+            Default 1 (seed 0).
         grid: KEY=V1,V2,... values to sweep for one config key (full key or unique suffix, as --set); repeat the
             flag for more keys: every combination runs. Lists group with brackets: hidden_sizes=[64,64],[128,128].
         set: Overrides for every trial, as in `offpolicy train --set` (e.g. total_steps=20000).

@@ -7,8 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
 from offpolicy.sweep import store
@@ -145,14 +143,14 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
 
 def _check_started_configs(trials: list, sweep_dir: Path) -> None:
     """A started trial's config.yaml must be the sweep's config for it (someone may have edited sweep.yaml)."""
-    from offpolicy.config import from_dict, to_dict
+    from offpolicy.config import from_dict, read_yaml_mapping, to_dict
 
     for trial in trials:
         path = trial.run_dir(sweep_dir) / "config.yaml"
         if not path.is_file():
             continue
         try:
-            saved = to_dict(from_dict(yaml.safe_load(path.read_text())))
+            saved = to_dict(from_dict(read_yaml_mapping(path)))
         except Exception as exc:  # noqa: BLE001 - a damaged config.yaml is this trial's problem to report
             raise OffpolicyError(f"{path}: cannot read the trial's config ({exc}); move its run directory away to "
                                  "rerun the trial.") from None

@@ -25,9 +25,12 @@ from offpolicy.config import (
     apply_overrides,
     from_dict,
     load_preset_dict,
+    parse_seeds,
     parse_set,
+    read_yaml_mapping,
     resolve_key,
     to_dict,
+    yaml_value,
 )
 from offpolicy.errors import ConfigError
 
@@ -124,38 +127,6 @@ class SweepSpec:
 # Parsing
 
 
-def parse_seeds(value: Any) -> tuple[int, ...]:
-    """``10`` -> seeds 0..9; ``"0,3,7"`` or ``[0, 3, 7]`` -> those seeds; ``"7,"`` -> seed 7 alone."""
-    if isinstance(value, bool):
-        raise ConfigError(f"--seeds {value!r}: expected a count (10) or a list of seeds (0,3,7).")
-    if isinstance(value, int):
-        seeds: tuple[int, ...] = tuple(range(value))
-        if value < 1:
-            raise ConfigError(f"--seeds {value}: need at least 1 seed (--seeds 10 runs seeds 0..9).")
-        return seeds
-    if isinstance(value, str):
-        text = value.strip()
-        if "," not in text:
-            try:
-                return parse_seeds(int(text))
-            except ValueError:
-                raise ConfigError(f"--seeds {value!r}: expected a count (10) or a list of seeds (0,3,7).") from None
-        parts = [p.strip() for p in text.split(",") if p.strip()]
-        try:
-            value = [int(p) for p in parts]
-        except ValueError:
-            raise ConfigError(f"--seeds {value!r}: expected a count (10) or a list of seeds (0,3,7).") from None
-    if isinstance(value, (list, tuple)):
-        if not value or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
-            raise ConfigError(f"seeds {value!r}: expected a non-empty list of integers, e.g. [0, 1, 2].")
-        if any(s < 0 for s in value):
-            raise ConfigError(f"seeds {list(value)}: seeds must be >= 0.")
-        if len(set(value)) != len(value):
-            raise ConfigError(f"seeds {list(value)}: a seed is repeated; each seed runs once per config.")
-        return tuple(value)
-    raise ConfigError(f"seeds {value!r}: expected a count (10) or a list of seeds (0,3,7).")
-
-
 def split_values(text: str) -> list[str]:
     """Split ``1e-4,3e-4`` at top-level commas; brackets group: ``[64,64],[128,128]`` -> two values."""
     parts, depth, current = [], 0, []
@@ -186,27 +157,8 @@ def parse_grid(items: list[str] | tuple[str, ...]) -> dict[str, list[Any]]:
             raise ConfigError(f"--grid {item!r}: expected KEY=V1,V2,... with no empty key or value.")
         if key in grid:
             raise ConfigError(f"--grid {key}: given twice; put all its values in one --grid {key}=V1,V2.")
-        grid[key] = [_yaml_value(v) for v in values]
+        grid[key] = [yaml_value(v) for v in values]
     return grid
-
-
-def _yaml_value(raw: str) -> Any:
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
-
-
-def _read_mapping(path: Path, not_a_mapping: str) -> dict[str, Any]:
-    """The top-level mapping of a YAML file, read with ``yaml.safe_load`` only; ``not_a_mapping`` says what was
-    expected when the file holds something else."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: {not_a_mapping}")
-    return data
 
 
 def load_spec_file(path: str | Path) -> dict[str, Any]:
@@ -214,7 +166,7 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep file {str(path)!r} not found.")
-    data = _read_mapping(path, f"expected a mapping with keys {', '.join(FILE_KEYS)}.")
+    data = read_yaml_mapping(path, not_a_mapping=f"expected a mapping with keys {', '.join(FILE_KEYS)}.")
     for key in data:
         if key not in FILE_KEYS:
             hint = difflib.get_close_matches(str(key), FILE_KEYS, n=1, cutoff=0.5)
@@ -243,10 +195,9 @@ def is_sweep_file(target: str) -> bool:
     if path.suffix not in (".yaml", ".yml") or not path.is_file():
         return False
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
+        return "preset" in read_yaml_mapping(path)
+    except ConfigError:
         return False
-    return isinstance(data, dict) and "preset" in data
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -291,7 +242,7 @@ def make_spec(preset: str, seeds: Any = 1, grid: dict[str, list[Any]] | None = N
         resolved_grid[full] = list(values)
     if "video" not in fixed and "video" not in resolved_grid:
         fixed["video"] = False  # a sweep's trials are for numbers; record videos with `offpolicy eval --video`
-    spec = SweepSpec(name=name or Path(preset).stem, preset=preset, base=base, seeds=parse_seeds(seeds),
+    spec = SweepSpec(name=name or Path(preset).stem, preset=preset, base=base, seeds=tuple(parse_seeds(seeds)),
                      grid={}, overrides=fixed, backend=backend, workers=workers, ray_address=ray_address,
                      retries=retries, batch_seeds=batch_seeds)
     # Coerce every grid value through the config's own validation (so 1e-4 and 0.0001 are one value), then check
@@ -409,9 +360,12 @@ def _safe(text: str) -> str:
 
 
 def _seeds_arg(seeds: tuple[int, ...]) -> str:
+    """``--seeds`` in :func:`offpolicy.config.parse_seeds`'s grammar: a count from 0, one seed as a range, or a list."""
     if seeds == tuple(range(len(seeds))):
         return str(len(seeds))
-    return ",".join(str(s) for s in seeds) + ("," if len(seeds) == 1 else "")
+    if len(seeds) == 1:
+        return f"{seeds[0]}-{seeds[0]}"
+    return ",".join(str(s) for s in seeds)
 
 
 def _plain(x: Any) -> Any:
@@ -480,7 +434,7 @@ def load_spec(sweep_dir: str | Path) -> SweepSpec:
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         raise ConfigError(f"{sweep_dir}: no {SWEEP_FILE} here; pass a sweep directory made by `offpolicy sweep`.")
-    data = _read_mapping(path, f"not an offpolicy sweep file (format: {FORMAT}).")
+    data = read_yaml_mapping(path, not_a_mapping=f"not an offpolicy sweep file (format: {FORMAT}).")
     if data.get("format") != FORMAT:
         raise ConfigError(f"{path}: not an offpolicy sweep file (format: {FORMAT}).")
     if data.get("format_version") != FORMAT_VERSION:
@@ -491,7 +445,7 @@ def load_spec(sweep_dir: str | Path) -> SweepSpec:
         raise ConfigError(f"{path}: no {', '.join(missing)}; the file was edited or cut short. Start a new sweep.")
     try:
         spec = SweepSpec(name=data["name"], preset=data["preset"], base=data["base"] or {},
-                         seeds=parse_seeds(list(data["seeds"])),
+                         seeds=tuple(parse_seeds(list(data["seeds"]))),
                          grid={k: tuple(v) for k, v in (data.get("grid") or {}).items()},
                          overrides=dict(data.get("set") or {}), backend=data.get("backend", "local"),
                          workers=data.get("workers"), ray_address=data.get("ray_address"),
