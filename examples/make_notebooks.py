@@ -315,7 +315,7 @@ DDPG_CELLS = [
     print("run directory:", tutorial.run_dir)
     """),
     code("""
-    from offpolicy.run.plots import read_csv
+    from offpolicy.analysis.results import read_csv
 
     runs = {"ddpg-pendulum (fixed)": model, "ddpg-pendulum-tutorial": tutorial}
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))
@@ -611,7 +611,7 @@ DQN_CELLS = [
     print("run directory:", tutorial.run_dir)
     """),
     code("""
-    from offpolicy.run.plots import read_csv
+    from offpolicy.analysis.results import read_csv
 
     runs = {"noisy-dqn-cartpole (fixed)": model, "noisy-dqn-cartpole-tutorial": tutorial}
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))

@@ -81,7 +81,7 @@ def train(
     config = make_config(preset, overrides)
     name = Path(preset).stem if preset else f"{config.algo}-{config.env}"
     if seeds is not None:
-        from offpolicy.run.multi import parse_seeds
+        from offpolicy.config import parse_seeds
 
         seed_list = parse_seeds(seeds, first=config.seed)
         label = f"{seed_list[0]}-{seed_list[-1]}" if seed_list == list(range(seed_list[0], seed_list[-1] + 1)) \
@@ -169,7 +169,7 @@ def plot(run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="R
         run_dir: A run directory with metrics.csv.
         out: Output PNG (default RUN_DIR/learning_curve.png).
     """
-    from offpolicy.run.plots import plot_run
+    from offpolicy.analysis.figures import plot_run
 
     if not (run_dir / "metrics.csv").is_file():
         raise OffpolicyError(f"{run_dir}: no metrics.csv here; pass a run directory made by `offpolicy train`.")

@@ -1,15 +1,20 @@
-"""Typed configuration: dataclasses for a run and each agent, YAML presets, ``key=value`` overrides.
+"""Typed configuration: dataclasses for a run and each agent, YAML presets, ``key=value`` overrides, seeds.
 
 Every value that reaches a run passes through :func:`from_dict`, which checks types, ranges and relations field by
-field and refuses unknown keys with the closest valid key as a hint. YAML is read with ``yaml.safe_load`` only.
+field and refuses unknown keys with the closest valid key as a hint. YAML is read with ``yaml.safe_load`` only, through
+:func:`read_yaml_mapping` (files) and :func:`yaml_value` (command-line values). :func:`parse_seeds` is the one seeds
+grammar of ``offpolicy train --seeds`` and ``offpolicy sweep --seeds``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -146,7 +151,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise ConfigError(f"{key}={value!r}: expected a string.")
     if origin is tuple:
         if isinstance(value, str):
-            value = yaml.safe_load(value) if value.strip().startswith("[") else value.split(",")
+            value = yaml_value(value) if value.strip().startswith("[") else value.split(",")
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}={value!r}: expected a list, e.g. [128, 128].")
         item_type = typing.get_args(tp)[0]
@@ -217,16 +222,48 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_yaml(text: str, source: str) -> dict[str, Any]:
+def read_yaml_mapping(text_or_path: str | Path, source: str | None = None,
+                      not_a_mapping: str = "expected a mapping of config keys at the top level.") -> dict[str, Any]:
+    """The top-level mapping of a YAML document, read with ``yaml.safe_load`` only (no Python tags): a ``Path`` is a
+    file to read, a ``str`` is the YAML text itself. ``source`` names it in errors (default: the path). An empty
+    document is ``{}``. Every problem is a one-line ConfigError: the file cannot be read, the YAML is not valid
+    (where and why), or the top level is not a mapping (``not_a_mapping`` says what was expected)."""
+    if isinstance(text_or_path, Path):
+        source = source or str(text_or_path)
+        try:
+            text = text_or_path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot be read ({exc.strerror or exc}).") from None
+    else:
+        text = text_or_path
+        source = source or "YAML text"
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML ({exc}).") from None
+        raise ConfigError(f"{source}: not valid YAML ({_yaml_problem(exc)}).") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of config keys at the top level.")
+        raise ConfigError(f"{source}: {not_a_mapping}")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error in one line: what is wrong and where."""
+    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
+def yaml_value(raw: str) -> Any:
+    """A command-line value read as YAML (``1e-4``, ``[64, 64]``, ``true``); text that is not valid YAML, or is
+    empty, stays the string it was."""
+    if not raw.strip():
+        return raw
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
 
 
 def load_preset_dict(name_or_path: str) -> dict[str, Any]:
@@ -235,14 +272,14 @@ def load_preset_dict(name_or_path: str) -> dict[str, Any]:
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise ConfigError(f"config file {name_or_path!r} not found.")
-        return _read_yaml(path.read_text(), str(path))
+        return read_yaml_mapping(path)
     names = preset_names()
     if name_or_path not in names:
         hint = difflib.get_close_matches(name_or_path, names, n=1, cutoff=0.5)
         raise ConfigError(f"unknown preset {name_or_path!r}." + (f" Did you mean '{hint[0]}'?" if hint else "")
                           + f" Presets: {', '.join(names)}; or pass a path to a YAML file.")
     text = (resources.files("offpolicy") / "presets" / f"{name_or_path}.yaml").read_text()
-    return _read_yaml(text, f"preset {name_or_path}")
+    return read_yaml_mapping(text, f"preset {name_or_path}")
 
 
 def _all_keys(cls: type, prefix: str = "") -> list[str]:
@@ -314,10 +351,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         key = key.strip()
         if not key:
             raise ConfigError(f"--set {item!r}: empty key.")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
-        except yaml.YAMLError:
-            value = raw
+        value = yaml_value(raw)
         if key in out:
             raise ConfigError(f"--set {key} is given twice ({out[key]!r} and {value!r}); give each key once.")
         out[key] = value
@@ -340,3 +374,63 @@ def make_config(preset: str | None = None, overrides: dict[str, Any] | None = No
 
 def save_yaml(config: RunConfig, path: Path) -> None:
     path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Seeds
+
+MAX_SEEDS = 10_000
+"""The most seeds one ``--seeds`` may name (a guard against a typo like ``0-2147483647``)."""
+_SEEDS_HELP = "give a count (8), a range (0-7) or a list of distinct seeds (0,3,5)"
+
+
+def parse_seeds(spec: str | int | Sequence[int], first: int = 0) -> list[int]:
+    """The seeds grammar of ``offpolicy train --seeds`` and ``offpolicy sweep --seeds`` (and a sweep file's
+    ``seeds:``): ``8`` or ``"8"`` -> eight seeds from ``first``; ``"0-7"`` -> 0..7; ``"0,3,5"`` -> those; a list of
+    integers (``[0, 3, 5]`` in YAML) -> those. The seeds must be distinct and from 0 to 2**32 - 1. Anything else
+    (``"7,"``, ``"0-"``, ``"5-2"``, ``"a"``, ``0``) is a one-line ConfigError."""
+    if isinstance(spec, bool):
+        raise ConfigError(f"--seeds {spec!r}: {_SEEDS_HELP}.")
+    if isinstance(spec, int):
+        return _seed_count(spec, first, spec)
+    if isinstance(spec, str):
+        text = spec.strip()
+        if re.fullmatch(r"[0-9]{1,19}", text):
+            return _seed_count(int(text), first, spec)
+        if m := re.fullmatch(r"([0-9]{1,19})\s*-\s*([0-9]{1,19})", text):
+            low, high = int(m[1]), int(m[2])
+            if high < low:
+                raise ConfigError(f"--seeds {spec!r}: the range ends before it starts; {_SEEDS_HELP}.")
+            _check_seed_range(spec, low, high, high - low + 1)
+            return list(range(low, high + 1))
+        if re.fullmatch(r"[0-9]{1,19}(\s*,\s*[0-9]{1,19})+", text):
+            return _seed_list(spec, [int(part) for part in text.split(",")])
+        raise ConfigError(f"--seeds {spec!r}: {_SEEDS_HELP}.")
+    if isinstance(spec, (list, tuple)):
+        if not spec or not all(isinstance(s, int) and not isinstance(s, bool) for s in spec):
+            raise ConfigError(f"--seeds {list(spec)!r}: expected a non-empty list of integers, e.g. [0, 3, 5].")
+        return _seed_list(spec, list(spec))
+    raise ConfigError(f"--seeds {spec!r}: {_SEEDS_HELP}.")
+
+
+def _seed_count(n: int, first: int, spec: Any) -> list[int]:
+    if n < 1:
+        raise ConfigError(f"--seeds {spec!r}: need at least 1 seed; {_SEEDS_HELP}.")
+    _check_seed_range(spec, first, first + n - 1, n)
+    return list(range(first, first + n))
+
+
+def _seed_list(spec: Any, seeds: list[int]) -> list[int]:
+    _check_seed_range(spec, min(seeds), max(seeds), len(seeds))
+    repeated = sorted(s for s, count in Counter(seeds).items() if count > 1)
+    if repeated:
+        raise ConfigError(f"--seeds {spec!r}: seed {repeated[0]} is repeated; each seed runs once.")
+    return seeds
+
+
+def _check_seed_range(spec: Any, low: int, high: int, n: int) -> None:
+    if low < 0 or high > MAX_SEED:
+        raise ConfigError(f"--seeds {spec!r}: seeds must be from 0 to {MAX_SEED} (2**32 - 1), which every RNG "
+                          "takes.")
+    if n > MAX_SEEDS:
+        raise ConfigError(f"--seeds {spec!r}: {n:,} seeds; at most {MAX_SEEDS:,}.")

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from offpolicy.sweep.local import _environ  # the sweep's own set-and-restore of variables
+from offpolicy.sweep.backends.local import _environ  # the sweep's own set-and-restore of variables
 
 # DQN on CartPole-v1 at a tiny budget: 300 steps, an evaluation every 100, a training checkpoint every 100.
 TINY = ["total_steps=300", "warmup_steps=100", "learning_starts=64", "batch_size=32", "hidden_sizes=[32,32]",

@@ -9,7 +9,7 @@ from run_files import assert_same_run, metric_rows
 from sweep_setup import TINY, reuse_compile_cache
 
 from offpolicy.cli import main
-from offpolicy.sweep.layout import read_events
+from offpolicy.sweep.store import read_events
 
 TRIALS = ["lr=0.001/s0", "lr=0.001/s1", "lr=0.0003/s0", "lr=0.0003/s1"]
 
@@ -81,7 +81,7 @@ def test_failed_and_killed_trials_are_reported_and_resumed_from_their_checkpoint
 
 def _failed_and_killed_trials(tmp_path, flags, capsys):
     sweep_dir = tmp_path / "faults"
-    args = ["sweep", "noisy-dqn-cartpole", "--seeds", "0,", "--grid", "env_kwargs.fault=none,raise,kill",
+    args = ["sweep", "noisy-dqn-cartpole", "--seeds", "1", "--grid", "env_kwargs.fault=none,raise,kill",
             "--set", *(item for item in TINY if not item.startswith("checkpoint_every=")), "checkpoint_every=50",
             "env=flaky_env:FlakyCartPole-v0", "env_kwargs.at_step=200",
             f"env_kwargs.flag_dir={flags}", "--workers", "2", "--no-progress", "--sweep-dir", str(sweep_dir)]
@@ -125,8 +125,8 @@ def _failed_and_killed_trials(tmp_path, flags, capsys):
 
 def test_a_sweep_directory_is_run_by_one_process_at_a_time(local_sweep):
     from offpolicy.errors import OffpolicyError
-    from offpolicy.sweep.layout import LOCK, SweepLock
-    from offpolicy.sweep.runner import resume_sweep
+    from offpolicy.sweep.driver import resume_sweep
+    from offpolicy.sweep.store import LOCK, SweepLock
 
     with SweepLock(local_sweep / LOCK, "sweep"):
         with pytest.raises(OffpolicyError, match="being run by another process"):

@@ -14,7 +14,7 @@ from sweep_setup import TINY, reuse_compile_cache
 
 from offpolicy.cli import main
 from offpolicy.run.checkpoint import ARRAYS_FILE
-from offpolicy.sweep.layout import read_events
+from offpolicy.sweep.store import read_events
 
 # TINY without its checkpoint_every: an explicit checkpoint_every keeps trials resumable, so unbatched.
 BUDGET = [s for s in TINY if not s.startswith("checkpoint_every=")]
@@ -108,8 +108,8 @@ def test_a_failure_inside_a_batch_fails_every_unfinished_trial_and_a_rerun_start
     """In this process, with Trainer.learn replaced (a real failing env is tested for single trials in
     test_sweep.py): cheap, and the batch is the multi-seed host loop's."""
     from offpolicy.run.trainer import Trainer
-    from offpolicy.sweep.spec import make_spec, parse_overrides
-    from offpolicy.sweep.trial import can_batch_seeds, make_jobs, run_trial_batch
+    from offpolicy.sweep.plan import can_batch_seeds, make_spec, parse_overrides
+    from offpolicy.sweep.worker import make_jobs, run_trial_batch
 
     spec = make_spec("dqn-cartpole-epsilon", seeds=2, overrides=parse_overrides(BUDGET))
     trials = spec.trials()

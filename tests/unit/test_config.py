@@ -7,10 +7,13 @@ from offpolicy.config import (
     from_dict,
     load_preset_dict,
     make_config,
+    parse_seeds,
     parse_set,
     preset_names,
+    read_yaml_mapping,
     resolve_key,
     to_dict,
+    yaml_value,
 )
 from offpolicy.errors import ConfigError
 
@@ -120,6 +123,104 @@ def test_apply_overrides_does_not_mutate_input():
 def test_dataclasses_are_hashable_for_jit():
     hash(DDPGConfig())
     assert isinstance(RunConfig().agent, DDPGConfig)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The seeds grammar (offpolicy train --seeds, offpolicy sweep --seeds, a sweep file's seeds:)
+
+
+@pytest.mark.parametrize("spec, first, seeds", [
+    (8, 0, list(range(8))),
+    ("8", 0, list(range(8))),
+    ("3", 10, [10, 11, 12]),  # a count starts at `first` (train: --seed)
+    ("0-7", 5, list(range(8))),  # a range or a list ignores `first`
+    (" 2 - 4 ", 0, [2, 3, 4]),
+    ("7-7", 0, [7]),
+    ("0,3,5", 0, [0, 3, 5]),
+    ("5, 3", 0, [5, 3]),  # in the order given
+    ([0, 3, 5], 0, [0, 3, 5]),
+    ((9,), 0, [9]),
+    ("4294967294-4294967295", 0, [4294967294, 4294967295]),
+])
+def test_seeds_grammar(spec, first, seeds):
+    assert parse_seeds(spec, first) == seeds
+
+
+@pytest.mark.parametrize("spec, first, message", [
+    ("7,", 0, "give a count"),
+    ("0-", 0, "give a count"),
+    (",1", 0, "give a count"),
+    ("0,,1", 0, "give a count"),
+    ("-1", 0, "give a count"),
+    ("1.5", 0, "give a count"),
+    ("a", 0, "give a count"),
+    ("", 0, "give a count"),
+    (True, 0, "give a count"),
+    (None, 0, "give a count"),
+    ("5-2", 0, "the range ends before it starts"),
+    (0, 0, "at least 1 seed"),
+    ("0", 0, "at least 1 seed"),
+    ("0,0", 0, "seed 0 is repeated"),
+    ([1, 2, 1], 0, "seed 1 is repeated"),
+    ([-1], 0, "from 0 to 4294967295"),
+    ("4294967296-4294967296", 0, "from 0 to 4294967295"),
+    ("1,4294967296", 0, "from 0 to 4294967295"),
+    ("2", 2**32 - 1, "from 0 to 4294967295"),  # a count may not run past 2**32 - 1 either
+    ([], 0, "non-empty list of integers"),
+    (["1"], 0, "non-empty list of integers"),
+    ("0-20000", 0, "at most 10,000"),
+    ("9" * 5000, 0, "give a count"),  # not an int() too long to convert
+])
+def test_seeds_grammar_refuses_the_rest_in_one_line(spec, first, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_seeds(spec, first)
+    assert str(info.value).startswith("--seeds ") and "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The YAML reader
+
+
+def test_read_yaml_mapping_from_text_or_file(tmp_path):
+    assert read_yaml_mapping("a: 1\nb: [2, 3]\n", "text") == {"a": 1, "b": [2, 3]}
+    assert read_yaml_mapping("", "text") == {}  # an empty document
+    path = tmp_path / "c.yaml"
+    path.write_text("algo: dqn\n")
+    assert read_yaml_mapping(path) == {"algo": "dqn"}
+    with pytest.raises(ConfigError, match="^a str is YAML text: expected a mapping"):
+        read_yaml_mapping(str(path), "a str is YAML text")  # a str is never taken for a file name
+
+
+@pytest.mark.parametrize("text, message", [
+    ("algo: [ddpg\n", r"c.yaml: not valid YAML \(expected ',' or '\]', but got '<stream end>' at line 2, column 1\)\.$"),
+    ("a: 1\n b: 2\n", r"c.yaml: not valid YAML \(mapping values are not allowed here at line 2, column 3\)\.$"),
+    ("x: !!python/object/apply:os.system ['echo pwned']\n", "not valid YAML \\(could not determine a constructor"),
+    ("- 1\n- 2\n", r"c.yaml: expected a mapping of config keys at the top level\.$"),
+    ("just text\n", r"c.yaml: expected a mapping"),
+])
+def test_read_yaml_mapping_errors_are_one_line(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as info:
+        read_yaml_mapping(path)
+    assert "\n" not in str(info.value)
+
+
+def test_read_yaml_mapping_missing_file_and_custom_message(tmp_path):
+    with pytest.raises(ConfigError, match="missing.yaml: cannot be read \\(No such file or directory\\)"):
+        read_yaml_mapping(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="^sweep.yaml: not a sweep file.$"):
+        read_yaml_mapping("[1]", "sweep.yaml", not_a_mapping="not a sweep file.")
+
+
+def test_yaml_value_reads_command_line_values():
+    assert yaml_value("[64, 64]") == [64, 64]
+    assert yaml_value("true") is True and yaml_value("0.5") == 0.5
+    assert yaml_value("[64,") == "[64,"  # not valid YAML: the text itself
+    assert yaml_value("") == "" and yaml_value("  ") == "  "
+    # A broken list for a tuple field is a ConfigError, not PyYAML's traceback.
+    with pytest.raises(ConfigError, match="expected a list"):
+        make_config("ddpg-pendulum", {"hidden_sizes": "[64,"})
 
 
 def test_tensorboard_gets_every_metric_the_agent_returns(tmp_path, monkeypatch):

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from offpolicy.sweep import stats
+from offpolicy.analysis import stats
+from offpolicy.sweep.plan import make_spec, parse_grid, save_spec
 from offpolicy.sweep.report import write_report
-from offpolicy.sweep.spec import make_spec, parse_grid, save_spec
 
 
 def test_iqm_of_known_sets():

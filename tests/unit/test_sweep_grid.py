@@ -6,7 +6,7 @@ import yaml
 
 from offpolicy.cli import main
 from offpolicy.errors import ConfigError
-from offpolicy.sweep.spec import load_spec, make_spec, parse_grid, parse_seeds, save_spec, split_values
+from offpolicy.sweep.plan import load_spec, make_spec, parse_grid, save_spec, split_values
 
 
 def test_grid_expands_to_every_combination_times_every_seed():
@@ -42,16 +42,21 @@ def test_values_are_coerced_like_set_and_lists_group_with_brackets():
     assert [t.slug for t in spec.trials()] == ["hidden_sizes=[64,64],lr=0.001", "hidden_sizes=[128],lr=0.001"]
 
 
-def test_seeds():
-    assert parse_seeds(10) == tuple(range(10))
-    assert parse_seeds("4") == (0, 1, 2, 3)
-    assert parse_seeds("0,3,7") == (0, 3, 7)
-    assert parse_seeds("7,") == (7,)
-    assert parse_seeds([5, 6]) == (5, 6)
-    for bad, message in ((0, "at least 1 seed"), ("0,0", "repeated"), ("a", "expected a count"),
-                         ([-1], ">= 0"), (True, "expected a count")):
+def test_seeds_use_the_train_grammar_and_the_command_writes_it():
+    # The grammar itself is tested in test_config.py (parse_seeds); here: the sweep takes it, from the command line
+    # (a string), a sweep file (a count, a string or a list) and a saved spec (a list).
+    assert make_spec("ddpg-pendulum", seeds="2-4").seeds == (2, 3, 4)
+    assert make_spec("ddpg-pendulum", seeds=3).seeds == (0, 1, 2)
+    assert make_spec("ddpg-pendulum", seeds="0,3,7").seeds == (0, 3, 7)
+    assert make_spec("ddpg-pendulum", seeds=[5, 6]).seeds == (5, 6)
+    for bad, message in (("7,", "give a count"), ("0-", "give a count"), ("0,0", "repeated"), (0, "at least 1"),
+                         ([-1], "from 0 to"), ("4294967296-4294967297", "from 0 to"), (True, "give a count")):
         with pytest.raises(ConfigError, match=message):
-            parse_seeds(bad)
+            make_spec("ddpg-pendulum", seeds=bad)
+    for seeds, arg in (("4", "4"), ("7-7", "7-7"), ("3-5", "3,4,5"), ("0,3,7", "0,3,7")):
+        spec = make_spec("ddpg-pendulum", seeds=seeds)
+        assert spec.command().split("--seeds ")[1].split()[0] == arg
+        assert make_spec("ddpg-pendulum", seeds=arg).seeds == spec.seeds  # the recorded command remakes the sweep
 
 
 @pytest.mark.parametrize("grid, overrides, message", [
@@ -83,10 +88,14 @@ def test_malformed_grid_flags(item, message):
 
 def test_bad_sweep_input_on_the_command_line_is_one_line_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "sweeps"
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("preset: [ddpg-pendulum\n")
     for args, message in (
         (["sweep", "ddpg-pendulum", "--grid", "actor_lrr=1e-4"], "Did you mean 'agent.actor_lr'"),
         (["sweep", "ddpg-pendulm"], "Did you mean 'ddpg-pendulum'"),
-        (["sweep", "ddpg-pendulum", "--seeds", "zero"], "expected a count"),
+        (["sweep", "ddpg-pendulum", "--seeds", "zero"], "give a count (8), a range (0-7)"),
+        (["sweep", "ddpg-pendulum", "--seeds", "7,"], "give a count (8), a range (0-7)"),
+        (["sweep", str(bad_yaml)], "not valid YAML (expected ',' or ']', but got '<stream end>' at line 2"),
         (["sweep", "ddpg-pendulum", "--set", "gamma=2"], "must be in [0, 1]"),
         (["sweep"], "name a preset or a sweep file"),
         (["sweep", "--resume", str(tmp_path)], "not a sweep directory"),
@@ -111,6 +120,12 @@ def test_sweep_file_and_flags_merge(tmp_path, capsys):
     assert "offpolicy sweep noisy-dqn-cartpole --seeds 2 --grid agent.lr=0.001,0.0005 --grid " \
            "agent.target_update=100,150 --set total_steps=1000" in out
     assert not (tmp_path / "s").exists()
+    file.write_text("preset: noisy-dqn-cartpole\nseeds: 3-4\n")  # the --seeds grammar in the file too
+    assert main(["sweep", str(file), "--dry-run"]) == 0
+    assert "--seeds 3,4" in capsys.readouterr().out
+    assert main(["sweep", str(file), "--seeds", "0-2", "--dry-run"]) == 0  # the flag overrides the file
+    out = capsys.readouterr().out
+    assert "--seeds 3 " in out and "my-sweep/s2" in out
     file.write_text(yaml.safe_dump({"preset": "noisy-dqn-cartpole", "grids": {"lr": [1e-3]}}))
     assert main(["sweep", str(file), "--dry-run"]) == 2
     assert "unknown sweep key 'grids'. Did you mean 'grid'?" in capsys.readouterr().err
@@ -155,7 +170,7 @@ def test_a_damaged_saved_spec_is_refused_with_a_clear_error(tmp_path, edit, mess
         load_spec(tmp_path)
 
 def test_batches_start_round_robin_over_configs():
-    from offpolicy.sweep.trial import can_batch_seeds, plan_batches
+    from offpolicy.sweep.plan import can_batch_seeds, plan_batches
 
     spec = make_spec("noisy-dqn-cartpole", seeds=3, grid=parse_grid(["lr=1e-3,3e-4"]), batch_seeds=False)
     trials = spec.trials()
@@ -167,7 +182,7 @@ def test_batches_start_round_robin_over_configs():
 
 
 def test_batched_seeds_get_no_training_checkpoints_and_split_over_the_workers():
-    from offpolicy.sweep.trial import can_batch_seeds, plan_batches
+    from offpolicy.sweep.plan import can_batch_seeds, plan_batches
 
     spec = make_spec("noisy-dqn-cartpole", seeds=4, grid=parse_grid(["loop=host,compiled", "nonfinite=stop,skip"]),
                      overrides={"total_steps": 2000})

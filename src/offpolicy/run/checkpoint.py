@@ -20,7 +20,7 @@ import jax
 import numpy as np
 import safetensors.numpy
 
-from offpolicy import __version__
+from offpolicy._version import __version__
 from offpolicy.agents.base import EnvSpec
 from offpolicy.config import RunConfig, from_dict, to_dict
 from offpolicy.errors import CheckpointError, ConfigError

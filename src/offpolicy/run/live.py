@@ -159,7 +159,7 @@ class LivePlot:
         """The current figure as PNG bytes."""
         from matplotlib.figure import Figure
 
-        from offpolicy.run.plots import draw_learning_curve
+        from offpolicy.analysis.figures import draw_learning_curve
 
         if self._fig is None:  # fixed margins: a layout engine would double the cost of every redraw
             self._fig = Figure(figsize=(4.8 * (1 + len(self.losses)), 3.6))

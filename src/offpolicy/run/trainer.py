@@ -16,7 +16,6 @@ import dataclasses
 import json
 import time
 import warnings
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from offpolicy import __version__
 from offpolicy.agents import make_agent
+from offpolicy.analysis.figures import write_aggregate
+from offpolicy.analysis.stats import bootstrap_ci
 from offpolicy.config import RunConfig
 from offpolicy.envs import env_action_space, make_env
 from offpolicy.errors import CheckpointError, ConfigError, NonFiniteError, OffpolicyError
 from offpolicy.loops.contract import Loop
 from offpolicy.loops.learner import EpisodeRecord
+from offpolicy.provenance import new_stamped_dir, versions
 from offpolicy.run import checkpoint
 from offpolicy.run.evaluate import Evaluator
 from offpolicy.run.progress import Progress
@@ -40,28 +41,6 @@ from offpolicy.run.writer import RunWriter, check_new, training_checkpoints
 def new_run_dir(root: str | Path, name: str, seed: int | str) -> Path:
     """A fresh, not-yet-existing path ``root/{name}_s{seed}_{timestamp}``."""
     return new_stamped_dir(root, f"{name}_s{seed}")
-
-
-def new_stamped_dir(root: str | Path, name: str) -> Path:
-    """A fresh, not-yet-existing path ``root/{name}_{timestamp}`` (``-1``, ``-2``, ... appended if taken)."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{name}_{stamp}"
-    path, i = base, 1
-    while path.exists():
-        path = base.with_name(f"{base.name}-{i}")
-        i += 1
-    return path
-
-
-def versions() -> dict[str, str]:
-    import platform
-
-    import flax
-    import gymnasium
-    import optax
-
-    return {"offpolicy": __version__, "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
-            "gymnasium": gymnasium.__version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
 def make_policy(agent):
@@ -423,8 +402,6 @@ class Trainer:
         return summary
 
     def _finish_seeds(self) -> dict:
-        from offpolicy.sweep.stats import bootstrap_ci
-
         summaries = self.seed_summaries
         finals = np.array([s["final_eval"]["mean"] for s in summaries])
         low, high = bootstrap_ci(finals, np.mean) if len(finals) > 1 else (float("nan"), float("nan"))
@@ -446,8 +423,6 @@ class Trainer:
         return summary
 
     def _write_aggregate(self) -> None:
-        from offpolicy.run.multi import write_aggregate
-
         steps = sorted({step for run in self.runs for step, _ in run.eval_history})
         table = np.array([[dict(run.eval_history).get(step, {}).get("mean", np.nan) for step in steps]
                           for run in self.runs])  # [seeds, steps]

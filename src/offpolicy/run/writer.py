@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from offpolicy.agents.base import EnvSpec
+from offpolicy.analysis.figures import plot_run
 from offpolicy.config import RunConfig, save_yaml
 from offpolicy.errors import OffpolicyError
 from offpolicy.run import checkpoint
@@ -80,8 +81,6 @@ class RunWriter:
         (self.run_dir / name).write_text(json.dumps(data, indent=2))
 
     def plot(self, title: str) -> None:
-        from offpolicy.run.plots import plot_run
-
         self.logger.tb.flush()
         plot_run(self.run_dir, title=title)
 

@@ -42,7 +42,8 @@ def sweep(
         target: A preset name, a config YAML, or a sweep YAML (keys: preset, seeds, grid, set, backend, workers,
             ray_address, retries, name, batch_seeds; command-line flags override it, and batching is on only if
             neither --no-batch-seeds nor batch_seeds: false says otherwise).
-        seeds: How many seeds (10: seeds 0..9), or which (0,3,7; a single seed as 7,). Default 1 (seed 0).
+        seeds: How many seeds (10: seeds 0..9), or which: a range (0-7) or a list (0,3,7); one seed s as s-s.
+            Default 1 (seed 0).
         grid: KEY=V1,V2,... values to sweep for one config key (full key or unique suffix, as --set); repeat the
             flag for more keys: every combination runs. Lists group with brackets: hidden_sizes=[64,64],[128,128].
         set: Overrides for every trial, as in `offpolicy train --set` (e.g. total_steps=20000).
@@ -64,7 +65,7 @@ def sweep(
         compile_cache: Share compiled programs between trials (JAX's persistent compilation cache in
             SWEEP_DIR/.jax-cache): the seeds of a config compile once. --no-compile-cache makes each trial's wall time
             include its own compilation, as a standalone `offpolicy train` does.
-        batch_seeds: Train the seeds of a config together in one process, agents vmapped (MultiSeedTrainer), where
+        batch_seeds: Train the seeds of a config together in one process, agents vmapped (one multi-seed Trainer), where
             the loop allows it (loop compiled on a gymnax env without env_kwargs, or loop host with nonfinite stop)
             and checkpoint_every is not set: a worker (or Ray trial) trains a batch of seeds at once. Batched trials
             write no training checkpoints: --resume reruns their unfinished trials from scratch (finished ones are
@@ -73,15 +74,15 @@ def sweep(
         dry_run: List the trials and exit without writing anything.
         progress: Show the progress bar.
     """
-    from offpolicy.sweep.report import parse_thresholds
-    from offpolicy.sweep.runner import new_sweep_dir, resume_sweep, start_sweep
-    from offpolicy.sweep.spec import (
+    from offpolicy.sweep.driver import new_sweep_dir, resume_sweep, start_sweep
+    from offpolicy.sweep.plan import (
         is_sweep_file,
         load_spec_file,
         make_spec,
         parse_grid,
         parse_overrides,
     )
+    from offpolicy.sweep.report import parse_thresholds
 
     thresholds = parse_thresholds(threshold)
     if resume is not None:
@@ -92,7 +93,7 @@ def sweep(
         if not (resume / "sweep.yaml").is_file():
             raise OffpolicyError(f"{resume}: not a sweep directory (no sweep.yaml); pass one made by `offpolicy sweep`.")
         if backend == "ray" or (backend is None and _saved_backend(resume) == "ray"):
-            from offpolicy.sweep.ray_backend import import_ray
+            from offpolicy.sweep.backends.ray import import_ray
 
             import_ray()
         status = resume_sweep(resume, backend=backend, workers=workers, ray_address=ray_address, retries=retries,
@@ -116,7 +117,7 @@ def sweep(
         name=name or file.get("name") or (Path(target).stem if file else None),
         batch_seeds=batch_seeds and _file_flag(file, "batch_seeds", target))
     if spec.backend == "ray":
-        from offpolicy.sweep.ray_backend import import_ray
+        from offpolicy.sweep.backends.ray import import_ray
 
         import_ray()  # a missing Ray is a clear error before anything is written
     trials = spec.trials()
@@ -125,8 +126,7 @@ def sweep(
         for trial in trials:
             print(f"  {trial.id}")
         print(f"{len(trials)} trials, {sum(t.config.total_steps for t in trials):,} environment steps in all")
-        from offpolicy.sweep.spec import configs
-        from offpolicy.sweep.trial import can_batch_seeds
+        from offpolicy.sweep.plan import can_batch_seeds, configs
 
         groups = configs(trials)
         batched = sum(len(g) > 1 and can_batch_seeds(g[0].config, spec.batch_seeds) for g in groups.values())
@@ -149,7 +149,7 @@ def _file_flag(file: dict, key: str, target: str) -> bool:
 
 def _saved_backend(sweep_dir: Path) -> str | None:
     """The backend saved in the sweep's spec; None if the spec cannot be read (resume_sweep then says why)."""
-    from offpolicy.sweep.spec import load_spec
+    from offpolicy.sweep.plan import load_spec
 
     try:
         return load_spec(sweep_dir).backend

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from offpolicy.sweep import layout
+from offpolicy.sweep import store
 
 
 class SweepProgress:
@@ -29,15 +29,15 @@ class SweepProgress:
     def _steps(self) -> int:
         total = 0
         for trial_id, trial in self.trials.items():
-            if self.final.get(trial_id) == layout.DONE:
+            if self.final.get(trial_id) == store.DONE:
                 total += self.total_steps[trial_id]
             else:
-                total += min(layout.last_step(trial.run_dir(self.sweep_dir)), self.total_steps[trial_id])
+                total += min(store.last_step(trial.run_dir(self.sweep_dir)), self.total_steps[trial_id])
         return total
 
     def _desc(self) -> str:
-        done = sum(s == layout.DONE for s in self.final.values())
-        failed = sum(s == layout.FAILED for s in self.final.values())
+        done = sum(s == store.DONE for s in self.final.values())
+        failed = sum(s == store.FAILED for s in self.final.values())
         return f"trials {done}/{len(self.trials)} done, {len(self.running)} running, {failed} failed"
 
     def started(self, trial_ids: list[str]) -> None:
@@ -59,8 +59,8 @@ class SweepProgress:
         """Pick up trials that ended (their files say so), then refresh."""
         for trial_id in list(self.running):
             run_dir = self.trials[trial_id].run_dir(self.sweep_dir)
-            state = layout.trial_state(run_dir)
-            if state in (layout.DONE, layout.FAILED):
+            state = store.trial_state(run_dir)
+            if state in (store.DONE, store.FAILED):
                 self.ended(trial_id, state, describe(run_dir, state))
         self.refresh()
 
@@ -78,8 +78,8 @@ def describe(run_dir: Path, state: str) -> str:
     """A finished trial's final evaluation and wall time, or a failed one's error."""
     import json
 
-    if state == layout.FAILED:
-        return layout.read_error(run_dir)
+    if state == store.FAILED:
+        return store.read_error(run_dir)
     try:
         summary = json.loads((Path(run_dir) / "summary.json").read_text())
         return f"final eval {summary['final_eval']['mean']:.1f}, {summary['wall_time_s']:.0f} s"

@@ -3,7 +3,7 @@
 Per config (a group of runs that differ only in seed):
 
 - **final return** of a seed = the mean return of its final noise-free evaluation (``eval.json``); the group's IQM and
-  mean over seeds with 95% percentile-bootstrap intervals (:mod:`offpolicy.sweep.stats`);
+  mean over seeds with 95% percentile-bootstrap intervals (:mod:`offpolicy.analysis.stats`);
 - **time to threshold** of a seed = the first evaluation step whose mean return is >= the env's threshold, and the
   run's wall time at that step (``metrics.csv`` ``time_s``, evaluations included); the group's median, counting seeds
   that never got there as infinitely late (so no median unless more than half did);
@@ -16,88 +16,20 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
+from offpolicy import provenance
+from offpolicy.analysis import stats
+from offpolicy.analysis.figures import plot_curves, plot_finals
+from offpolicy.analysis.results import Group, RunResult, is_run, load_run, run_group
+from offpolicy.analysis.stats import Analysis, analyze
 from offpolicy.errors import OffpolicyError
-from offpolicy.run.plots import read_csv
-from offpolicy.sweep import layout, stats
-from offpolicy.sweep.spec import SWEEP_FILE, load_spec
-
-COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
-          "tab:olive", "tab:cyan"]
-
-
-@dataclass
-class RunResult:
-    """What the report needs from one finished run directory."""
-
-    run_dir: Path
-    seed: int
-    env: str
-    algo: str
-    total_steps: int
-    final: float
-    best: float | None
-    eval_steps: np.ndarray
-    eval_means: np.ndarray
-    metric_steps: np.ndarray
-    metric_time: np.ndarray
-    wall_time_s: float
-    learn_sps: float | None
-    versions: dict[str, str]
-
-    def time_at(self, step: float) -> float | None:
-        """Wall time (s, from the start of training) when the run reached ``step``."""
-        if self.metric_steps.size == 0:
-            return None
-        return float(np.interp(step, self.metric_steps, self.metric_time))
-
-
-@dataclass
-class Group:
-    """Runs of one config (one per seed), plus the trials of it that did not finish."""
-
-    label: str
-    source: Path
-    runs: list[RunResult] = field(default_factory=list)
-    missing: list[tuple[str, str]] = field(default_factory=list)
-    """(trial or run, why) for runs that are not finished."""
-    params: dict[str, Any] = field(default_factory=dict)
-    env: str = ""
-    algo: str = ""
-
-
-def load_run(run_dir: Path) -> RunResult | None:
-    """A finished run directory's results, or None if it has no summary.json (not finished)."""
-    run_dir = Path(run_dir)
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-        final_eval = json.loads((run_dir / "eval.json").read_text())
-    except (OSError, ValueError):
-        return None
-    evals = read_csv(run_dir / "evaluations.csv")
-    metrics = read_csv(run_dir / "metrics.csv")
-    eval_steps = evals.get("step", np.zeros(0))
-    eval_means = evals.get("eval_return_mean", np.zeros(0))
-    return RunResult(
-        run_dir=run_dir, seed=int(summary["seed"]), env=summary["env"], algo=summary["algo"],
-        total_steps=int(summary["steps"]), final=float(final_eval["mean"]), best=summary.get("best_eval_mean"),
-        eval_steps=eval_steps, eval_means=eval_means, metric_steps=metrics.get("step", np.zeros(0)),
-        metric_time=metrics.get("time_s", np.zeros(0)), wall_time_s=float(summary["wall_time_s"]),
-        learn_sps=summary.get("learning_phase_steps_per_s"), versions=summary.get("versions", {}))
+from offpolicy.sweep import store
+from offpolicy.sweep.plan import SWEEP_FILE, load_spec
 
 
 def is_sweep(path: Path) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
-
-
-def is_run(path: Path) -> bool:
-    return (Path(path) / "config.yaml").is_file() and (Path(path) / "metrics.csv").is_file()
 
 
 def sweep_groups(sweep_dir: Path, label_prefix: str | None = None) -> list[Group]:
@@ -116,162 +48,12 @@ def sweep_groups(sweep_dir: Path, label_prefix: str | None = None) -> list[Group
         run_dir = trial.run_dir(sweep_dir)
         result = load_run(run_dir)
         if result is None:
-            state = layout.trial_state(run_dir)
-            why = layout.read_error(run_dir) if state == layout.FAILED else state
+            state = store.trial_state(run_dir)
+            why = store.read_error(run_dir) if state == store.FAILED else state
             group.missing.append((trial.id, why))
         else:
             group.runs.append(result)
     return list(groups.values())
-
-
-def run_group(run_dir: Path, label: str | None = None) -> Group:
-    result = load_run(run_dir)
-    group = Group(label=label or Path(run_dir).name, source=Path(run_dir))
-    if result is None:
-        group.missing.append((str(run_dir), "not finished (no summary.json)"))
-        from offpolicy.config import load_preset_dict
-
-        data = load_preset_dict(str(Path(run_dir) / "config.yaml"))
-        group.env, group.algo = data.get("env", "?"), data.get("algo", "?")
-    else:
-        group.runs.append(result)
-        group.env, group.algo = result.env, result.algo
-    return group
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Analysis
-
-
-@dataclass
-class Analysis:
-    group: Group
-    finals: dict[str, Any]
-    threshold: float | None
-    steps_to: list[float | None]
-    wall_to: list[float | None]
-    median_steps_to: float | None
-    median_wall_to: float | None
-    median_wall: float | None
-    median_sps: float | None
-    curve_steps: np.ndarray
-    curve_iqm: np.ndarray
-    curve_low: np.ndarray
-    curve_high: np.ndarray
-
-    @property
-    def reached(self) -> int:
-        return sum(s is not None for s in self.steps_to)
-
-
-def analyze(group: Group, thresholds: dict[str, float] | None = None) -> Analysis:
-    runs = sorted(group.runs, key=lambda r: r.seed)
-    group.runs = runs
-    finals = stats.summarize(np.array([r.final for r in runs]))
-    threshold = stats.threshold_for(group.env, thresholds)
-    steps_to: list[float | None] = []
-    wall_to: list[float | None] = []
-    for run in runs:
-        step = stats.first_crossing(run.eval_steps, run.eval_means, threshold) if threshold is not None else None
-        steps_to.append(step)
-        wall_to.append(run.time_at(step) if step is not None else None)
-    curve_steps, matrix = _common_curve(runs)
-    if matrix.size:
-        curve_iqm = stats.iqm(matrix, axis=0)
-        low, high = stats.bootstrap_ci(matrix, stats.iqm)
-    else:
-        curve_iqm = low = high = np.zeros(0)
-    return Analysis(
-        group=group, finals=finals, threshold=threshold, steps_to=steps_to, wall_to=wall_to,
-        median_steps_to=stats.median_reached(steps_to) if threshold is not None else None,
-        median_wall_to=stats.median_reached(wall_to) if threshold is not None else None,
-        median_wall=float(np.median([r.wall_time_s for r in runs])) if runs else None,
-        median_sps=_median([r.learn_sps for r in runs]), curve_steps=curve_steps, curve_iqm=np.atleast_1d(curve_iqm),
-        curve_low=np.atleast_1d(low), curve_high=np.atleast_1d(high))
-
-
-def _common_curve(runs: list[RunResult]) -> tuple[np.ndarray, np.ndarray]:
-    """Evaluation steps every run has, and the [seeds, steps] matrix of evaluation means there."""
-    if not runs:
-        return np.zeros(0), np.zeros((0, 0))
-    common = set(runs[0].eval_steps.tolist())
-    for run in runs[1:]:
-        common &= set(run.eval_steps.tolist())
-    steps = np.array(sorted(common))
-    matrix = np.array([[run.eval_means[np.flatnonzero(run.eval_steps == s)[-1]] for s in steps] for run in runs])
-    return steps, matrix.reshape(len(runs), len(steps))
-
-
-def _median(values: list[float | None]) -> float | None:
-    values = [v for v in values if v is not None]
-    return float(np.median(values)) if values else None
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Figures
-
-
-def plot_curves(analyses: list[Analysis], out: Path, title: str | None = None) -> Path:
-    """Evaluation return vs steps: IQM over seeds with a 95% bootstrap band; one panel per env."""
-    from matplotlib.figure import Figure
-
-    envs = list(dict.fromkeys(a.group.env for a in analyses))
-    fig = Figure(figsize=(6.5 * len(envs), 4.6), layout="constrained")
-    axes = fig.subplots(1, len(envs), squeeze=False)[0]
-    for ax, env in zip(axes, envs):
-        threshold = None
-        for i, a in enumerate(analyses):
-            if a.group.env != env or a.curve_steps.size == 0:
-                continue
-            color = COLORS[i % len(COLORS)]
-            n = len(a.group.runs)
-            ax.plot(a.curve_steps, a.curve_iqm, color=color, lw=2, marker="o", ms=3, label=f"{a.group.label} (n={n})")
-            if n > 1:
-                ax.fill_between(a.curve_steps, a.curve_low, a.curve_high, color=color, alpha=0.2, lw=0)
-            threshold = a.threshold
-        if threshold is not None:
-            ax.axhline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:g}")
-        ax.set_title(env)
-        ax.set_xlabel("environment step")
-        ax.set_ylabel("evaluation return (IQM over seeds, 95% CI)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
-    if title:
-        fig.suptitle(title)
-    fig.savefig(out, dpi=100)
-    return out
-
-
-def plot_finals(analyses: list[Analysis], out: Path, title: str | None = None) -> Path:
-    """Each seed's final return (dots), with the IQM (bar) and its 95% interval; one panel per env."""
-    from matplotlib.figure import Figure
-
-    envs = list(dict.fromkeys(a.group.env for a in analyses))
-    heights = [sum(a.group.env == env for a in analyses) for env in envs]
-    fig = Figure(figsize=(8, 1.2 + 0.55 * sum(heights) + 0.6 * len(envs)), layout="constrained")
-    axes = fig.subplots(len(envs), 1, squeeze=False, height_ratios=heights)[:, 0]
-    for ax, env in zip(axes, envs):
-        rows = [(i, a) for i, a in enumerate(analyses) if a.group.env == env]
-        for y, (i, a) in enumerate(rows):
-            color = COLORS[i % len(COLORS)]
-            finals = [r.final for r in a.group.runs]
-            jitter = np.linspace(-0.15, 0.15, len(finals)) if len(finals) > 1 else np.zeros(len(finals))
-            ax.scatter(finals, y + jitter, color=color, s=18, alpha=0.7, zorder=3)
-            f = a.finals
-            if f["n"]:
-                ax.plot([f["iqm"]] * 2, [y - 0.3, y + 0.3], color=color, lw=3, zorder=4)
-            if f["n"] > 1:
-                ax.plot(f["iqm_ci"], [y, y], color=color, lw=1.5, zorder=2)
-        if rows and rows[0][1].threshold is not None:
-            ax.axvline(rows[0][1].threshold, color="black", ls="--", lw=1)
-        ax.set_yticks(range(len(rows)), [a.group.label for _, a in rows], fontsize=8)
-        ax.invert_yaxis()
-        ax.set_title(f"{env}: final evaluation return per seed (bar: IQM, line: 95% CI)", fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.savefig(out, dpi=100)
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -347,7 +129,7 @@ def _rel(path: Path, start: Path) -> str:
 def provenance_lines(sources: list[Path], runs: list[RunResult]) -> list[str]:
     """Machine, versions and commit the results were produced with (from provenance.json and summary.json)."""
     lines = []
-    sessions = [s for src in sources for s in layout.read_sessions(src)]
+    sessions = [s for src in sources for s in store.read_sessions(src)]
     commits = sorted({(s["git"]["commit"][:12] + (" + local changes" if s["git"]["dirty"] else ""))
                       for s in sessions if s.get("git")})
     if commits:
@@ -432,7 +214,7 @@ def write_report(sweep_dir: str | Path, thresholds: dict[str, float] | None = No
     n_done = len(runs)
     n_all = sum(len(g.runs) + len(g.missing) for g in groups)
     lines = [f"# Sweep report: {spec.name}", "",
-             f"Generated by `offpolicy report {sweep_dir}` on {_now()}; the sweep was made by", "",
+             f"Generated by `offpolicy report {sweep_dir}` on {provenance.now()}; the sweep was made by", "",
              "```bash", spec.command(), "```", "",
              f"- **base**: `{spec.preset}` ({groups[0].algo if groups else '?'} on {groups[0].env if groups else '?'})",
              f"- **seeds**: {', '.join(str(s) for s in spec.seeds)}"]
@@ -458,7 +240,7 @@ def write_report(sweep_dir: str | Path, thresholds: dict[str, float] | None = No
                   f"Finish them with `offpolicy sweep --resume {sweep_dir}`.", ""]
         lines += [f"- `{name}`: {why}" for name, why in failed] + [""]
     out = sweep_dir / "report.md"
-    layout.write_atomic(out, "\n".join(lines))
+    store.write_atomic(out, "\n".join(lines))
     return out
 
 
@@ -499,7 +281,7 @@ def compare(sources: list[str | Path], out: str | Path, labels: list[str] | None
     command = shlex.join(["offpolicy", "compare", *map(str, paths), "--out", str(out),
                           *(["--labels", *labels] if labels else []), *(["--title", title] if title else []),
                           *_threshold_args(thresholds)])
-    lines = [f"# {title or 'Comparison'}", "", f"Generated on {_now()} by", "", "```bash"]
+    lines = [f"# {title or 'Comparison'}", "", f"Generated on {provenance.now()} by", "", "```bash"]
     sweep_commands = [f"{load_spec(p).command()} --sweep-dir {shlex.quote(str(p))}" for p in paths if is_sweep(p)]
     lines += [*sweep_commands, command, "```", ""]
     lines += provenance_lines([p for p in paths if is_sweep(p)], runs)
@@ -513,7 +295,7 @@ def compare(sources: list[str | Path], out: str | Path, labels: list[str] | None
         lines += [f"### `{a.group.label}`", "",
                   f"{a.group.algo} on {a.group.env}, {', '.join(f'{b:,}' for b in budget)} steps, from "
                   f"`{a.group.source}`.", "", *seed_table(a), ""]
-    layout.write_atomic(md, "\n".join(lines))
+    store.write_atomic(md, "\n".join(lines))
     return md
 
 
@@ -534,7 +316,3 @@ def _threshold_args(thresholds: dict[str, float] | None) -> list[str]:
     if not thresholds:
         return []
     return ["--threshold", *(f"{v:g}" if k == "*" else f"{k}={v:g}" for k, v in thresholds.items())]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -26,9 +26,12 @@ from offpolicy.config import (
     apply_overrides,
     from_dict,
     load_preset_dict,
+    parse_seeds,
     parse_set,
+    read_yaml_mapping,
     resolve_key,
     to_dict,
+    yaml_value,
 )
 from offpolicy.errors import ConfigError
 
@@ -82,7 +85,7 @@ class SweepSpec:
     """Re-run a failed trial up to this many times within the sweep (from its last training checkpoint)."""
     batch_seeds: bool = False
     """Train the seeds of a config together, in one vmapped process, where the loop allows it
-    (:func:`offpolicy.sweep.trial.can_batch_seeds`). Such configs get no default ``checkpoint_every`` (a batched trial
+    (:func:`can_batch_seeds`). Such configs get no default ``checkpoint_every`` (a batched trial
     has no training checkpoints). Saved in sweep.yaml: it decides the trials' configs. :func:`make_spec` turns it on
     by default; a sweep.yaml without the key (made before batching existed) reads as off."""
 
@@ -125,38 +128,6 @@ class SweepSpec:
 # Parsing
 
 
-def parse_seeds(value: Any) -> tuple[int, ...]:
-    """``10`` -> seeds 0..9; ``"0,3,7"`` or ``[0, 3, 7]`` -> those seeds; ``"7,"`` -> seed 7 alone."""
-    if isinstance(value, bool):
-        raise ConfigError(f"--seeds {value!r}: expected a count (10) or a list of seeds (0,3,7).")
-    if isinstance(value, int):
-        seeds: tuple[int, ...] = tuple(range(value))
-        if value < 1:
-            raise ConfigError(f"--seeds {value}: need at least 1 seed (--seeds 10 runs seeds 0..9).")
-        return seeds
-    if isinstance(value, str):
-        text = value.strip()
-        if "," not in text:
-            try:
-                return parse_seeds(int(text))
-            except ValueError:
-                raise ConfigError(f"--seeds {value!r}: expected a count (10) or a list of seeds (0,3,7).") from None
-        parts = [p.strip() for p in text.split(",") if p.strip()]
-        try:
-            value = [int(p) for p in parts]
-        except ValueError:
-            raise ConfigError(f"--seeds {value!r}: expected a count (10) or a list of seeds (0,3,7).") from None
-    if isinstance(value, (list, tuple)):
-        if not value or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
-            raise ConfigError(f"seeds {value!r}: expected a non-empty list of integers, e.g. [0, 1, 2].")
-        if any(s < 0 for s in value):
-            raise ConfigError(f"seeds {list(value)}: seeds must be >= 0.")
-        if len(set(value)) != len(value):
-            raise ConfigError(f"seeds {list(value)}: a seed is repeated; each seed runs once per config.")
-        return tuple(value)
-    raise ConfigError(f"seeds {value!r}: expected a count (10) or a list of seeds (0,3,7).")
-
-
 def split_values(text: str) -> list[str]:
     """Split ``1e-4,3e-4`` at top-level commas; brackets group: ``[64,64],[128,128]`` -> two values."""
     parts, depth, current = [], 0, []
@@ -187,27 +158,8 @@ def parse_grid(items: list[str] | tuple[str, ...]) -> dict[str, list[Any]]:
             raise ConfigError(f"--grid {item!r}: expected KEY=V1,V2,... with no empty key or value.")
         if key in grid:
             raise ConfigError(f"--grid {key}: given twice; put all its values in one --grid {key}=V1,V2.")
-        grid[key] = [_yaml_value(v) for v in values]
+        grid[key] = [yaml_value(v) for v in values]
     return grid
-
-
-def _yaml_value(raw: str) -> Any:
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
-
-
-def _read_mapping(path: Path, not_a_mapping: str) -> dict[str, Any]:
-    """The top-level mapping of a YAML file, read with ``yaml.safe_load`` only; ``not_a_mapping`` says what was
-    expected when the file holds something else."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: {not_a_mapping}")
-    return data
 
 
 def load_spec_file(path: str | Path) -> dict[str, Any]:
@@ -215,7 +167,7 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep file {str(path)!r} not found.")
-    data = _read_mapping(path, f"expected a mapping with keys {', '.join(FILE_KEYS)}.")
+    data = read_yaml_mapping(path, not_a_mapping=f"expected a mapping with keys {', '.join(FILE_KEYS)}.")
     for key in data:
         if key not in FILE_KEYS:
             hint = difflib.get_close_matches(str(key), FILE_KEYS, n=1, cutoff=0.5)
@@ -244,10 +196,9 @@ def is_sweep_file(target: str) -> bool:
     if path.suffix not in (".yaml", ".yml") or not path.is_file():
         return False
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
+        return "preset" in read_yaml_mapping(path)
+    except ConfigError:
         return False
-    return isinstance(data, dict) and "preset" in data
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -292,7 +243,7 @@ def make_spec(preset: str, seeds: Any = 1, grid: dict[str, list[Any]] | None = N
         resolved_grid[full] = list(values)
     if "video" not in fixed and "video" not in resolved_grid:
         fixed["video"] = False  # a sweep's trials are for numbers; record videos with `offpolicy eval --video`
-    spec = SweepSpec(name=name or Path(preset).stem, preset=preset, base=base, seeds=parse_seeds(seeds),
+    spec = SweepSpec(name=name or Path(preset).stem, preset=preset, base=base, seeds=tuple(parse_seeds(seeds)),
                      grid={}, overrides=fixed, backend=backend, workers=workers, ray_address=ray_address,
                      retries=retries, batch_seeds=batch_seeds)
     # Coerce every grid value through the config's own validation (so 1e-4 and 0.0001 are one value), then check
@@ -341,8 +292,6 @@ def _build(spec: SweepSpec, point: dict[str, Any], seed: int) -> RunConfig:
     if "checkpoint_every" not in overrides:
         every = max(1, config.total_steps // 10)
         if _batching(spec):
-            from offpolicy.sweep.trial import seeds_share_a_process
-
             if seeds_share_a_process(dataclasses.replace(config, checkpoint_every=0)):
                 every = 0  # its seeds train in one vmapped process, which writes no training checkpoints
         config = dataclasses.replace(config, checkpoint_every=every)
@@ -412,9 +361,12 @@ def _safe(text: str) -> str:
 
 
 def _seeds_arg(seeds: tuple[int, ...]) -> str:
+    """``--seeds`` in :func:`offpolicy.config.parse_seeds`'s grammar: a count from 0, one seed as a range, or a list."""
     if seeds == tuple(range(len(seeds))):
         return str(len(seeds))
-    return ",".join(str(s) for s in seeds) + ("," if len(seeds) == 1 else "")
+    if len(seeds) == 1:
+        return f"{seeds[0]}-{seeds[0]}"
+    return ",".join(str(s) for s in seeds)
 
 
 def _plain(x: Any) -> Any:
@@ -426,11 +378,54 @@ def _plain(x: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Batches: the seeds of one config in one vmapped process
+
+
+def seeds_share_a_process(config: Any) -> bool:
+    """Whether the loop can train several seeds of ``config`` in one process with their agents vmapped
+    (a multi-seed :class:`~offpolicy.run.trainer.Trainer`): ``loop: compiled`` on a gymnax env without env_kwargs, or
+    ``loop: host`` with ``nonfinite: stop``; and no training checkpoints, which a multi-seed run does not write."""
+    if config.checkpoint_every:
+        return False
+    if config.loop == "compiled":
+        from offpolicy.envs import GYMNAX_ENVS
+
+        return config.env in GYMNAX_ENVS and not config.env_kwargs
+    return config.loop == "host" and config.nonfinite == "stop"
+
+
+def can_batch_seeds(config: Any, enabled: bool = True) -> bool:
+    """Whether the seeds of ``config`` are trained together, in one vmapped process: batching is ``enabled`` (the
+    sweep's ``--batch-seeds``, on by default) and the loop supports it (:func:`seeds_share_a_process`)."""
+    return bool(enabled) and seeds_share_a_process(config)
+
+
+def plan_batches(trials: list, workers: int, batch_seeds: bool = True) -> list[list]:
+    """Split trials into batches, in the order they should start: one trial each, or, for configs whose seeds can
+    be batched (:func:`can_batch_seeds`), chunks of one config's seeds sized so that every worker gets work.
+
+    Batches go round-robin over the configs (every config's first seed, then every config's second, ...): the
+    trials running at once compile different programs, those after them find theirs in the compilation cache, and
+    a sweep stopped early has results for every config."""
+    groups = configs(trials)
+    per_group: list[list[list]] = []
+    for group in groups.values():
+        if len(group) > 1 and can_batch_seeds(group[0].config, batch_seeds):
+            chunks = max(1, min(len(group), -(-workers // len(groups))))  # ceil(workers / configs) chunks
+            size = -(-len(group) // chunks)
+            per_group.append([group[i:i + size] for i in range(0, len(group), size)])
+        else:
+            per_group.append([[t] for t in group])
+    rounds = max((len(b) for b in per_group), default=0)
+    return [b[i] for i in range(rounds) for b in per_group if i < len(b)]
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Saved specs
 
 
 def save_spec(spec: SweepSpec, sweep_dir: Path) -> None:
-    from offpolicy.sweep.layout import write_atomic
+    from offpolicy.sweep.store import write_atomic
 
     write_atomic(Path(sweep_dir) / SWEEP_FILE, spec.to_yaml())
 
@@ -440,7 +435,7 @@ def load_spec(sweep_dir: str | Path) -> SweepSpec:
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         raise ConfigError(f"{sweep_dir}: no {SWEEP_FILE} here; pass a sweep directory made by `offpolicy sweep`.")
-    data = _read_mapping(path, f"not an offpolicy sweep file (format: {FORMAT}).")
+    data = read_yaml_mapping(path, not_a_mapping=f"not an offpolicy sweep file (format: {FORMAT}).")
     if data.get("format") != FORMAT:
         raise ConfigError(f"{path}: not an offpolicy sweep file (format: {FORMAT}).")
     if data.get("format_version") != FORMAT_VERSION:
@@ -451,7 +446,7 @@ def load_spec(sweep_dir: str | Path) -> SweepSpec:
         raise ConfigError(f"{path}: no {', '.join(missing)}; the file was edited or cut short. Start a new sweep.")
     try:
         spec = SweepSpec(name=data["name"], preset=data["preset"], base=data["base"] or {},
-                         seeds=parse_seeds(list(data["seeds"])),
+                         seeds=tuple(parse_seeds(list(data["seeds"]))),
                          grid={k: tuple(v) for k, v in (data.get("grid") or {}).items()},
                          overrides=dict(data.get("set") or {}), backend=data.get("backend", "local"),
                          workers=data.get("workers"), ray_address=data.get("ray_address"),

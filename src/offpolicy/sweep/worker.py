@@ -1,9 +1,9 @@
 """Running trials, on the worker side (a local worker process or a Ray Tune trial).
 
 The unit of work handed to a worker is a *batch*: a list of trials of one config (different seeds).
-:func:`run_trial_batch` runs a batch: trials of a config whose seeds can share one process (:func:`can_batch_seeds`)
-train together in one multi-seed :class:`~offpolicy.run.trainer.Trainer` (agents vmapped), each into its own run
-directory; other batches are single trials (:func:`run_trial`). A batched trial has no training checkpoints: an
+:func:`run_trial_batch` runs a batch: trials of a config whose seeds can share one process
+(:func:`~offpolicy.sweep.plan.can_batch_seeds`) train together in one multi-seed :class:`~offpolicy.run.trainer.Trainer`
+(agents vmapped), each into its own run directory; other batches are single trials (:func:`run_trial`). A batched trial has no training checkpoints: an
 unfinished one is rerun from scratch, with the other unfinished seeds of its batch.
 
 Nothing here imports JAX at module level: a worker sets its thread environment first (:func:`worker_env`).
@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
-from offpolicy.sweep import layout
+from offpolicy.sweep import store
+from offpolicy.sweep.plan import can_batch_seeds
 
 
 @dataclass(frozen=True)
@@ -71,61 +73,15 @@ def worker_env(threads: int | None, compile_cache: str | None = None) -> dict[st
 
 def threads_per_worker(workers: int) -> int | None:
     """One XLA thread per trial when the workers fill the cores (the usual case), else XLA's defaults."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 1 if workers >= cores else None
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Batches: the seeds of one config in one vmapped process
-
-
-def seeds_share_a_process(config: Any) -> bool:
-    """Whether the loop can train several seeds of ``config`` in one process with their agents vmapped
-    (multi-seed :class:`~offpolicy.run.trainer.Trainer`): ``loop: compiled`` on a gymnax env without env_kwargs, or
-    ``loop: host`` with ``nonfinite: stop``; and no training checkpoints, which a multi-seed run does not write."""
-    if config.checkpoint_every:
-        return False
-    if config.loop == "compiled":
-        from offpolicy.envs import GYMNAX_ENVS
-
-        return config.env in GYMNAX_ENVS and not config.env_kwargs
-    return config.loop == "host" and config.nonfinite == "stop"
-
-
-def can_batch_seeds(config: Any, enabled: bool = True) -> bool:
-    """Whether the seeds of ``config`` are trained together, in one vmapped process: batching is ``enabled`` (the
-    sweep's ``--batch-seeds``, on by default) and the loop supports it (:func:`seeds_share_a_process`)."""
-    return bool(enabled) and seeds_share_a_process(config)
-
-
-def plan_batches(trials: list, workers: int, batch_seeds: bool = True) -> list[list]:
-    """Split trials into batches, in the order they should start: one trial each, or, for configs whose seeds can
-    be batched (:func:`can_batch_seeds`), chunks of one config's seeds sized so that every worker gets work.
-
-    Batches go round-robin over the configs (every config's first seed, then every config's second, ...): the
-    trials running at once compile different programs, those after them find theirs in the compilation cache, and
-    a sweep stopped early has results for every config."""
-    from offpolicy.sweep.spec import configs
-
-    groups = configs(trials)
-    per_group: list[list[list]] = []
-    for group in groups.values():
-        if len(group) > 1 and can_batch_seeds(group[0].config, batch_seeds):
-            chunks = max(1, min(len(group), -(-workers // len(groups))))  # ceil(workers / configs) chunks
-            size = -(-len(group) // chunks)
-            per_group.append([group[i:i + size] for i in range(0, len(group), size)])
-        else:
-            per_group.append([[t] for t in group])
-    rounds = max((len(b) for b in per_group), default=0)
-    return [b[i] for i in range(rounds) for b in per_group if i < len(b)]
+    return 1 if workers >= provenance.cpu_count() else None
 
 
 def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:
     """Run a batch of trials of one config; one outcome dict per trial, in order (see :func:`run_trial`).
 
-    Several trials (planned only for configs :func:`can_batch_seeds` accepts) train in one vmapped
-    multi-seed Trainer, each into its own run directory; finished ones are skipped, and when a single one is left it
-    runs alone. Never raises for a training error: every unfinished trial of the batch gets the error."""
+    Several trials (planned only for configs :func:`~offpolicy.sweep.plan.can_batch_seeds` accepts) train in one
+    vmapped multi-seed Trainer, each into its own run directory; finished ones are skipped, and when a single one is
+    left it runs alone. Never raises for a training error: every unfinished trial of the batch gets the error."""
     if len(jobs) < 2 or not _one_batchable_config(jobs):
         return [run_trial(job) for job in jobs]
     outcomes: dict[str, dict[str, Any]] = {}
@@ -179,7 +135,7 @@ def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
         for job, run_dir in zip(jobs, run_dirs):
             if run_dir.exists():
                 shutil.rmtree(run_dir)  # an unfinished attempt: batched trials have no checkpoint to resume from
-            layout.log_event(sweep_dir, job.id, "start", batch=ids)
+            store.log_event(sweep_dir, job.id, "start", batch=ids)
         multi = Trainer(from_dict(jobs[0].config), seeds=seeds, run_dirs=run_dirs, progress=False)
         multi.learn(multi.config.total_steps)
         multi.finish()
@@ -188,13 +144,13 @@ def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
         detail = traceback.format_exc()
         outcomes = {}
         for job, run_dir in zip(jobs, run_dirs):
-            if layout.trial_state(run_dir) == layout.DONE:  # it finished before another seed's final outputs failed
+            if store.trial_state(run_dir) == store.DONE:  # it finished before another seed's final outputs failed
                 outcomes[job.id] = _done(job, run_dir)
                 continue
-            layout.write_error(run_dir, message, f"(in a batch of {len(jobs)} seeds trained together: "
+            store.write_error(run_dir, message, f"(in a batch of {len(jobs)} seeds trained together: "
                                f"{', '.join(ids)})\n{detail}")
-            layout.log_event(sweep_dir, job.id, "failed", error=message)
-            outcomes[job.id] = {"id": job.id, "state": layout.FAILED, "error": message, "resumed_from": None}
+            store.log_event(sweep_dir, job.id, "failed", error=message)
+            outcomes[job.id] = {"id": job.id, "state": store.FAILED, "error": message, "resumed_from": None}
         return outcomes
     finally:
         if multi is not None:
@@ -204,9 +160,9 @@ def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
 
 def _done(job: TrialJob, run_dir: Path) -> dict[str, Any]:
     final = _final(run_dir)
-    layout.log_event(Path(job.sweep_dir), job.id, "done", final_eval=final.get("final_eval"),
+    store.log_event(Path(job.sweep_dir), job.id, "done", final_eval=final.get("final_eval"),
                      wall_time_s=final.get("wall_time_s"))
-    return {"id": job.id, "state": layout.DONE, "resumed_from": None, **final}
+    return {"id": job.id, "state": store.DONE, "resumed_from": None, **final}
 
 
 def run_trial(job: TrialJob) -> dict[str, Any]:
@@ -228,30 +184,31 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
 def _skip_if_done(job: TrialJob) -> dict[str, Any] | None:
     """The outcome of a trial that finished in an earlier session (logged as skipped), or None if it has not."""
     run_dir = Path(job.run_dir)
-    if layout.trial_state(run_dir) != layout.DONE:
+    if store.trial_state(run_dir) != store.DONE:
         return None
-    layout.log_event(Path(job.sweep_dir), job.id, "skipped")
-    return {"id": job.id, "state": layout.DONE, "skipped": True, **_final(run_dir)}
+    store.log_event(Path(job.sweep_dir), job.id, "skipped")
+    return {"id": job.id, "state": store.DONE, "skipped": True, **_final(run_dir)}
 
 
-def _lock_trial(job: TrialJob) -> tuple[layout.SweepLock | None, dict[str, Any] | None]:
+def _lock_trial(job: TrialJob) -> tuple[store.SweepLock | None, dict[str, Any] | None]:
     """Take the trial's lock: ``(lock, None)``, or ``(None, outcome)`` when another process runs the trial (not ours
     to touch)."""
     run_dir = Path(job.run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock = layout.SweepLock(run_dir.parent / f".{run_dir.name}.lock", f"trial {job.id}")
+    lock = store.SweepLock(run_dir.parent / f".{run_dir.name}.lock", f"trial {job.id}")
     try:
         lock.acquire()
     except Exception as exc:  # noqa: BLE001 - whatever the lock raised, the trial is busy elsewhere
-        return None, {"id": job.id, "state": layout.FAILED, "error": str(exc), "busy": True}
+        return None, {"id": job.id, "state": store.FAILED, "error": str(exc), "busy": True}
     return lock, None
 
 
 def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]:
     from offpolicy.config import from_dict, to_dict
-    from offpolicy.run.trainer import Trainer, training_checkpoints
+    from offpolicy.run.trainer import Trainer
+    from offpolicy.run.writer import training_checkpoints
 
-    (run_dir / layout.ERROR_FILE).unlink(missing_ok=True)  # a retry: the previous error is in events.jsonl
+    (run_dir / store.ERROR_FILE).unlink(missing_ok=True)  # a retry: the previous error is in events.jsonl
     resumed_from = None
     trainer = None
     try:
@@ -263,11 +220,11 @@ def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]
                     f"{run_dir}: its checkpoint was made with another config than the sweep's; the sweep file was "
                     "changed after the trial started. Move the run directory away to restart the trial.")
             resumed_from = trainer.resumed_from.name
-            layout.log_event(sweep_dir, job.id, "resume", checkpoint=resumed_from, step=trainer.step)
+            store.log_event(sweep_dir, job.id, "resume", checkpoint=resumed_from, step=trainer.step)
         else:
             if run_dir.exists():
                 shutil.rmtree(run_dir)  # logs of an attempt that never reached a training checkpoint
-            layout.log_event(sweep_dir, job.id, "start")
+            store.log_event(sweep_dir, job.id, "start")
             trainer = Trainer(config, run_dir=run_dir, progress=False)
         left = trainer.config.total_steps - trainer.step
         if left > 0:
@@ -275,9 +232,9 @@ def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]
         summary = trainer.finish()
     except Exception as exc:  # noqa: BLE001 - any training error is this trial's failure, not the sweep's
         message = f"{type(exc).__name__}: {exc}"
-        layout.write_error(run_dir, message, traceback.format_exc())
-        layout.log_event(sweep_dir, job.id, "failed", error=message)
-        return {"id": job.id, "state": layout.FAILED, "error": message, "resumed_from": resumed_from}
+        store.write_error(run_dir, message, traceback.format_exc())
+        store.log_event(sweep_dir, job.id, "failed", error=message)
+        return {"id": job.id, "state": store.FAILED, "error": message, "resumed_from": resumed_from}
     finally:
         if trainer is not None:
             trainer.close()
@@ -285,8 +242,8 @@ def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]
         for path in training_checkpoints(run_dir):
             shutil.rmtree(path, ignore_errors=True)
     final = summary["final_eval"]["mean"]
-    layout.log_event(sweep_dir, job.id, "done", final_eval=final, wall_time_s=summary["wall_time_s"])
-    return {"id": job.id, "state": layout.DONE, "resumed_from": resumed_from, "final_eval": final,
+    store.log_event(sweep_dir, job.id, "done", final_eval=final, wall_time_s=summary["wall_time_s"])
+    return {"id": job.id, "state": store.DONE, "resumed_from": resumed_from, "final_eval": final,
             "steps": summary["steps"], "wall_time_s": summary["wall_time_s"]}
 
 

@@ -5,6 +5,7 @@
     SWEEP_DIR/
       sweep.yaml              the spec (base config, seeds, grid, overrides) and the command that made it
       provenance.json         one entry per `offpolicy sweep` session: time, command, backend, machine, versions, commit
+                              (gathered by :mod:`offpolicy.provenance`)
       events.jsonl            one JSON line per trial event (start, resume, done, failed, killed, skipped)
       status.json             counts and per-trial state, rewritten atomically by the driver
       trials/<slug>/s<seed>/  ordinary run directories (+ error.txt when the trial failed)
@@ -19,13 +20,10 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
 
 EVENTS = "events.jsonl"
@@ -61,7 +59,7 @@ def trial_state(run_dir: Path) -> str:
 
 def log_event(sweep_dir: Path, trial_id: str, event: str, **info: Any) -> None:
     """Append one line to events.jsonl (O_APPEND: lines from concurrent workers do not interleave)."""
-    line = json.dumps({"time": _now(), "trial": trial_id, "event": event, "pid": os.getpid(), **info}) + "\n"
+    line = json.dumps({"time": provenance.now(), "trial": trial_id, "event": event, "pid": os.getpid(), **info}) + "\n"
     fd = os.open(Path(sweep_dir) / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())
@@ -127,7 +125,7 @@ def write_status(sweep_dir: Path, trials: list, attempts: dict[str, int]) -> dic
         if state == FAILED:
             entry["error"] = read_error(run_dir)
         per_trial[trial.id] = entry
-    status = {"updated": _now(), "counts": counts, "trials": per_trial}
+    status = {"updated": provenance.now(), "counts": counts, "trials": per_trial}
     write_atomic(sweep_dir / STATUS, json.dumps(status, indent=2))
     return status
 
@@ -176,53 +174,7 @@ class SweepLock:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Provenance: what ran where
-
-
-def git_commit(start: Path | None = None) -> dict[str, Any] | None:
-    """Commit of the offpolicy source tree (if it is a git checkout) and whether it had local changes."""
-    folder = start or Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": commit, "dirty": bool(dirty)}
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {"system": f"{platform.system()} {platform.release()}", "arch": platform.machine(),
-                            "cpu": platform.processor() or "", "cores": os.cpu_count(), "host": platform.node()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                info["memory_gib"] = round(int(line.split()[1]) / 2**20, 1)
-                break
-    except OSError:
-        pass
-    try:
-        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
-    return info
-
-
-def library_versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for name in ("offpolicy", "jax", "jaxlib", "flax", "optax", "gymnasium", "numpy", "scipy", "ray"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+# Provenance: what ran where (offpolicy.provenance gathers it)
 
 
 def record_session(sweep_dir: Path, command: str, backend: str, workers: int, threads: int | None,
@@ -230,22 +182,13 @@ def record_session(sweep_dir: Path, command: str, backend: str, workers: int, th
     """Append this session (who ran what, where, with which versions) to provenance.json."""
     path = Path(sweep_dir) / PROVENANCE
     sessions = json.loads(path.read_text()) if path.is_file() else []
-    sessions.append({"started": _now(), "command": command, "backend": backend, "workers": workers,
+    sessions.append({"started": provenance.now(), "command": command, "backend": backend, "workers": workers,
                      "xla_threads_per_trial": threads, "compile_cache": compile_cache, "batch_seeds": batch_seeds,
-                     "ray_address": ray_address, "machine": machine(), "versions": library_versions(),
-                     "git": git_commit()})
+                     "ray_address": ray_address, "machine": provenance.machine(), "versions": provenance.versions(),
+                     "git": provenance.git_commit()})
     write_atomic(path, json.dumps(sessions, indent=2))
 
 
 def read_sessions(sweep_dir: Path) -> list[dict[str, Any]]:
     path = Path(sweep_dir) / PROVENANCE
     return json.loads(path.read_text()) if path.is_file() else []
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def elapsed(start: float) -> str:
-    seconds = int(time.monotonic() - start)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

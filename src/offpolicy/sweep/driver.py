@@ -7,23 +7,22 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
+from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
-from offpolicy.sweep import layout
+from offpolicy.sweep import store
+from offpolicy.sweep.plan import SweepSpec, configs, load_spec, plan_batches, save_spec
 from offpolicy.sweep.progress import SweepProgress
-from offpolicy.sweep.spec import SweepSpec, configs, load_spec, save_spec
-from offpolicy.sweep.trial import plan_batches, threads_per_worker, worker_env
+from offpolicy.sweep.worker import threads_per_worker, worker_env
 
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Trials at once on the local backend by default: one per usable CPU core."""
+    return provenance.cpu_count()
 
 
 def new_sweep_dir(root: str | Path, name: str) -> Path:
-    from offpolicy.run.trainer import new_stamped_dir
-
-    return new_stamped_dir(root, name)
+    """A fresh path ``root/{name}_{time}`` for a new sweep."""
+    return provenance.new_stamped_dir(root, name)
 
 
 def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report: bool = True,
@@ -73,11 +72,11 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
     status.json and the report. ``compile_cache``: share compiled programs between trials through JAX's persistent
     cache (``SWEEP_DIR/.jax-cache``; on a remote Ray cluster a node-local folder). ``batch_seeds``: train the
     unfinished seeds of a config together in one vmapped process where the loop allows it."""
-    with layout.SweepLock(sweep_dir / layout.LOCK, f"sweep {sweep_dir}"):
+    with store.SweepLock(sweep_dir / store.LOCK, f"sweep {sweep_dir}"):
         trials = spec.trials()
         _check_started_configs(trials, sweep_dir)
-        states = {t.id: layout.trial_state(t.run_dir(sweep_dir)) for t in trials}
-        todo = [t for t in trials if states[t.id] != layout.DONE and (retry_failed or states[t.id] != layout.FAILED)]
+        states = {t.id: store.trial_state(t.run_dir(sweep_dir)) for t in trials}
+        todo = [t for t in trials if states[t.id] != store.DONE and (retry_failed or states[t.id] != store.FAILED)]
         n_configs = len(configs(trials))
         workers = spec.workers or default_workers()
         if spec.backend == "local":
@@ -88,14 +87,14 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
             cache = (os.path.join(tempfile.gettempdir(), "offpolicy-jax-cache") if spec.ray_address
                      else str((sweep_dir / ".jax-cache").resolve()))
         env = worker_env(threads, cache)
-        counts = {s: sum(v == s for v in states.values()) for s in (layout.DONE, layout.FAILED, layout.INTERRUPTED)}
+        counts = {s: sum(v == s for v in states.values()) for s in (store.DONE, store.FAILED, store.INTERRUPTED)}
         print(f"sweep {spec.name}: {len(trials)} trials ({n_configs} config{'s' * (n_configs != 1)} × "
               f"{len(spec.seeds)} seed{'s' * (len(spec.seeds) != 1)}) in {sweep_dir}/")
-        if counts[layout.DONE] or counts[layout.FAILED] or counts[layout.INTERRUPTED]:
-            print(f"  {counts[layout.DONE]} done (skipped), {counts[layout.INTERRUPTED]} interrupted (resumed from "
-                  f"their checkpoints), {counts[layout.FAILED]} failed"
+        if counts[store.DONE] or counts[store.FAILED] or counts[store.INTERRUPTED]:
+            print(f"  {counts[store.DONE]} done (skipped), {counts[store.INTERRUPTED]} interrupted (resumed from "
+                  f"their checkpoints), {counts[store.FAILED]} failed"
                   + ((" (retried)" if retry_failed else " (left as they are: --no-retry-failed)")
-                     if counts[layout.FAILED] else ""))
+                     if counts[store.FAILED] else ""))
         if todo:
             where = f"Ray ({spec.ray_address or 'local instance'})" if spec.backend == "ray" else "local processes"
             at_once = (f"{workers} at a time" if spec.backend == "local" or spec.workers
@@ -106,29 +105,29 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
                 print(f"  seeds trained together (vmapped, one process each): {len(batched)} batch"
                       f"{'es' * (len(batched) != 1)} of {'/'.join(str(n) for n in sorted({len(b) for b in batched}))}"
                       " trials; a batch writes no training checkpoints, so --resume reruns its unfinished trials")
-            layout.record_session(sweep_dir, spec.command(), spec.backend, workers, threads, spec.ray_address,
+            store.record_session(sweep_dir, spec.command(), spec.backend, workers, threads, spec.ray_address,
                                   compile_cache=cache is not None, batch_seeds=batch_seeds)
             bar = SweepProgress(sweep_dir, todo, enabled=progress)
             started = time.monotonic()
             try:
                 if spec.backend == "ray":
-                    from offpolicy.sweep.ray_backend import run_ray
+                    from offpolicy.sweep.backends.ray import run_ray
 
                     run_ray(sweep_dir, todo, spec.workers, env, spec.retries, bar, spec.ray_address,
                             keep_train_checkpoints, batch_seeds)
                 else:
-                    from offpolicy.sweep.local import run_local
+                    from offpolicy.sweep.backends.local import run_local
 
                     run_local(sweep_dir, todo, workers, env, spec.retries, bar, keep_train_checkpoints, batch_seeds)
             except KeyboardInterrupt:
                 bar.close()
-                layout.write_status(sweep_dir, trials, layout.attempts_from_events(sweep_dir))
+                store.write_status(sweep_dir, trials, store.attempts_from_events(sweep_dir))
                 print(f"\ninterrupted; finish with: offpolicy sweep --resume {sweep_dir}")
                 raise
             bar.close()
-            print(f"  ran for {layout.elapsed(started)}")
-        status = layout.write_status(sweep_dir, trials, layout.attempts_from_events(sweep_dir))
-    done, failed = status["counts"][layout.DONE], status["counts"][layout.FAILED]
+            print(f"  ran for {_elapsed(started)}")
+        status = store.write_status(sweep_dir, trials, store.attempts_from_events(sweep_dir))
+    done, failed = status["counts"][store.DONE], status["counts"][store.FAILED]
     left = len(trials) - done
     if report and done:
         from offpolicy.sweep.report import write_report
@@ -137,21 +136,21 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
     print(f"{done} of {len(trials)} trials done" + (f", {failed} failed" if failed else ""))
     if left:
         for trial_id, entry in status["trials"].items():
-            if entry["state"] == layout.FAILED:
+            if entry["state"] == store.FAILED:
                 print(f"  failed {trial_id}: {entry.get('error', '')} ({sweep_dir / entry['run_dir'] / 'error.txt'})")
     return status
 
 
 def _check_started_configs(trials: list, sweep_dir: Path) -> None:
     """A started trial's config.yaml must be the sweep's config for it (someone may have edited sweep.yaml)."""
-    from offpolicy.config import from_dict, to_dict
+    from offpolicy.config import from_dict, read_yaml_mapping, to_dict
 
     for trial in trials:
         path = trial.run_dir(sweep_dir) / "config.yaml"
         if not path.is_file():
             continue
         try:
-            saved = to_dict(from_dict(yaml.safe_load(path.read_text())))
+            saved = to_dict(from_dict(read_yaml_mapping(path)))
         except Exception as exc:  # noqa: BLE001 - a damaged config.yaml is this trial's problem to report
             raise OffpolicyError(f"{path}: cannot read the trial's config ({exc}); move its run directory away to "
                                  "rerun the trial.") from None
@@ -159,6 +158,11 @@ def _check_started_configs(trials: list, sweep_dir: Path) -> None:
             raise OffpolicyError(f"{path} differs from the sweep's config for trial {trial.id}: sweep.yaml was "
                                  "changed after the sweep started. Restore it, or move the trial's run directory "
                                  "away to rerun it.")
+
+
+def _elapsed(start: float) -> str:
+    seconds = int(time.monotonic() - start)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 __all__ = ["start_sweep", "resume_sweep", "load_spec", "default_workers", "new_sweep_dir"]

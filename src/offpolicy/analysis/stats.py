@@ -6,6 +6,8 @@ The interquartile mean (IQM) is the mean of the middle 50% of the per-seed score
 the same definition as rliable (Agarwal et al., 2021, "Deep RL at the Edge of the Statistical Precipice"). Its 95%
 interval is the percentile bootstrap over seeds. rliable's *stratified* bootstrap resamples seeds within each task;
 a config here is one task, so that is the plain bootstrap over its seeds.
+
+:func:`analyze` applies them to a :class:`~offpolicy.analysis.results.Group` (the runs of one config).
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
+
+from offpolicy.analysis.results import Group, RunResult
 
 CONFIDENCE = 0.95
 RESAMPLES = 10_000
@@ -97,3 +103,73 @@ def threshold_for(env_id: str, overrides: dict[str, float] | None = None) -> flo
     except Exception:  # noqa: BLE001 - an unregistered or custom env has no threshold
         return None
     return None if value is None else float(value)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# One group of runs (a config's seeds)
+
+
+@dataclass
+class Analysis:
+    group: Group
+    finals: dict[str, Any]
+    threshold: float | None
+    steps_to: list[float | None]
+    wall_to: list[float | None]
+    median_steps_to: float | None
+    median_wall_to: float | None
+    median_wall: float | None
+    median_sps: float | None
+    curve_steps: np.ndarray
+    curve_iqm: np.ndarray
+    curve_low: np.ndarray
+    curve_high: np.ndarray
+
+    @property
+    def reached(self) -> int:
+        return sum(s is not None for s in self.steps_to)
+
+
+def analyze(group: Group, thresholds: dict[str, float] | None = None) -> Analysis:
+    """Final-return summary, time to threshold per seed and their medians, and the IQM learning curve with its band;
+    sorts ``group.runs`` by seed."""
+    runs = sorted(group.runs, key=lambda r: r.seed)
+    group.runs = runs
+    finals = summarize(np.array([r.final for r in runs]))
+    threshold = threshold_for(group.env, thresholds)
+    steps_to: list[float | None] = []
+    wall_to: list[float | None] = []
+    for run in runs:
+        step = first_crossing(run.eval_steps, run.eval_means, threshold) if threshold is not None else None
+        steps_to.append(step)
+        wall_to.append(run.time_at(step) if step is not None else None)
+    curve_steps, matrix = _common_curve(runs)
+    if matrix.size:
+        curve_iqm = iqm(matrix, axis=0)
+        low, high = bootstrap_ci(matrix, iqm)
+    else:
+        curve_iqm = low = high = np.zeros(0)
+    return Analysis(
+        group=group, finals=finals, threshold=threshold, steps_to=steps_to, wall_to=wall_to,
+        median_steps_to=median_reached(steps_to) if threshold is not None else None,
+        median_wall_to=median_reached(wall_to) if threshold is not None else None,
+        median_wall=float(np.median([r.wall_time_s for r in runs])) if runs else None,
+        median_sps=_median([r.learn_sps for r in runs]), curve_steps=curve_steps, curve_iqm=np.atleast_1d(curve_iqm),
+        curve_low=np.atleast_1d(low), curve_high=np.atleast_1d(high))
+
+
+def _common_curve(runs: list[RunResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluation steps every run has, and the [seeds, steps] matrix of evaluation means there."""
+    if not runs:
+        return np.zeros(0), np.zeros((0, 0))
+    common = set(runs[0].eval_steps.tolist())
+    for run in runs[1:]:
+        common &= set(run.eval_steps.tolist())
+    steps = np.array(sorted(common))
+    matrix = np.array([[run.eval_means[np.flatnonzero(run.eval_steps == s)[-1]] for s in steps] for run in runs])
+    return steps, matrix.reshape(len(runs), len(steps))
+
+
+def _median(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.median(values)) if values else None

@@ -1,6 +1,6 @@
 """The local backend: trials in parallel worker processes on this machine, no extra service.
 
-Each batch of trials (see :func:`offpolicy.sweep.trial.plan_batches`) runs in a fresh process started with the
+Each batch of trials (see :func:`offpolicy.sweep.plan.plan_batches`) runs in a fresh process started with the
 ``spawn`` method, at most ``workers`` at once. A fresh process per batch gives each trial a clean JAX runtime and
 lets the driver tell exactly which trial's process died: a worker killed by a signal (out of memory, ``kill -9``)
 marks its unfinished trials failed with the signal named, and they are retried (``--retries``) or left for
@@ -18,15 +18,16 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from offpolicy.sweep import layout
+from offpolicy.sweep import store
+from offpolicy.sweep.plan import plan_batches
 from offpolicy.sweep.progress import SweepProgress
-from offpolicy.sweep.trial import make_jobs, plan_batches, worker_main
+from offpolicy.sweep.worker import make_jobs, worker_main
 
 
 def run_local(sweep_dir: Path, trials: list, workers: int, env: dict[str, str], retries: int,
               progress: SweepProgress, keep_train_checkpoints: bool = False, batch_seeds: bool = True) -> None:
-    """``env``: the workers' environment (:func:`offpolicy.sweep.trial.worker_env`). ``batch_seeds``: train the
-    seeds of a config together where the loop allows it (:func:`offpolicy.sweep.trial.plan_batches`)."""
+    """``env``: the workers' environment (:func:`offpolicy.sweep.worker.worker_env`). ``batch_seeds``: train the
+    seeds of a config together where the loop allows it (:func:`offpolicy.sweep.plan.plan_batches`)."""
     ctx = multiprocessing.get_context("spawn")
     queue = deque(plan_batches(trials, workers, batch_seeds))
     running: dict = {}  # Process -> batch
@@ -51,14 +52,14 @@ def run_local(sweep_dir: Path, trials: list, workers: int, env: dict[str, str], 
                 again = []
                 for trial in batch:
                     run_dir = trial.run_dir(sweep_dir)
-                    state = layout.trial_state(run_dir)
-                    if state not in (layout.DONE, layout.FAILED):  # the process died without recording an outcome
+                    state = store.trial_state(run_dir)
+                    if state not in (store.DONE, store.FAILED):  # the process died without recording an outcome
                         message = f"worker process {process.pid} {_exit_reason(process.exitcode)}"
-                        layout.write_error(run_dir, message, _resume_note(run_dir))
-                        layout.log_event(sweep_dir, trial.id, "killed", error=message, exitcode=process.exitcode)
-                        state = layout.FAILED
+                        store.write_error(run_dir, message, _resume_note(run_dir))
+                        store.log_event(sweep_dir, trial.id, "killed", error=message, exitcode=process.exitcode)
+                        state = store.FAILED
                     progress.ended(trial.id, state, _note(run_dir, state))
-                    if state == layout.FAILED and tries[trial.id] <= retries:
+                    if state == store.FAILED and tries[trial.id] <= retries:
                         again.append(trial)
                 if again:  # the failed trials of a batch are retried together
                     queue.append(again)

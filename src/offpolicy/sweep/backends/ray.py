@@ -20,14 +20,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
-from offpolicy.sweep import layout
+from offpolicy.sweep import store
+from offpolicy.sweep.plan import plan_batches
 from offpolicy.sweep.progress import SweepProgress, describe
-from offpolicy.sweep.trial import make_jobs, plan_batches, run_trial_batch
+from offpolicy.sweep.worker import make_jobs, run_trial_batch
 
 
 def import_ray():
@@ -46,7 +47,7 @@ def _trainable(config: dict[str, Any], jobs_by_batch: dict[str, list]) -> None:
 
     jobs = jobs_by_batch[config["batch"]]
     outcomes = run_trial_batch(jobs)
-    failed = [o for o in outcomes if o["state"] == layout.FAILED]
+    failed = [o for o in outcomes if o["state"] == store.FAILED]
     if failed:  # Tune records the error and retries the trial up to FailureConfig.max_failures times
         raise RuntimeError("; ".join(f"{o['id']}: {o.get('error')}" for o in failed))
     finals = [o["final_eval"] for o in outcomes if o.get("final_eval") is not None]
@@ -58,7 +59,7 @@ def _trainable(config: dict[str, Any], jobs_by_batch: dict[str, list]) -> None:
 def run_ray(sweep_dir: Path, trials: list, workers: int | None, env: dict[str, str], retries: int,
             progress: SweepProgress, address: str | None = None, keep_train_checkpoints: bool = False,
             batch_seeds: bool = False) -> None:
-    """``env``: the Ray workers' environment (:func:`offpolicy.sweep.trial.worker_env`), set through runtime_env.
+    """``env``: the Ray workers' environment (:func:`offpolicy.sweep.worker.worker_env`), set through runtime_env.
     ``batch_seeds``: a Tune trial trains several seeds of a config together where the loop allows it."""
     ray, tune = import_ray()
     sweep_dir = Path(sweep_dir).resolve()
@@ -88,7 +89,7 @@ def run_ray(sweep_dir: Path, trials: list, workers: int | None, env: dict[str, s
             tune_config=tune.TuneConfig(max_concurrent_trials=workers, trial_name_creator=_trial_name,
                                         trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
-                name=f"tune-{datetime.now().strftime('%Y%m%d-%H%M%S')}", storage_path=str(sweep_dir / "ray"),
+                name=f"tune-{provenance.stamp()}", storage_path=str(sweep_dir / "ray"),
                 failure_config=tune.FailureConfig(max_failures=retries), verbose=0,
                 callbacks=[_progress_callback(tune, sweep_dir, by_batch, progress)]),
         )
@@ -133,11 +134,11 @@ def _record_lost(sweep_dir: Path, batch: list, message: str, progress: SweepProg
     """Mark the trials of a failed Tune trial that left no outcome (a killed worker) failed, with Ray's reason."""
     for trial in batch:
         run_dir = trial.run_dir(sweep_dir)
-        state = layout.trial_state(run_dir)
-        if state not in (layout.DONE, layout.FAILED):
-            layout.write_error(run_dir, message)
-            layout.log_event(sweep_dir, trial.id, "killed", error=message)
-            state = layout.FAILED
+        state = store.trial_state(run_dir)
+        if state not in (store.DONE, store.FAILED):
+            store.write_error(run_dir, message)
+            store.log_event(sweep_dir, trial.id, "killed", error=message)
+            state = store.FAILED
         progress.ended(trial.id, state, describe(run_dir, state))
 
 

@@ -1,0 +1,186 @@
+"""Figures (matplotlib, rendered by Agg to PNG): a run's learning curve, the multi-seed aggregate curve, and the
+sweep report's curves and final returns. matplotlib (and scipy, for the aggregate's interval) are imported only when
+a figure is drawn, so importing this module costs a training run nothing."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from offpolicy.analysis.results import read_csv
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from offpolicy.analysis.stats import Analysis
+
+COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
+          "tab:olive", "tab:cyan"]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# One run
+
+
+def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    out = np.empty_like(x)
+    for i in range(len(x)):
+        out[i] = np.nanmean(x[max(0, i - window + 1) : i + 1])
+    return out
+
+
+def draw_learning_curve(fig: Figure, metrics: dict[str, np.ndarray], evals: dict[str, np.ndarray],
+                        title: str | None = None) -> None:
+    """Draw the tutorial's panels into ``fig``: score per episode (with its 10-episode mean and the noise-free
+    evaluations), then each loss the algorithm logs (actor and critic for DDPG), against environment steps.
+    ``metrics``/``evals`` are columns as in metrics.csv / evaluations.csv (step, episode_return, *_loss; step,
+    eval_return_mean, eval_return_std). Shared by the run's PNG and the live notebook plot."""
+    losses = [k for k in metrics if k.endswith("loss")]
+    axes = fig.subplots(1, 1 + len(losses), squeeze=False)[0]
+    step = metrics["step"]
+    score = metrics["episode_return"]
+    ax = axes[0]
+    ax.plot(step, score, color="tab:blue", alpha=0.35, lw=1, label="episode return")
+    ax.plot(step, _moving_average(score, 10), color="tab:blue", lw=2, label="mean of last 10")
+    if evals and len(evals.get("step", ())):
+        ax.errorbar(evals["step"], evals["eval_return_mean"], yerr=evals["eval_return_std"], color="tab:red",
+                    marker="o", ms=4, capsize=3, lw=1.5, label="noise-free eval (mean ± std)")
+    last = np.nanmean(score[-10:])
+    ax.set_title(f"step {int(step[-1])}: score {last:.1f} (last 10 episodes)")
+    ax.set_xlabel("environment step")
+    ax.legend(loc="lower right", fontsize=8)
+    for ax, name in zip(axes[1:], losses):
+        y = metrics[name]
+        ok = ~np.isnan(y)
+        ax.plot(step[ok], y[ok], color="tab:orange", lw=1.2)
+        ax.set_title(name)
+        ax.set_xlabel("environment step")
+    if title:
+        fig.suptitle(title)
+
+
+def plot_run(run_dir: str | Path, out: str | Path | None = None, title: str | None = None) -> Path:
+    """The tutorial's panels (see :func:`draw_learning_curve`) from a run directory's CSV files, as a PNG."""
+    from matplotlib.figure import Figure
+
+    run_dir = Path(run_dir)
+    metrics = read_csv(run_dir / "metrics.csv")
+    evals = read_csv(run_dir / "evaluations.csv")
+    if not metrics:
+        raise FileNotFoundError(f"{run_dir / 'metrics.csv'} is missing or empty: nothing to plot.")
+    losses = [k for k in metrics if k.endswith("loss")]
+    fig = Figure(figsize=(6 * (1 + len(losses)), 4.5), layout="constrained")
+    draw_learning_curve(fig, metrics, evals, title)
+    out = Path(out) if out else run_dir / "learning_curve.png"
+    fig.savefig(out, dpi=100)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Several seeds of one config, trained together (offpolicy train --seeds)
+
+
+def write_aggregate(run_dir: Path, seeds: list[int], steps: list[int], table: np.ndarray, title: str) -> None:
+    """``run_dir/aggregate.csv`` (per evaluation step: mean over seeds, its 95% bootstrap interval, how many seeds
+    have a value, then each seed's value) and ``run_dir/aggregate.png`` (the mean with its band, each seed a thin
+    line). ``table``: evaluation means [seeds, steps], NaN where a seed has no evaluation at that step."""
+    from offpolicy.analysis.stats import bootstrap_ci
+
+    if not steps:
+        return
+    run_dir = Path(run_dir)
+    mean = np.nanmean(table, axis=0)
+    if table.shape[0] > 1 and not np.isnan(table).any():
+        low, high = bootstrap_ci(table, lambda x, axis: np.mean(x, axis=axis))
+    else:
+        low = high = np.full(len(steps), np.nan)
+    with open(run_dir / "aggregate.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "mean", "ci95_low", "ci95_high", "n_seeds"] + [f"seed_{s}" for s in seeds])
+        for j, step in enumerate(steps):
+            writer.writerow([step, mean[j], low[j], high[j], int(np.sum(~np.isnan(table[:, j])))]
+                            + table[:, j].tolist())
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))  # not pyplot: no global backend or figure state (same PNG bytes as pyplot's Agg)
+    ax = fig.subplots()
+    for i in range(len(seeds)):
+        ax.plot(steps, table[i], lw=0.7, alpha=0.35, color="gray", label="single seeds" if i == 0 else None)
+    ax.plot(steps, mean, lw=2, color="C0", label=f"mean of {len(seeds)} seeds")
+    if not np.isnan(low).all():
+        ax.fill_between(steps, low, high, alpha=0.25, color="C0", label="95% bootstrap CI")
+    ax.set(xlabel="env steps (per seed)", ylabel="evaluation return (noise-free)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(run_dir / "aggregate.png", dpi=120)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Groups of runs (offpolicy report, offpolicy compare)
+
+
+def plot_curves(analyses: list[Analysis], out: Path, title: str | None = None) -> Path:
+    """Evaluation return vs steps: IQM over seeds with a 95% bootstrap band; one panel per env."""
+    from matplotlib.figure import Figure
+
+    envs = list(dict.fromkeys(a.group.env for a in analyses))
+    fig = Figure(figsize=(6.5 * len(envs), 4.6), layout="constrained")
+    axes = fig.subplots(1, len(envs), squeeze=False)[0]
+    for ax, env in zip(axes, envs):
+        threshold = None
+        for i, a in enumerate(analyses):
+            if a.group.env != env or a.curve_steps.size == 0:
+                continue
+            color = COLORS[i % len(COLORS)]
+            n = len(a.group.runs)
+            ax.plot(a.curve_steps, a.curve_iqm, color=color, lw=2, marker="o", ms=3, label=f"{a.group.label} (n={n})")
+            if n > 1:
+                ax.fill_between(a.curve_steps, a.curve_low, a.curve_high, color=color, alpha=0.2, lw=0)
+            threshold = a.threshold
+        if threshold is not None:
+            ax.axhline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:g}")
+        ax.set_title(env)
+        ax.set_xlabel("environment step")
+        ax.set_ylabel("evaluation return (IQM over seeds, 95% CI)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(out, dpi=100)
+    return out
+
+
+def plot_finals(analyses: list[Analysis], out: Path, title: str | None = None) -> Path:
+    """Each seed's final return (dots), with the IQM (bar) and its 95% interval; one panel per env."""
+    from matplotlib.figure import Figure
+
+    envs = list(dict.fromkeys(a.group.env for a in analyses))
+    heights = [sum(a.group.env == env for a in analyses) for env in envs]
+    fig = Figure(figsize=(8, 1.2 + 0.55 * sum(heights) + 0.6 * len(envs)), layout="constrained")
+    axes = fig.subplots(len(envs), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for ax, env in zip(axes, envs):
+        rows = [(i, a) for i, a in enumerate(analyses) if a.group.env == env]
+        for y, (i, a) in enumerate(rows):
+            color = COLORS[i % len(COLORS)]
+            finals = [r.final for r in a.group.runs]
+            jitter = np.linspace(-0.15, 0.15, len(finals)) if len(finals) > 1 else np.zeros(len(finals))
+            ax.scatter(finals, y + jitter, color=color, s=18, alpha=0.7, zorder=3)
+            f = a.finals
+            if f["n"]:
+                ax.plot([f["iqm"]] * 2, [y - 0.3, y + 0.3], color=color, lw=3, zorder=4)
+            if f["n"] > 1:
+                ax.plot(f["iqm_ci"], [y, y], color=color, lw=1.5, zorder=2)
+        if rows and rows[0][1].threshold is not None:
+            ax.axvline(rows[0][1].threshold, color="black", ls="--", lw=1)
+        ax.set_yticks(range(len(rows)), [a.group.label for _, a in rows], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(f"{env}: final evaluation return per seed (bar: IQM, line: 95% CI)", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.savefig(out, dpi=100)
+    return out
