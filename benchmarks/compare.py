@@ -180,7 +180,7 @@ def label(row: dict) -> str:
     return text
 
 
-# -- summaries (pure functions over rows: tested in tests/unit/test_compare.py) -----------------------------------------
+# -- summaries (pure functions over rows: tested in tests/sweep/test_compare.py) -----------------------------------------
 def median_or_none(values: list[float]) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None

@@ -174,7 +174,7 @@ class OffPolicyModel:
         policy = self.policy()
         if deterministic:
             return policy.predict(obs)
-        batch, single = policy._batch(obs)
+        batch, single = policy.as_batch(obs)
         self._predict_key, key = jax.random.split(self._predict_key)
         action = np.asarray(policy.agent.act(policy.agent_state, jnp.asarray(batch), key, explore=True)[0])
         action = policy.to_env(action)

@@ -81,7 +81,8 @@ class Policy:
         policy.path, policy.meta = path, meta
         return policy
 
-    def _batch(self, obs: Any) -> tuple[np.ndarray, bool]:
+    def as_batch(self, obs: Any) -> tuple[np.ndarray, bool]:
+        """``obs`` as a batch ``[B, *obs_shape]``, and whether it was one observation (refused when neither)."""
         obs = np.asarray(obs, np.float32)
         shape = tuple(self.spec.obs_shape)
         single = obs.shape == shape
@@ -101,7 +102,7 @@ class Policy:
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
         """The action for one observation (``obs_shape``) or a batch (``[B, *obs_shape]``), in the env's own space."""
-        batch, single = self._batch(obs)
+        batch, single = self.as_batch(obs)
         action = self.to_env(self.act(batch))
         return action[0] if single else action
 

@@ -5,12 +5,15 @@ bootstrap from the target network) keeps the agent far below the threshold: chec
 written (see docs/dqn.md, "Tests").
 """
 
+import pytest
+
 from offpolicy import DQN
 
 SETTINGS = dict(total_steps=8_000, warmup_steps=0, learning_starts=500, eval_every=2_000, eval_episodes=5,
                 video=False, buffer_size=10_000, batch_size=64, lr=1e-3, target_update=150)
 
 
+@pytest.mark.slow
 def test_noisy_dqn_reaches_150_on_cartpole_v1():
     model = DQN("CartPole-v1", seed=0, progress=False, **SETTINGS).learn()
     trainer = model._trainer

@@ -7,7 +7,7 @@ episodes' returns and losses, updates the progress bar, evaluates and checkpoint
 
 Many seeds: ``seeds=[s0, s1, ...]`` trains one independent agent per seed with ``jax.vmap`` over the whole carry
 (agent, replay buffer, env state, keys). Agent i starts from exactly the state a single run with seed s_i starts from
-and draws the same random numbers, so it follows the same trajectory (see tests/integration/test_compiled_loop.py).
+and draws the same random numbers, so it follows the same trajectory (see tests/loops/test_loops.py).
 
 Where it differs from the host loop for the same seed: the env is gymnax's JAX port (same dynamics, rewards, episode
 limits), and its episodes start from states drawn with JAX keys instead of NumPy seeds, so the trajectories differ.

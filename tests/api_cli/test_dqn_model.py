@@ -35,7 +35,7 @@ def test_predict_deterministic_uses_mu_and_is_repeatable():
     assert set(np.unique(first)) <= {0, 1}
 
 
-def test_run_directory_has_the_ddpg_outputs(tmp_path):
+def test_run_directory_has_every_output_and_the_dqn_metrics(tmp_path):
     run = tmp_path / "run"
     DQN("CartPole-v1", seed=0, progress=False, **{**TINY, "eval_every": 150, "video": False}).learn(run_dir=run)
     for name in ("config.yaml", "metrics.csv", "evaluations.csv", "eval.json", "summary.json", "learning_curve.png",
