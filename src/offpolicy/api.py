@@ -220,8 +220,3 @@ MODEL_CLASSES: dict[str, type[OffPolicyModel]] = {e.api_class: _model_class(e) f
 """One API class per registered algorithm, by class name (``DDPG``, ``DQN``)."""
 globals().update(MODEL_CLASSES)
 __all__ = ["OffPolicyModel", "MODEL_CLASSES", *MODEL_CLASSES]
-
-
-def model_class(algo: str) -> type[OffPolicyModel]:
-    """The API class of a registered algorithm."""
-    return MODEL_CLASSES[registry.get(algo).api_class]

@@ -41,6 +41,17 @@ def checkpoint_dir(path: str | Path, name: str = "final") -> Path:
                           f"{checkpoint.ARRAYS_FILE} inside); is it a run directory made by `offpolicy train`?")
 
 
+def noise_free_act(agent: Agent):
+    """Jitted noise-free policy: (agent_state, obs[B, ...]) -> action[B, ...] in the agent's action space."""
+    key = jax.random.key(0)  # unused when explore=False
+
+    @jax.jit
+    def act(state, obs):
+        return agent.act(state, obs, key, explore=False)[0]
+
+    return act
+
+
 class Policy:
     """The noise-free policy of one agent state. ``act`` gives actions in the agent's space ([-1, 1] or an index),
     ``predict`` in the env's own bounds (continuous) or as action indices (discrete)."""
@@ -53,10 +64,7 @@ class Policy:
         if not self.spec.discrete and action_bounds is None:
             raise OffpolicyError("a continuous policy needs the env's action bounds (low, high).")
         self.action_bounds = action_bounds
-        if act_fn is None:
-            key = jax.random.key(0)  # unused when explore=False
-            act_fn = jax.jit(lambda state, obs: agent.act(state, obs, key, explore=False)[0])
-        self._act = act_fn
+        self._act = act_fn if act_fn is not None else noise_free_act(agent)
 
     @classmethod
     def load(cls, path: str | Path, checkpoint_name: str = "final") -> Policy:

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import jax.numpy as jnp
 import numpy as np
+
+from offpolicy.envs import EpisodeSeeds, make_env
 
 ActFn = Callable[[np.ndarray], np.ndarray]  # obs [1, obs_dim] -> action [1, ...] in the agent's action space
 
@@ -75,8 +78,6 @@ class Evaluator:
 
     def __init__(self, env_id: str, algo: str, env_kwargs: dict[str, Any], seed: int, episodes: int,
                  policy: Callable[[Any, Any], Any]):
-        from offpolicy.envs import EpisodeSeeds, make_env
-
         self.env_id, self.algo, self.env_kwargs, self.seed = env_id, algo, env_kwargs, seed
         self.env, self.spec = make_env(env_id, algo, env_kwargs)
         self.seeds = EpisodeSeeds(seed, EpisodeSeeds.EVAL).take(episodes)
@@ -85,21 +86,15 @@ class Evaluator:
     def act_fn(self, agent_state: Any) -> ActFn:
         """The policy with the agent state read once (a seed's state in a vmapped run is a slice of the shared one:
         slicing it at every env step would dominate an evaluation)."""
-        import jax.numpy as jnp
-
         return lambda obs: np.asarray(self.policy(agent_state, jnp.asarray(obs, jnp.float32)))
 
     def evaluate(self, agent_state: Any, episodes: int | None = None) -> dict:
         """One episode per evaluation seed (the first ``episodes`` of the run's stream when given)."""
-        from offpolicy.envs import EpisodeSeeds
-
         seeds = self.seeds if episodes is None else EpisodeSeeds(self.seed, EpisodeSeeds.EVAL).take(episodes)
         return evaluate(self.env, self.act_fn(agent_state), seeds, self.spec.discrete)
 
     def record_video(self, agent_state: Any, path: Path) -> tuple[float, int]:
         """One noise-free episode (the run's video seed) to an MP4; (return, length)."""
-        from offpolicy.envs import EpisodeSeeds, make_env
-
         env, _ = make_env(self.env_id, self.algo, self.env_kwargs, render_mode="rgb_array")
         try:
             seed = EpisodeSeeds(self.seed, EpisodeSeeds.VIDEO).next()

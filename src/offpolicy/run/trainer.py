@@ -31,6 +31,7 @@ from offpolicy.envs import env_action_space, make_env
 from offpolicy.errors import CheckpointError, ConfigError, NonFiniteError, OffpolicyError
 from offpolicy.loops.contract import Loop
 from offpolicy.loops.learner import EpisodeRecord
+from offpolicy.policy import noise_free_act
 from offpolicy.provenance import new_stamped_dir, versions
 from offpolicy.run import checkpoint
 from offpolicy.run.evaluate import Evaluator
@@ -41,17 +42,6 @@ from offpolicy.run.writer import RunWriter, check_new, training_checkpoints
 def new_run_dir(root: str | Path, name: str, seed: int | str) -> Path:
     """A fresh, not-yet-existing path ``root/{name}_s{seed}_{timestamp}``."""
     return new_stamped_dir(root, f"{name}_s{seed}")
-
-
-def make_policy(agent):
-    """Jitted noise-free policy: (agent_state, obs[B, ...]) -> action[B, ...] in the agent's action space."""
-    key = jax.random.key(0)  # unused when explore=False
-
-    @jax.jit
-    def policy(state, obs):
-        return agent.act(state, obs, key, explore=False)[0]
-
-    return policy
 
 
 def make_loop(config: RunConfig, seeds: list[int]) -> tuple[Loop, Any, list]:
@@ -125,7 +115,7 @@ class Trainer:
             check_new(path)
         self.loop, self.agent, self.envs = make_loop(config, self.seeds)  # may raise EnvError: no dir written yet
         self.spec = self.agent.spec
-        self.policy_fn = make_policy(self.agent)
+        self.policy_fn = noise_free_act(self.agent)
         self.runs = []
         for s in self.seeds:
             seed_config = dataclasses.replace(config, seed=s)
