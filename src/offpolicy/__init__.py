@@ -1,11 +1,48 @@
-"""offpolicy: off-policy deep RL (DDPG, NoisyNet-DQN) in pure JAX, for any Gymnasium env."""
+"""offpolicy: off-policy deep RL (DDPG, NoisyNet-DQN) in pure JAX, for any Gymnasium env.
+
+The public names below are imported on first use (module ``__getattr__``), so that ``import offpolicy.export`` (the
+NumPy-only policy runtime) does not import JAX, Flax or Gymnasium through this package's ``__init__``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from offpolicy._version import __version__
-from offpolicy.api import MODEL_CLASSES
-from offpolicy.config import RunConfig, make_config, preset_names
-from offpolicy.errors import CheckpointError, ConfigError, EnvError, NonFiniteError, OffpolicyError
-from offpolicy.policy import Policy
+from offpolicy.errors import (
+    CheckpointError,
+    ConfigError,
+    EnvError,
+    ExportFormatError,
+    NonFiniteError,
+    OffpolicyError,
+)
+from offpolicy.registry import ALGORITHMS as _ALGORITHMS
 
-globals().update(MODEL_CLASSES)  # one class per registered algorithm: DDPG, DQN, ...
-__all__ = [*MODEL_CLASSES, "Policy", "RunConfig", "make_config", "preset_names", "OffpolicyError", "ConfigError",
-           "EnvError", "CheckpointError", "NonFiniteError", "__version__"]
+_LAZY = {  # public name -> the module that defines it
+    "MODEL_CLASSES": "offpolicy.api",
+    "Policy": "offpolicy.policy",
+    "RunConfig": "offpolicy.config",
+    "make_config": "offpolicy.config",
+    "preset_names": "offpolicy.config",
+    **{entry.api_class: "offpolicy.api" for entry in _ALGORITHMS.values()},  # one class per algorithm: DDPG, DQN, ...
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'offpolicy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [*(entry.api_class for entry in _ALGORITHMS.values()), "MODEL_CLASSES", "Policy", "RunConfig",
+           "make_config", "preset_names", "OffpolicyError", "ConfigError", "EnvError", "CheckpointError",
+           "NonFiniteError", "ExportFormatError", "__version__"]

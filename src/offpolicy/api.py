@@ -6,6 +6,7 @@
     action = model.predict(obs, deterministic=True)        # action in the env's own bounds (not a tuple, unlike SB3)
     model.evaluate(episodes=10)                            # {"mean": ..., "std": ..., "returns": [...], ...}
     model.save("ddpg-pendulum.ckpt"); model = DDPG.load("ddpg-pendulum.ckpt")
+    model.export("policy.npz")                              # or "policy.onnx": run it without JAX (docs/export.md)
 
     # in a Jupyter notebook:
     model.learn(50_000, live=True)     # score and loss curves redrawn in place (every 2-15 s); a progress bar elsewhere
@@ -194,6 +195,14 @@ class OffPolicyModel:
         info = {"step": s.step, "episodes": s.episode, "updates": s.updates}
         return checkpoint.save(path, trainer.state, self.config, trainer.spec, info,
                                action_bounds=trainer.action_bounds)
+
+    def export(self, path: str | Path, format: str | None = None, force: bool = False) -> Path:  # noqa: A002
+        """Write the current noise-free policy to one file: ``format="numpy"`` (``.npz``, run by
+        ``offpolicy.export.NumpyPolicy`` with NumPy alone) or ``"onnx"`` (needs ``pip install "offpolicy[onnx]"``);
+        None picks it from the suffix (.onnx: onnx, else numpy). An existing file is replaced only with ``force``."""
+        from offpolicy.export.writer import export_policy
+
+        return export_policy(self.policy(), path, format, force, step=self.num_timesteps)
 
     @classmethod
     def load(cls, path: str | Path, progress: bool = True) -> OffPolicyModel:

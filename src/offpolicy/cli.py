@@ -1,4 +1,4 @@
-"""Command line: ``offpolicy train | eval | plot | presets``. Errors a user can fix print one line, exit status 2."""
+"""Command line: ``offpolicy train | eval | export | plot | presets``. Errors a user can fix print one line, exit status 2."""
 
 from __future__ import annotations
 
@@ -162,6 +162,40 @@ def eval(  # noqa: A001 - the subcommand is `eval`
         print(f"video of one episode (return {ret:.1f}, {length} steps): {target}")
 
 
+def export(
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR_OR_CHECKPOINT")],
+    /,
+    format: Literal["numpy", "onnx"] | None = None,  # noqa: A002 - the flag is --format
+    checkpoint: str = "final",
+    out: Path | None = None,
+    force: bool = False,
+) -> None:
+    """Write a run's noise-free policy to one file that runs without JAX: NumPy .npz or ONNX (docs/export.md).
+
+    Examples: ``offpolicy export runs/ddpg-pendulum_s0_.../`` (writes RUN/policy.npz); ``offpolicy export RUN
+    --format onnx --checkpoint best`` (RUN/policy-best.onnx; needs ``pip install "offpolicy[onnx]"``).
+
+    Args:
+        run_dir: A run directory (or a checkpoint directory).
+        format: numpy (an .npz for offpolicy.export.NumpyPolicy, NumPy only) or onnx; default: from --out's suffix
+            (.onnx: onnx), else numpy.
+        checkpoint: Which checkpoint of the run: final, best, or interrupted.
+        out: File to write (default: RUN_DIR/policy.npz for the final checkpoint, RUN_DIR/policy-<checkpoint>.npz
+            for another; .onnx for onnx; beside a checkpoint directory given directly: <checkpoint>-policy.npz).
+        force: Overwrite an existing file.
+    """
+    from offpolicy.export.writer import default_path, describe, resolve_format
+    from offpolicy.policy import Policy, checkpoint_dir
+
+    path = checkpoint_dir(run_dir, checkpoint)
+    fmt = resolve_format(out, format) if out is not None else (format or "numpy")
+    target = out if out is not None else default_path(path, fmt)
+    if target.exists() and not force:  # before loading the checkpoint: fail fast
+        raise OffpolicyError(f"{target} exists; pass --force to overwrite it (or --out another file).")
+    written = Policy.load(path).export(target, fmt, force=force)
+    print(f"wrote {describe(written)}")
+
+
 def plot(run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")], /, out: Path | None = None) -> None:
     """Draw the learning curve (score, losses, evaluations) of a run directory as a PNG.
 
@@ -188,7 +222,7 @@ def presets() -> None:
 def main(argv: list[str] | None = None) -> int:
     from offpolicy.sweep.commands import compare, report, sweep
 
-    commands = {"train": train, "eval": eval, "plot": plot, "presets": presets, "sweep": sweep, "report": report,
+    commands = {"train": train, "eval": eval, "export": export, "plot": plot, "presets": presets, "sweep": sweep, "report": report,
                 "compare": compare}
     try:
         tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="offpolicy",

@@ -23,3 +23,7 @@ class NonFiniteError(OffpolicyError):
     def __init__(self, message: str, step: int, episode: int, quantity: str):
         super().__init__(message)
         self.step, self.episode, self.quantity = step, episode, quantity
+
+
+class ExportFormatError(OffpolicyError, ValueError):
+    """An exported policy file (``offpolicy export``) is unreadable, tampered with, or of an unknown format version."""

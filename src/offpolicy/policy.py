@@ -4,7 +4,8 @@
     pi = Policy.load("runs/ddpg-pendulum_s0_.../")        # a run directory (its checkpoints/final) or a checkpoint
     action = pi.predict(obs)                              # in the env's own bounds; obs may be a batch [B, *obs_shape]
 
-``offpolicy eval``, ``Model.load(...).predict`` and the test-episode video use it; exporters build on it.
+``offpolicy eval``, ``Model.load(...).predict`` and the test-episode video use it; exporters build on it
+(``pi.export("policy.npz")``: a file that NumPy alone, or any ONNX runtime, can act with; see docs/export.md).
 """
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ class Policy:
         return action[0] if single else action
 
     __call__ = predict
+
+    def export(self, path: str | Path, format: str | None = None, force: bool = False) -> Path:  # noqa: A002
+        """Write this noise-free policy to one file: ``format="numpy"`` (an ``.npz`` that
+        ``offpolicy.export.NumpyPolicy`` runs with NumPy alone) or ``"onnx"`` (needs ``offpolicy[onnx]``); None picks
+        it from the suffix (.onnx: onnx, else numpy). An existing file is replaced only with ``force``."""
+        from offpolicy.export.writer import export_policy
+
+        return export_policy(self, path, format, force)
 
     def evaluate(self, episodes: int = 10) -> dict:
         """Noise-free episodes on a fresh env with the run's evaluation seeds (the first ``episodes`` of them)."""

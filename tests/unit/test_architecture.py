@@ -35,8 +35,12 @@ RULES: list[tuple[str, set[str], str]] = [
     ("run", {"sweep"} | FRONT_ENDS, "the training shell knows nothing of sweeps or of the front ends"),
     ("sweep", FRONT_ENDS, "sweeps drive run/ directly; the CLI registers sweep.commands, not the reverse"),
     ("loops", SHELLS | FRONT_ENDS, "a loop serves the shells through its contract and never calls them"),
-    *((core, {"loops"} | SHELLS | FRONT_ENDS, "the pure algorithm core depends on nothing above it") for core in CORE),
-    ("config", {"loops"} | SHELLS | FRONT_ENDS, "a config is data; everything above reads it"),
+    *((core, {"loops", "export"} | SHELLS | FRONT_ENDS, "the pure algorithm core depends on nothing above it")
+      for core in CORE),
+    ("config", {"loops", "export"} | SHELLS | FRONT_ENDS, "a config is data; everything above reads it"),
+    ("export", {"loops", "policy", "config", "envs"} | SHELLS | FRONT_ENDS,
+     "export writes a Policy's weights to a file (policy.py calls it, not the reverse) and runs them with NumPy "
+     "alone; it needs no training, env or config code"),
     ("provenance", {"agents", "loops", "config", "envs"} | CORE | SHELLS | FRONT_ENDS,
      "provenance reads the installation and the machine, nothing of offpolicy's own but its version"),
     ("errors", {"*"}, "the exception types are a leaf: everything may raise them"),

@@ -37,3 +37,24 @@ class Agent(NamedTuple):
     reset: Callable[[Any, jax.Array], Any]
     update: Callable[[Any, Any, jax.Array], tuple[Any, dict[str, jax.Array]]]
     metric_names: tuple[str, ...]
+
+
+class PolicyNetwork(NamedTuple):
+    """An agent's noise-free policy as a plain MLP, for export (``offpolicy.export``): every agent module provides
+    ``policy_network(config, spec, state) -> PolicyNetwork`` giving what its ``act(..., explore=False)`` computes.
+
+    x = obs; for each layer i: x = activations[i](x @ kernels[i] + biases[i]); then the head:
+      "tanh_then_rescale": action = tanh(x) in [-1, 1], mapped to the env's bounds (continuous agents)
+      "argmax":            action = argmax_a x[..., a] (discrete agents; x is Q(s, .))
+    """
+
+    kernels: tuple[Any, ...]
+    """[fan_in, fan_out] each (Flax's layout), input to output."""
+    biases: tuple[Any, ...]
+    """[fan_out] each."""
+    activations: tuple[str, ...]
+    """One per layer: "relu", "tanh" or "identity" (the last layer's is usually "identity")."""
+    head: str
+    """"tanh_then_rescale" or "argmax"."""
+    weights: str = "online"
+    """What the weights are, in words (e.g. the NoisyNet mean weights mu), recorded in the exported file."""

@@ -24,10 +24,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from offpolicy.agents.base import Agent, EnvSpec
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
 from offpolicy.buffer import Transition
 from offpolicy.hparams import DQNConfig
-from offpolicy.networks import QNetwork, sample_q_noise
+from offpolicy.networks import QNetwork, q_layer_sizes, sample_q_noise
 
 
 @flax.struct.dataclass
@@ -149,6 +149,34 @@ def update(cfg: DQNConfig, spec: EnvSpec, state: DQNState, batch: Transition, ke
     else:
         metrics["epsilon"] = epsilon(cfg, state.policy_steps)
     return new_state, metrics
+
+
+def policy_network(cfg: DQNConfig, spec: EnvSpec, state: DQNState) -> PolicyNetwork:
+    """The greedy policy of ``act(..., explore=False)`` as plain arrays (for export): argmax_a Q(s, a) of the online
+    network with the NoisyNet mean weights mu, or, with ``eval_noise``, with the state's current noise folded in
+    (w = mu + sigma * eps, as ``q_values(..., noisy=True)`` computes it)."""
+    params = state.params["params"]
+    noisy = cfg.exploration == "noisy"
+    with_noise = noisy and cfg.eval_noise
+    kernels, biases = [], []
+    for i, (name, _, _) in enumerate(q_layer_sizes(spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions)):
+        layer = params[name]
+        if i == 0 or not noisy:  # a plain Dense layer
+            kernels.append(layer["kernel"])
+            biases.append(layer["bias"])
+        elif with_noise:
+            eps = state.online_noise[name]
+            kernels.append(layer["kernel_mu"] + layer["kernel_sigma"] * eps["kernel"])
+            biases.append(layer["bias_mu"] + layer["bias_sigma"] * eps["bias"])
+        else:
+            kernels.append(layer["kernel_mu"])
+            biases.append(layer["bias_mu"])
+    n = len(kernels)
+    weights = ("online Q-network, NoisyNet mean weights mu plus sigma times the checkpoint's current noise sample "
+               "(eval_noise)" if with_noise else
+               "online Q-network, NoisyNet mean weights mu" if noisy else "online Q-network")
+    return PolicyNetwork(kernels=tuple(kernels), biases=tuple(biases), activations=("relu",) * (n - 1) + ("identity",),
+                         head="argmax", weights=weights)
 
 
 def make(cfg: DQNConfig, spec: EnvSpec) -> Agent:
