@@ -1,9 +1,22 @@
 import os
+import shutil
+import tempfile
 
 import pytest
 
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+# One JAX persistent compilation cache for the whole test run, shared by the xdist workers and every process a test
+# starts (CLI subprocesses, sweep workers, notebook kernels, Ray): they inherit the environment. Most of the suite's
+# time is XLA compiling the same tiny programs in different processes; with the cache each is compiled once. The
+# folder is new for each run (made by the first process to load this file, the xdist controller) and removed at its
+# end, so no run reads another's programs. Set before anything imports JAX (JAX reads these variables at import).
+_CACHE_OWNER = "OFFPOLICY_TEST_JAX_CACHE" not in os.environ
+if _CACHE_OWNER:
+    os.environ["OFFPOLICY_TEST_JAX_CACHE"] = tempfile.mkdtemp(prefix="offpolicy-test-jax-cache-")
+os.environ.update(JAX_COMPILATION_CACHE_DIR=os.environ["OFFPOLICY_TEST_JAX_CACHE"],
+                  JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
 
 # Run in parallel (`-n auto`, pytest-xdist with --dist loadgroup), tests are spread one by one over the workers,
 # except these, which share an expensive module or session fixture and so stay together on one worker.
@@ -20,3 +33,8 @@ def pytest_collection_modifyitems(config, items):
         group = SHARED_FIXTURES.get(item.path.name)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_unconfigure(config):
+    if _CACHE_OWNER and not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ["OFFPOLICY_TEST_JAX_CACHE"], ignore_errors=True)

@@ -1,0 +1,96 @@
+"""Learning-phase steps/s of the training shell at two source trees, alternating A and B in one run.
+
+    git worktree add /tmp/before f2389db
+    python benchmarks/ab_commits.py /tmp/before/src src [--preset ddpg-pendulum] [--loop host] [--rounds 5]
+
+Each round starts one fresh process per tree (A, then B; the order flips every round) that builds a Trainer from the
+preset (no evaluation, no video, no run directory), runs the random warm-up, the compile and a few learning steps,
+then times ``--steps`` learning steps of ``Trainer.learn``. A jitted update called alone in the same process is timed
+too, as a control for the machine's speed at that moment. Prints each sample and the medians of the steps/s and of
+the ratio (loop time per step) / (update alone), which load on a shared machine moves less than raw steps/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+CHILD = r"""
+import json, sys, time
+import jax, numpy as np
+from offpolicy.config import make_config
+from offpolicy.run.trainer import Trainer
+
+preset, loop, steps, warm = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cfg = make_config(preset, {"loop": loop, "total_steps": warm + steps, "warmup_steps": warm - 100,
+                           "learning_starts": warm - 100, "eval_every": 0, "video": False})
+trainer = Trainer(cfg, run_dir=None, progress=False)
+trainer.learn(warm)  # warm-up, compile, 100 learning steps
+tic = time.perf_counter()
+trainer.learn(steps)
+loop_s = (time.perf_counter() - tic) / steps
+
+agent = trainer.agent
+from offpolicy.buffer import Transition
+spec = agent.spec
+b = cfg.agent.batch_size
+rng = np.random.default_rng(0)
+batch = Transition(obs=rng.normal(size=(b, *spec.obs_shape)).astype(np.float32),
+                   action=rng.uniform(-1, 1, size=(b, spec.action_dim)).astype(np.float32) if not spec.discrete
+                   else rng.integers(0, spec.n_actions, size=(b,)).astype(np.int32),
+                   reward=rng.normal(size=(b,)).astype(np.float32),
+                   next_obs=rng.normal(size=(b, *spec.obs_shape)).astype(np.float32),
+                   terminated=np.zeros((b,), bool), truncated=np.zeros((b,), bool))
+update = jax.jit(agent.update, donate_argnums=0)
+s = agent.init(jax.random.key(0), 1)
+key = jax.random.key(1)
+for _ in range(50):
+    s, m = update(s, batch, key)
+jax.block_until_ready(s)
+n = 1000
+tic = time.perf_counter()
+for _ in range(n):
+    s, m = update(s, batch, key)
+jax.block_until_ready(s)
+update_s = (time.perf_counter() - tic) / n
+print(json.dumps({"steps_per_s": 1 / loop_s, "ratio": loop_s / update_s}))
+"""
+
+
+def sample(src: str, args) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.path.abspath(src)}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    out = subprocess.run([sys.executable, "-c", CHILD, args.preset, args.loop, str(args.steps), str(args.warm)],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("a", help="source tree A (the folder holding the offpolicy package)")
+    parser.add_argument("b", help="source tree B")
+    parser.add_argument("--preset", default="ddpg-pendulum")
+    parser.add_argument("--loop", default="host", choices=["host", "compiled"])
+    parser.add_argument("--steps", type=int, default=3000, help="timed learning steps per sample")
+    parser.add_argument("--warm", type=int, default=600, help="steps before timing (warm-up + 100 learning)")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    results: dict[str, list[dict]] = {"A": [], "B": []}
+    for r in range(args.rounds):
+        order = ("A", "B") if r % 2 == 0 else ("B", "A")
+        for name in order:
+            s = sample(args.a if name == "A" else args.b, args)
+            results[name].append(s)
+            print(f"round {r} {name}: {s['steps_per_s']:.1f} steps/s, loop/update {s['ratio']:.3f}", flush=True)
+    for name in ("A", "B"):
+        sps = statistics.median(s["steps_per_s"] for s in results[name])
+        ratio = statistics.median(s["ratio"] for s in results[name])
+        print(f"{name} ({getattr(args, name.lower())}): median {sps:.1f} steps/s, median loop/update {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
