@@ -127,19 +127,31 @@ def test_critic_targets_move_by_tau_every_update():
     jax.tree.map(lambda a, e: np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-6), new.critic_target, expected)
 
 
-def test_actor_step_raises_the_soft_value():
-    cfg = SACConfig(actor_lr=1e-3, ent_coef=0.1, **SMALL)
+def _policy_sample(cfg, params, obs, key):
+    actor, _ = sac.networks(cfg, SPEC)
+    pi_key, _ = jax.random.split(key)  # the update's key for the policy's sample at s
+    return networks.squashed_gaussian_sample(*actor.apply(params, obs), pi_key)
+
+
+def test_actor_step_ascends_the_updated_critics():
+    cfg = SACConfig(actor_lr=1e-3, ent_coef=0.0, **SMALL)  # no entropy term: the step must raise min_i Q_i alone
     state = sac.init(cfg, SPEC, jax.random.key(0))
-    b = batch(n=64)
-    new, _ = sac.update(cfg, SPEC, state, b, jax.random.key(1))
-    actor, critic = sac.networks(cfg, SPEC)
-    pi_key, _ = jax.random.split(jax.random.key(1))
+    b, key = batch(n=64), jax.random.key(1)
+    new, _ = sac.update(cfg, SPEC, state, b, key)
+    _, critic = sac.networks(cfg, SPEC)
+    q = lambda params: float(critic.apply(new.critic, b.obs, _policy_sample(cfg, params, b.obs, key)[0]).min(0).mean())  # noqa: E731
+    assert q(new.actor) > q(state.actor)
 
-    def soft_value(params):
-        action, log_prob = networks.squashed_gaussian_sample(*actor.apply(params, b.obs), pi_key)
-        return float(jnp.mean(critic.apply(new.critic, b.obs, action).min(axis=0) - 0.1 * log_prob))
 
-    assert soft_value(new.actor) > soft_value(state.actor)
+def test_actor_step_raises_entropy_when_the_critics_are_flat():
+    cfg = SACConfig(actor_lr=1e-3, ent_coef=0.1, critic_lr=1e-12, **SMALL)  # flat Q: the loss is alpha * log pi alone
+    state = sac.init(cfg, SPEC, jax.random.key(0))
+    state = state.replace(critic=twin_with_constant_outputs(state.critic, (3.0, 3.0)))
+    b, key = batch(n=64), jax.random.key(1)
+    new, metrics = sac.update(cfg, SPEC, state, b, key)
+    entropy = lambda params: -float(_policy_sample(cfg, params, b.obs, key)[1].mean())  # noqa: E731
+    assert entropy(state.actor) == pytest.approx(float(metrics["entropy"]), rel=1e-5)
+    assert entropy(new.actor) > entropy(state.actor)
 
 
 def test_deterministic_act_is_tanh_of_the_mean_and_exploring_samples():

@@ -106,10 +106,15 @@ def test_actor_and_targets_move_only_every_policy_delay_updates_the_critics_ever
         state = new
 
 
-def test_delayed_step_is_one_adam_step_through_the_updated_first_critic_and_polyak_targets():
+@pytest.mark.parametrize("swap", [False, True])
+def test_delayed_step_is_one_adam_step_through_the_updated_first_critic_and_polyak_targets(swap):
     cfg = TD3Config(policy_delay=1, tau=0.25, **SMALL)
     state = td3.init(cfg, SPEC, jax.random.key(0))
-    b = batch(n=8)
+    if swap:  # one of the two orders makes Q_2 < Q_1 where the other has Q_1 < Q_2: min(Q_1, Q_2) != Q_1
+        flip = lambda tree: jax.tree.map(lambda x: x[::-1], tree)  # noqa: E731
+        state = state.replace(critic=flip(state.critic), critic_target=flip(state.critic_target),
+                              critic_opt=optax.adam(cfg.critic_lr).init(flip(state.critic)))
+    b = batch(n=32)
     new, metrics = td3.update(cfg, SPEC, state, b, jax.random.key(1))
     actor, critic = td3.networks(cfg, SPEC)
     loss = lambda p: -jnp.mean(critic.apply(new.critic, b.obs, actor.apply(p, b.obs))[0])  # noqa: E731
