@@ -13,7 +13,8 @@ from offpolicy import networks
 from offpolicy.agents import sac
 from offpolicy.agents.base import EnvSpec
 from offpolicy.buffer import Transition
-from offpolicy.config import SACConfig
+from offpolicy.config import SACConfig, make_config
+from offpolicy.errors import ConfigError
 
 SPEC = EnvSpec(obs_shape=(3,), action_dim=2)
 SMALL = {"hidden_sizes": (16, 16), "batch_size": 8, "buffer_size": 100}
@@ -188,3 +189,13 @@ def test_twin_critics_are_initialised_independently_and_targets_start_as_copies(
         assert leaf.shape[0] == 2 and not np.allclose(np.asarray(leaf[0]), np.asarray(leaf[1]))
     jax.tree.map(np.testing.assert_array_equal, state.critic, state.critic_target)
     assert float(jnp.exp(state.log_alpha)) == pytest.approx(1.0)  # init_ent_coef, as SB3
+
+
+def test_ent_coef_and_target_entropy_are_auto_or_a_number():
+    assert make_config("sac-pendulum").agent.ent_coef == "auto"
+    assert make_config("sac-pendulum", {"ent_coef": "0.05"}).agent.ent_coef == 0.05  # as --set ent_coef=0.05 gives it
+    assert make_config("sac-pendulum", {"target_entropy": -2}).agent.target_entropy == -2.0
+    with pytest.raises(ConfigError, match="ent_coef"):
+        make_config("sac-pendulum", {"ent_coef": "automatic"})
+    with pytest.raises(ConfigError, match="ent_coef=-1.0: must be auto or a number >= 0"):
+        make_config("sac-pendulum", {"ent_coef": -1})
