@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from offpolicy.agents.base import Agent, EnvSpec
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
 from offpolicy.buffer import Transition
 from offpolicy.hparams import SACConfig
 from offpolicy.networks import SquashedGaussianActor, TwinCritic, squashed_gaussian_sample
@@ -171,6 +171,20 @@ def update(cfg: SACConfig, spec: EnvSpec, state: SACState, batch: Transition, ke
     metrics = {"actor_loss": actor_loss, "critic_loss": critic_loss, "alpha_loss": alpha_loss, "alpha": alpha,
                "entropy": -jnp.mean(log_prob), "q_mean": jnp.mean(q_pred)}
     return new_state, metrics
+
+
+def policy_network(cfg: SACConfig, spec: EnvSpec, state: SACState) -> PolicyNetwork:
+    """The deterministic policy tanh(mean(s)) of ``act(..., explore=False)``: the trunk and the mean head as plain
+    arrays (for export; the log-std head is not needed)."""
+    params = state.actor["params"]  # hidden_0 .. hidden_{n-1}, mean, log_std (networks.SquashedGaussianActor)
+    names = [f"hidden_{i}" for i in range(len(cfg.hidden_sizes))] + ["mean"]
+    return PolicyNetwork(
+        kernels=tuple(params[n]["kernel"] for n in names),
+        biases=tuple(params[n]["bias"] for n in names),
+        activations=("relu",) * len(cfg.hidden_sizes) + ("identity",),
+        head="tanh_then_rescale",
+        weights="actor mean head (tanh(mean), the deterministic action)",
+    )
 
 
 def make(cfg: SACConfig, spec: EnvSpec) -> Agent:
