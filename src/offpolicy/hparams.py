@@ -141,7 +141,7 @@ class TD3Config:
     """Adam learning rate of the actor."""
     critic_lr: float = 1e-3
     """Adam learning rate of both critics (one optimizer over the twin parameters)."""
-    hidden_sizes: tuple[int, ...] = (256, 256)
+    hidden_sizes: tuple[int, ...] = (400, 300)
     """Hidden layer widths of the actor and of each critic; every layer starts U(±1/sqrt(fan_in))."""
     policy_delay: int = 2
     """Update the actor and the targets once every this many critic updates."""
