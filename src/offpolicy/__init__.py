@@ -1,4 +1,4 @@
-"""offpolicy: off-policy deep RL (DDPG, NoisyNet-DQN) in pure JAX, for any Gymnasium env.
+"""offpolicy: off-policy deep RL (DDPG, TD3, SAC, NoisyNet-DQN) in pure JAX, for any Gymnasium env.
 
 The public names below are imported on first use (module ``__getattr__``), so that ``import offpolicy.export`` (the
 NumPy-only policy runtime) does not import JAX, Flax or Gymnasium through this package's ``__init__``.

@@ -24,7 +24,14 @@ import yaml
 
 from offpolicy import registry
 from offpolicy.errors import ConfigError
-from offpolicy.hparams import DDPGConfig, DQNConfig, NoiseConfig, require  # noqa: F401 - the agent configs, re-exported
+from offpolicy.hparams import (  # noqa: F401 - the agent configs, re-exported
+    DDPGConfig,
+    DQNConfig,
+    NoiseConfig,
+    SACConfig,
+    TD3Config,
+    require,
+)
 
 MAX_SEED = 2**32 - 1
 """The largest seed every RNG in a run takes (JAX keys hold 32 bits of it)."""
@@ -39,7 +46,7 @@ class RunConfig:
     """One training run: algorithm, environment, budget, seeding, evaluation and outputs."""
 
     algo: str = registry.DEFAULT
-    """Algorithm (offpolicy.registry): ddpg (continuous actions) or dqn (discrete actions)."""
+    """Algorithm (offpolicy.registry): ddpg, td3, sac (continuous actions) or dqn (discrete actions)."""
     env: str = "Pendulum-v1"
     """Gymnasium environment id."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -112,7 +119,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return _coerce(value, args[0], key)
+        for arg in args[:-1]:  # the first member that accepts the value (e.g. Literal["auto"] | float)
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                pass
+        return _coerce(value, args[-1], key)
     if tp is bool:
         if isinstance(value, bool):
             return value

@@ -125,6 +125,93 @@ class DQNConfig:
         require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
 
 
+@dataclass(frozen=True)
+class TD3Config:
+    """TD3 (Fujimoto et al. 2018) hyperparameters. Defaults are the paper's and SB3's (see docs/td3.md)."""
+
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity (transitions)."""
+    batch_size: int = 256
+    """Minibatch size per update."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 5e-3
+    """Polyak rate of the soft target updates (done with the delayed actor step): target <- tau*online + (1-tau)*target."""
+    actor_lr: float = 1e-3
+    """Adam learning rate of the actor."""
+    critic_lr: float = 1e-3
+    """Adam learning rate of both critics (one optimizer over the twin parameters)."""
+    hidden_sizes: tuple[int, ...] = (400, 300)
+    """Hidden layer widths of the actor and of each critic; every layer starts U(±1/sqrt(fan_in))."""
+    policy_delay: int = 2
+    """Update the actor and the targets once every this many critic updates."""
+    target_noise: float = 0.2
+    """Std of the Gaussian target-policy smoothing noise added to mu'(s') (agent's [-1, 1] action space)."""
+    target_noise_clip: float = 0.5
+    """Clip the target-policy smoothing noise to [-c, c]."""
+    noise: NoiseConfig = field(default_factory=lambda: NoiseConfig(kind="gaussian", sigma=0.1))
+    """Exploration noise added to mu(s) when acting."""
+
+    def check(self) -> None:
+        check_replay_and_discount(self)
+        require(0 < self.tau <= 1, "agent.tau", self.tau, "must be in (0, 1]")
+        require(self.actor_lr > 0, "agent.actor_lr", self.actor_lr, "must be > 0")
+        require(self.critic_lr > 0, "agent.critic_lr", self.critic_lr, "must be > 0")
+        check_hidden_sizes(self.hidden_sizes)
+        require(self.policy_delay >= 1, "agent.policy_delay", self.policy_delay, "must be >= 1")
+        require(self.target_noise >= 0, "agent.target_noise", self.target_noise, "must be >= 0")
+        require(self.target_noise_clip >= 0, "agent.target_noise_clip", self.target_noise_clip, "must be >= 0")
+        self.noise.check()
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """SAC (Haarnoja et al. 2018, learned temperature) hyperparameters. Defaults are SB3's (see docs/sac.md)."""
+
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity (transitions)."""
+    batch_size: int = 256
+    """Minibatch size per update."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 5e-3
+    """Polyak rate of the critics' soft target update, every update (SAC has no target actor)."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of both critics (one optimizer over the twin parameters)."""
+    alpha_lr: float = 3e-4
+    """Adam learning rate of log(alpha) when ent_coef is auto."""
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the actor and of each critic; every layer starts U(±1/sqrt(fan_in))."""
+    ent_coef: Literal["auto"] | float = "auto"
+    """Entropy coefficient alpha: auto (learn log(alpha) toward target_entropy, starting at init_ent_coef) or a
+    fixed number."""
+    init_ent_coef: float = 1.0
+    """Initial alpha when ent_coef is auto."""
+    target_entropy: Literal["auto"] | float = "auto"
+    """Entropy the learned alpha aims at: auto = -action_dim, or a number (nats)."""
+    log_std_min: float = -20.0
+    """Lower clip of the policy's log standard deviation (SB3's bound)."""
+    log_std_max: float = 2.0
+    """Upper clip of the policy's log standard deviation."""
+
+    def check(self) -> None:
+        check_replay_and_discount(self)
+        require(0 < self.tau <= 1, "agent.tau", self.tau, "must be in (0, 1]")
+        require(self.actor_lr > 0, "agent.actor_lr", self.actor_lr, "must be > 0")
+        require(self.critic_lr > 0, "agent.critic_lr", self.critic_lr, "must be > 0")
+        require(self.alpha_lr > 0, "agent.alpha_lr", self.alpha_lr, "must be > 0")
+        check_hidden_sizes(self.hidden_sizes)
+        require(self.ent_coef == "auto" or (is_number(self.ent_coef) and self.ent_coef >= 0),
+                "agent.ent_coef", self.ent_coef, "must be auto or a number >= 0")
+        require(self.init_ent_coef > 0, "agent.init_ent_coef", self.init_ent_coef, "must be > 0")
+        require(self.target_entropy == "auto" or is_number(self.target_entropy), "agent.target_entropy",
+                self.target_entropy, "must be auto or a number")
+        require(self.log_std_min < self.log_std_max, "agent.log_std_min", self.log_std_min,
+                f"must be < agent.log_std_max ({self.log_std_max})")
+
+
 # -- validation helpers (also used by RunConfig) ------------------------------------------------------------------
 def check_replay_and_discount(agent: Any) -> None:
     """Checks every off-policy agent config shares: buffer_size, batch_size, gamma."""
@@ -133,6 +220,15 @@ def check_replay_and_discount(agent: Any) -> None:
     require(agent.batch_size <= agent.buffer_size, "agent.batch_size", agent.batch_size,
              f"must be <= agent.buffer_size ({agent.buffer_size})")
     require(0 <= agent.gamma <= 1, "agent.gamma", agent.gamma, "must be in [0, 1]")
+
+
+def is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_hidden_sizes(hidden_sizes: tuple[int, ...]) -> None:
+    require(len(hidden_sizes) >= 1 and all(h >= 1 for h in hidden_sizes),
+            "agent.hidden_sizes", list(hidden_sizes), "must be a non-empty list of positive ints")
 
 
 def require(ok: bool, key: str, value: Any, message: str) -> None:

@@ -1,4 +1,5 @@
-"""Flax (linen) networks: MLP, DDPG actor and critic, NoisyDense and the DQN Q-network.
+"""Flax (linen) networks: MLP, DDPG/TD3 actor and critic, twin critics, SAC's squashed-Gaussian actor, NoisyDense and
+the DQN Q-network.
 
 Initialisation follows Lillicrap et al. 2015 (and PyTorch's nn.Linear default, which the tutorial relies on):
 hidden layers' weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the last layer ~ U(-3e-3, 3e-3).
@@ -65,6 +66,57 @@ class Critic(nn.Module):
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         x = jnp.concatenate([obs, action], axis=-1)
         return MLP(self.hidden_sizes, 1, self.final_init, name="mlp")(x)[..., 0]  # [B]
+
+
+class TwinCritic(nn.Module):
+    """``n`` independent critics Q_1..Q_n (TD3, SAC): one Critic vmapped over a leading parameter axis, so every
+    parameter leaf is [n, ...], each slice initialised from its own key; the output is [n, B]."""
+
+    hidden_sizes: Sequence[int] = (256, 256)
+    final_init: float | None = None
+    n: int = 2
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        critics = nn.vmap(Critic, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None,
+                          out_axes=0, axis_size=self.n)
+        return critics(self.hidden_sizes, self.final_init, name="critics")(obs, action)  # [n, B]
+
+
+class SquashedGaussianActor(nn.Module):
+    """SAC's policy: a ReLU trunk with two linear heads, the mean and the log standard deviation (clipped to
+    [log_std_min, log_std_max]) of a Gaussian over pre-squash actions u; the action is tanh(u). All layers start
+    U(±1/sqrt(fan_in)) (PyTorch's nn.Linear default, which SB3 and CleanRL inherit)."""
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = obs
+        for i, width in enumerate(self.hidden_sizes):
+            x = nn.relu(fan_in_dense(width, x.shape[-1], name=f"hidden_{i}")(x))
+        mean = fan_in_dense(self.action_dim, x.shape[-1], name="mean")(x)  # [B, action_dim]
+        log_std = fan_in_dense(self.action_dim, x.shape[-1], name="log_std")(x)
+        return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
+
+
+def squashed_gaussian_sample(mean: jax.Array, log_std: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Reparameterised a = tanh(mean + std * eps), eps ~ N(0, I), and log pi(a|s) summed over action dimensions."""
+    u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    return jnp.tanh(u), squashed_gaussian_log_prob(u, mean, log_std)
+
+
+def squashed_gaussian_log_prob(u: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:
+    """log pi(tanh(u)) = sum_j [log N(u_j; mean_j, std_j) - log(1 - tanh(u_j)^2)]   (change of variables a = tanh u)
+
+    with log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)): exact and finite for any u, where log(1 - a^2 + 1e-6)
+    (SB3, CleanRL) is biased near |a| = 1. Returns [B]."""
+    gaussian = -0.5 * ((u - mean) / jnp.exp(log_std)) ** 2 - log_std - 0.5 * math.log(2 * math.pi)
+    log_det = 2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+    return jnp.sum(gaussian - log_det, axis=-1)
 
 
 # --------------------------------------------------------------------------------------------------------------------

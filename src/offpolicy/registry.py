@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from offpolicy.errors import ConfigError
-from offpolicy.hparams import DDPGConfig, DQNConfig
+from offpolicy.hparams import DDPGConfig, DQNConfig, SACConfig, TD3Config
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,14 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
         name="dqn", title="DQN (Mnih et al. 2015) with NoisyNet (Fortunato et al. 2017) or epsilon-greedy exploration",
         config_class=DQNConfig, action_kind="discrete", agent_module="offpolicy.agents.dqn",
         default_preset="noisy-dqn-cartpole", api_class="DQN", docs="docs/dqn.md"),
+    Algorithm(
+        name="td3", title="Twin Delayed DDPG (Fujimoto et al. 2018)", config_class=TD3Config,
+        action_kind="continuous", agent_module="offpolicy.agents.td3", default_preset="td3-pendulum",
+        api_class="TD3", docs="docs/td3.md"),
+    Algorithm(
+        name="sac", title="Soft Actor-Critic with learned temperature (Haarnoja et al. 2018)", config_class=SACConfig,
+        action_kind="continuous", agent_module="offpolicy.agents.sac", default_preset="sac-pendulum",
+        api_class="SAC", docs="docs/sac.md"),
 )}
 
 DEFAULT = "ddpg"

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from offpolicy import registry
 from offpolicy.agents import make_agent
 from offpolicy.config import make_config
 from offpolicy.envs import JaxEnv, make_env
@@ -73,13 +74,14 @@ def drift_jax_env(discrete: bool) -> JaxEnv:
 
 
 def _configs(algo: str):
-    if algo == "ddpg":
-        overrides = {"algo": "ddpg", "env": "DriftContinuous-v0", "hidden_sizes": [32, 32], "buffer_size": 2000,
-                     "batch_size": 16, "warmup_steps": 40, "learning_starts": 32}
-    else:
-        overrides = {"algo": "dqn", "env": "DriftDiscrete-v0", "hidden_sizes": [32, 32], "buffer_size": 2000,
-                     "batch_size": 16, "warmup_steps": 40, "learning_starts": 32, "target_update": 10}
-    return make_config("ddpg-pendulum" if algo == "ddpg" else "noisy-dqn-cartpole", overrides)
+    entry = registry.get(algo)
+    continuous = entry.action_kind == "continuous"
+    overrides = {"algo": algo, "env": "DriftContinuous-v0" if continuous else "DriftDiscrete-v0",
+                 "hidden_sizes": [32, 32], "buffer_size": 2000, "batch_size": 16, "warmup_steps": 40,
+                 "learning_starts": 32}
+    if not continuous:
+        overrides["target_update"] = 10
+    return make_config(entry.default_preset, overrides)
 
 
 def _loops(algo: str, seed: int, steps: int):
@@ -105,7 +107,7 @@ def _assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "dqn"])
+@pytest.mark.parametrize("algo", registry.names())
 def test_compiled_loop_matches_host_loop_on_a_deterministic_env(algo):
     steps = 150  # warm-up, the first updates, several episode ends of both kinds
     host, compiled = _loops(algo, seed=3, steps=steps)
@@ -139,7 +141,7 @@ def make_jax_env_for_test(cfg):
     return drift_jax_env(spec.discrete), spec
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "dqn"])
+@pytest.mark.parametrize("algo", registry.names())
 def test_vmapped_seed_equals_single_seed_run(algo):
     multi, multi_records = _compiled(algo, [7, 11], steps=120, chunk=40)
     # Seed 11, the second of the batch: a single run with it is the batch's row 1. (Row 1 alone catches a shifted or
@@ -209,7 +211,7 @@ def test_compiled_run_resumes_bit_identically(tmp_path):
         (tmp_path / "part" / "metrics.csv").read_text().count("\n")
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "dqn"])
+@pytest.mark.parametrize("algo", registry.names())
 def test_multi_seed_host_loop_seed_equals_single_host_run(algo):
     cfg = _configs(algo)
     _, spec = make_env(cfg.env, cfg.algo)
