@@ -134,6 +134,14 @@ def test_render_draws_the_score_and_one_panel_per_loss_as_png():
     assert "step 2,000 / 2,000 (100%)" in plot.status_line() and "eval -150.0" in plot.status_line()
 
 
+def test_sac_gets_a_panel_for_each_loss_and_for_alpha():
+    from offpolicy.agents import EnvSpec, make_agent
+    from offpolicy.hparams import SACConfig
+
+    names = make_agent("sac", SACConfig(), EnvSpec(obs_shape=(3,), action_dim=1)).metric_names
+    assert LivePlot(names).losses == ("actor_loss", "critic_loss", "alpha_loss", "alpha")
+
+
 def test_later_calls_continue_the_curves_with_a_new_figure(monkeypatch):
     monkeypatch.setattr(LivePlot, "render", fake_render)
     sinks = []

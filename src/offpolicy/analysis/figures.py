@@ -25,6 +25,11 @@ COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:b
 # One run
 
 
+def panel_metrics(names) -> list[str]:
+    """The logged metrics drawn in a panel of their own beside the score: every loss, and SAC's temperature alpha."""
+    return [k for k in names if k.endswith("loss") or k == "alpha"]
+
+
 def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
     out = np.empty_like(x)
     for i in range(len(x)):
@@ -35,10 +40,10 @@ def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
 def draw_learning_curve(fig: Figure, metrics: dict[str, np.ndarray], evals: dict[str, np.ndarray],
                         title: str | None = None) -> None:
     """Draw the tutorial's panels into ``fig``: score per episode (with its 10-episode mean and the noise-free
-    evaluations), then each loss the algorithm logs (actor and critic for DDPG), against environment steps.
+    evaluations), then each loss the algorithm logs (actor and critic for DDPG) and SAC's alpha, against environment steps.
     ``metrics``/``evals`` are columns as in metrics.csv / evaluations.csv (step, episode_return, *_loss; step,
     eval_return_mean, eval_return_std). Shared by the run's PNG and the live notebook plot."""
-    losses = [k for k in metrics if k.endswith("loss")]
+    losses = panel_metrics(metrics)
     axes = fig.subplots(1, 1 + len(losses), squeeze=False)[0]
     step = metrics["step"]
     score = metrics["episode_return"]
@@ -71,7 +76,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, title: str | No
     evals = read_csv(run_dir / "evaluations.csv")
     if not metrics:
         raise FileNotFoundError(f"{run_dir / 'metrics.csv'} is missing or empty: nothing to plot.")
-    losses = [k for k in metrics if k.endswith("loss")]
+    losses = panel_metrics(metrics)
     fig = Figure(figsize=(6 * (1 + len(losses)), 4.5), layout="constrained")
     draw_learning_curve(fig, metrics, evals, title)
     out = Path(out) if out else run_dir / "learning_curve.png"

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from offpolicy.analysis.figures import panel_metrics
+
 LIVE_PLOT_METADATA = {"offpolicy": "live-plot"}
 """Metadata of the live figure's display output (lets tests and tools find it in an executed notebook)."""
 
@@ -60,7 +62,7 @@ class _DisplaySink:
 class LivePlot:
     """Live learning curves for ``Trainer.callbacks``.
 
-    metric_names   the agent's metric names (``agent.metric_names``); those ending in ``loss`` get a panel each
+    metric_names   the agent's metric names (``agent.metric_names``); each loss (and SAC's alpha) gets a panel
     title          figure title (e.g. ``"DDPG Pendulum-v1 (seed 0)"``)
     min_interval   seconds between redraws, at least (redraws happen only at episode ends); the first redraw of a
                    ``learn`` call also waits this long, so short calls draw only their final state
@@ -84,7 +86,7 @@ class LivePlot:
         if not 0 <= min_interval <= max_interval or not 0 < max_overhead <= 1:
             raise ValueError("need 0 <= min_interval <= max_interval and 0 < max_overhead <= 1")
         self.metric_names = tuple(metric_names)
-        self.losses = tuple(k for k in self.metric_names if k.endswith("loss"))
+        self.losses = tuple(panel_metrics(self.metric_names))
         self.title = title
         self.min_interval = min_interval
         self.max_overhead = max_overhead
