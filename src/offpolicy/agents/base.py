@@ -58,3 +58,16 @@ class PolicyNetwork(NamedTuple):
     """"tanh_then_rescale" or "argmax"."""
     weights: str = "online"
     """What the weights are, in words (e.g. the NoisyNet mean weights mu), recorded in the exported file."""
+
+
+def tanh_mlp_policy(layers: dict, n_hidden: int, out: str, weights: str) -> PolicyNetwork:
+    """The PolicyNetwork of a continuous actor ``tanh(MLP(s))`` whose Dense layers are ``layers["hidden_0"] ..
+    layers[f"hidden_{n_hidden - 1}"]`` (ReLU) then ``layers[out]`` (networks.MLP's and SquashedGaussianActor's names)."""
+    names = [f"hidden_{i}" for i in range(n_hidden)] + [out]
+    return PolicyNetwork(
+        kernels=tuple(layers[n]["kernel"] for n in names),
+        biases=tuple(layers[n]["bias"] for n in names),
+        activations=("relu",) * n_hidden + ("identity",),
+        head="tanh_then_rescale",
+        weights=weights,
+    )

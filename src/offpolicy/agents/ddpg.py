@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from offpolicy import exploration
-from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, tanh_mlp_policy
 from offpolicy.buffer import Transition
 from offpolicy.hparams import DDPGConfig
 from offpolicy.networks import Actor, Critic
@@ -122,15 +122,7 @@ def update(cfg: DDPGConfig, spec: EnvSpec, state: DDPGState, batch: Transition, 
 
 def policy_network(cfg: DDPGConfig, spec: EnvSpec, state: DDPGState) -> PolicyNetwork:
     """The noise-free policy mu(s) = tanh(MLP(s)) of ``act(..., explore=False)``, as plain arrays (for export)."""
-    mlp = state.actor["params"]["mlp"]  # hidden_0 .. hidden_{n-1}, out (networks.MLP)
-    names = [f"hidden_{i}" for i in range(len(cfg.hidden_sizes))] + ["out"]
-    return PolicyNetwork(
-        kernels=tuple(mlp[n]["kernel"] for n in names),
-        biases=tuple(mlp[n]["bias"] for n in names),
-        activations=("relu",) * len(cfg.hidden_sizes) + ("identity",),
-        head="tanh_then_rescale",
-        weights="online actor",
-    )
+    return tanh_mlp_policy(state.actor["params"]["mlp"], len(cfg.hidden_sizes), "out", "online actor")
 
 
 def make(cfg: DDPGConfig, spec: EnvSpec) -> Agent:

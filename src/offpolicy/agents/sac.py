@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, tanh_mlp_policy
 from offpolicy.buffer import Transition
 from offpolicy.hparams import SACConfig
 from offpolicy.networks import SquashedGaussianActor, TwinCritic, squashed_gaussian_sample
@@ -176,15 +176,9 @@ def update(cfg: SACConfig, spec: EnvSpec, state: SACState, batch: Transition, ke
 def policy_network(cfg: SACConfig, spec: EnvSpec, state: SACState) -> PolicyNetwork:
     """The deterministic policy tanh(mean(s)) of ``act(..., explore=False)``: the trunk and the mean head as plain
     arrays (for export; the log-std head is not needed)."""
-    params = state.actor["params"]  # hidden_0 .. hidden_{n-1}, mean, log_std (networks.SquashedGaussianActor)
-    names = [f"hidden_{i}" for i in range(len(cfg.hidden_sizes))] + ["mean"]
-    return PolicyNetwork(
-        kernels=tuple(params[n]["kernel"] for n in names),
-        biases=tuple(params[n]["bias"] for n in names),
-        activations=("relu",) * len(cfg.hidden_sizes) + ("identity",),
-        head="tanh_then_rescale",
-        weights="actor mean head (tanh(mean), the deterministic action)",
-    )
+    # hidden_0 .. hidden_{n-1}, mean, log_std (networks.SquashedGaussianActor): the log-std head is not needed
+    return tanh_mlp_policy(state.actor["params"], len(cfg.hidden_sizes), "mean",
+                           "actor mean head (tanh(mean), the deterministic action)")
 
 
 def make(cfg: SACConfig, spec: EnvSpec) -> Agent:
