@@ -7,13 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from continuous_setup import SPEC, batch
 
 from offpolicy.agents import ddpg
 from offpolicy.agents.base import EnvSpec
-from offpolicy.buffer import Transition
 from offpolicy.config import DDPGConfig
-
-SPEC = EnvSpec(obs_shape=(3,), action_dim=2)
 
 
 def with_constant_output(params, value):
@@ -24,16 +22,6 @@ def with_constant_output(params, value):
     mlp = {**params["params"]["mlp"], "out": out}
     return {"params": {**params["params"], "mlp": mlp}}
 
-
-def batch(n=3, key=0, terminated=None, truncated=None, reward=None):
-    k1, k2, k3 = jax.random.split(jax.random.key(key), 3)
-    return Transition(
-        obs=jax.random.normal(k1, (n, 3)), action=jax.random.uniform(k2, (n, 2), minval=-1, maxval=1),
-        reward=jnp.ones(n) if reward is None else jnp.asarray(reward, jnp.float32),
-        next_obs=jax.random.normal(k3, (n, 3)),
-        terminated=jnp.zeros(n, bool) if terminated is None else jnp.asarray(terminated),
-        truncated=jnp.zeros(n, bool) if truncated is None else jnp.asarray(truncated),
-    )
 
 
 def test_td_target_bootstraps_on_truncation_but_not_on_termination():

@@ -6,34 +6,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from continuous_setup import SPEC, batch, twin_with_constant_outputs
 
 from offpolicy.agents import td3
-from offpolicy.agents.base import EnvSpec
-from offpolicy.buffer import Transition
 from offpolicy.config import NoiseConfig, TD3Config
 
-SPEC = EnvSpec(obs_shape=(3,), action_dim=2)
 SMALL = {"hidden_sizes": (16, 16), "batch_size": 8, "buffer_size": 100}
 
 
-def twin_with_constant_outputs(params, values):
-    """Twin-critic params whose critic i outputs ``values[i]`` for every input (last layer: zero kernel, bias)."""
-    out = dict(params["params"]["critics"]["mlp"]["out"])
-    out["kernel"] = jnp.zeros_like(out["kernel"])  # [2, hidden, 1]
-    out["bias"] = jnp.asarray(values, jnp.float32).reshape(out["bias"].shape)  # [2, 1]
-    mlp = {**params["params"]["critics"]["mlp"], "out": out}
-    return {"params": {"critics": {**params["params"]["critics"], "mlp": mlp}}}
-
-
-def batch(n=3, key=0, terminated=None, truncated=None, reward=None):
-    k1, k2, k3 = jax.random.split(jax.random.key(key), 3)
-    return Transition(
-        obs=jax.random.normal(k1, (n, 3)), action=jax.random.uniform(k2, (n, 2), minval=-1, maxval=1),
-        reward=jnp.ones(n) if reward is None else jnp.asarray(reward, jnp.float32),
-        next_obs=jax.random.normal(k3, (n, 3)),
-        terminated=jnp.zeros(n, bool) if terminated is None else jnp.asarray(terminated),
-        truncated=jnp.zeros(n, bool) if truncated is None else jnp.asarray(truncated),
-    )
 
 
 @pytest.mark.parametrize("target_values", [(10.0, 7.0), (7.0, 10.0)])
