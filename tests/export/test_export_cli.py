@@ -15,8 +15,6 @@ from offpolicy import MODEL_CLASSES, Policy, registry
 from offpolicy.cli import main
 from offpolicy.export import NumpyPolicy
 
-pytestmark = pytest.mark.xdist_group("export-cli")  # the trained run is shared by this module's tests
-
 TINY = {"total_steps": 300, "warmup_steps": 100, "learning_starts": 100, "eval_every": 100, "eval_episodes": 2,
         "batch_size": 32, "hidden_sizes": [16, 16]}
 
