@@ -28,6 +28,7 @@ SHARED_FIXTURES = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook, which reads the marks to group the node ids
 def pytest_collection_modifyitems(config, items):
     for item in items:
         group = SHARED_FIXTURES.get(item.path.name)
