@@ -36,6 +36,11 @@ from offpolicy.hparams import (  # noqa: F401 - the agent configs, re-exported
 MAX_SEED = 2**32 - 1
 """The largest seed every RNG in a run takes (JAX keys hold 32 bits of it)."""
 
+MODULE_NAME = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+_MODULE_ENV_HELP = ("a 'module:' env id imports module {module!r}, and a config or checkpoint may name only a "
+                    "registered env id; import the module yourself (`--env-module {module}` on the command line, "
+                    "or `import {module}` in Python) and name the env as {env!r}")
+
 # --------------------------------------------------------------------------------------------------------------------
 # The run's dataclass. Each field has a one-line docstring (shown by ``offpolicy train --help`` and in docs/config.md).
 # Agent configs (offpolicy.hparams) are frozen and hashable: they are static arguments of the jitted functions.
@@ -48,7 +53,10 @@ class RunConfig:
     algo: str = registry.DEFAULT
     """Algorithm (offpolicy.registry): ddpg, td3, sac (continuous actions) or dqn (discrete actions)."""
     env: str = "Pendulum-v1"
-    """Gymnasium environment id."""
+    """Gymnasium environment id, registered (no `module:` prefix: a file may not choose a module to import)."""
+    env_module: str | None = None
+    """The module that registers env, as the user named it (`--env-module`, or `--env module:Id`): recorded so a
+    resume or eval can say which module to import; never imported from a file."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for gymnasium.make."""
     seed: int = 0
@@ -86,6 +94,10 @@ class RunConfig:
         entry = registry.get(self.algo)
         require(isinstance(self.agent, entry.config_class), "agent", type(self.agent).__name__,
                 f"algo {self.algo} needs a {entry.config_class.__name__}")
+        require(":" not in self.env, "env", self.env, _MODULE_ENV_HELP.format(
+            module=self.env.split(":", 1)[0], env=self.env.split(":", 1)[-1]))
+        require(self.env_module is None or re.fullmatch(MODULE_NAME, self.env_module) is not None, "env_module",
+                self.env_module, "must be a module name such as mypkg or mypkg.envs")
         require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"must be in 0..{MAX_SEED} (2**32 - 1)")
         require(self.total_steps >= 1, "total_steps", self.total_steps, "must be >= 1")
         require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")

@@ -72,6 +72,9 @@ def test_overrides_parse_yaml_scalars_and_scientific_notation():
         ({"sigma": -1}, "must be >= 0"),
         ({"agent.noise.theta": 200.0}, "theta*dt must be <= 1"),
         ({"eval_episodes": 0}, "eval_episodes=0: must be >= 1"),
+        ({"env": "this:Pendulum-v1"}, "a 'module:' env id imports module 'this', and a config or checkpoint may name "
+         "only a registered env id; import the module yourself (`--env-module this`"),
+        ({"env_module": "os; rm"}, "env_module='os; rm': must be a module name"),
     ],
 )
 def test_validation_errors_name_the_problem(overrides, message):

@@ -27,7 +27,7 @@ from offpolicy.agents import make_agent
 from offpolicy.analysis.figures import write_aggregate
 from offpolicy.analysis.stats import bootstrap_ci
 from offpolicy.config import RunConfig
-from offpolicy.envs import env_action_space, make_env
+from offpolicy.envs import check_registered, env_action_space, make_env
 from offpolicy.errors import CheckpointError, ConfigError, NonFiniteError, OffpolicyError
 from offpolicy.loops.contract import Loop
 from offpolicy.loops.learner import EpisodeRecord
@@ -51,6 +51,7 @@ def make_loop(config: RunConfig, seeds: list[int]) -> tuple[Loop, Any, list]:
                   truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite,
                   align=(config.eval_every, config.checkpoint_every))
     seed = seeds[0] if len(seeds) == 1 else seeds
+    check_registered(config.env, config.env_module)
     if config.loop == "compiled":
         from offpolicy.envs import make_jax_env
         from offpolicy.loops.compiled import CompiledLoop

@@ -1,0 +1,122 @@
+"""Files never choose code to run: an env id read from a config, sweep file or checkpoint may not name a module to
+import (gymnasium's ``gym.make("module:EnvId")`` would import it); only a module the user typed is imported."""
+
+import json
+import sys
+
+import gymnasium as gym
+import pytest
+
+from offpolicy.errors import CheckpointError, ConfigError
+
+EVIL = "import pathlib\npathlib.Path('IMPORTED').write_text('a file chose this import')\n"
+REFUSAL = "a 'module:' env id imports module 'evilmod'"
+
+
+@pytest.fixture
+def evil_dir(tmp_path, monkeypatch):
+    """A working directory (on sys.path) holding evilmod.py, which leaves IMPORTED behind when imported."""
+    (tmp_path / "evilmod.py").write_text(EVIL)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("evilmod", None)
+    yield tmp_path
+    assert not (tmp_path / "IMPORTED").exists() and "evilmod" not in sys.modules
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory):
+    """A policy checkpoint (untrained: its arrays only need the right shapes) and a run directory holding it."""
+    from offpolicy import DDPG
+
+    run = tmp_path_factory.mktemp("safety") / "run"
+    model = DDPG("Pendulum-v1", total_steps=300, warmup_steps=100, learning_starts=128, eval_episodes=1,
+                 video=False, hidden_sizes=[8, 8], progress=False)
+    model.save(run / "checkpoints" / "final")
+    return run
+
+
+def _tamper(run, tmp_path, env):
+    copy = tmp_path / "run"
+    (copy / "checkpoints").mkdir(parents=True)
+    ckpt = copy / "checkpoints" / "final"
+    ckpt.mkdir()
+    for f in (run / "checkpoints" / "final").iterdir():
+        (ckpt / f.name).write_bytes(f.read_bytes())
+    meta = json.loads((ckpt / "meta.json").read_text())
+    meta["config"]["env"] = env
+    (ckpt / "meta.json").write_text(json.dumps(meta))
+    return copy
+
+
+def test_a_checkpoint_naming_a_module_env_is_refused_before_any_import(evil_dir, checkpoint_dir, capsys):
+    from offpolicy import DDPG
+    from offpolicy.cli import main
+    from offpolicy.policy import Policy
+
+    run = _tamper(checkpoint_dir, evil_dir, "evilmod:Pendulum-v1")
+    for load in (DDPG.load, Policy.load):
+        with pytest.raises(CheckpointError, match=REFUSAL):
+            load(run)
+    for command in (["eval", str(run), "--episodes", "1"], ["export", str(run)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert REFUSAL in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_yaml_or_sweep_file_naming_a_module_env_is_refused(evil_dir, capsys):
+    from offpolicy.cli import main
+    from offpolicy.config import make_config
+
+    (evil_dir / "c.yaml").write_text("algo: ddpg\nenv: evilmod:Pendulum-v1\n")
+    with pytest.raises(ConfigError, match=REFUSAL):
+        make_config(str(evil_dir / "c.yaml"))
+    (evil_dir / "sweep.yaml").write_text("preset: ddpg-pendulum\nset: {env: 'evilmod:Pendulum-v1'}\n")
+    for command in (["train", "c.yaml", "--run-dir", "r"], ["sweep", "sweep.yaml", "--sweep-dir", "s"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert REFUSAL in err and len(err.strip().splitlines()) == 1
+    assert not (evil_dir / "r").exists() and not (evil_dir / "s").exists()
+
+
+TYPED = ("import gymnasium as gym\n"
+         "gym.register('OffpolicyTest/Typed-v0', entry_point='gymnasium.envs.classic_control.pendulum:PendulumEnv',\n"
+         "             max_episode_steps=100)\n")
+
+
+def test_a_module_the_user_typed_is_imported_recorded_and_asked_for_again(tmp_path, monkeypatch, capsys):
+    """`--env typedmod:OffpolicyTest/Typed-v0` imports typedmod; the run stores the plain id and the module's name;
+    eval and resume import it again only when `--env-module` says so."""
+    from offpolicy.cli import main
+    from offpolicy.config import from_dict, read_yaml_mapping
+
+    (tmp_path / "typedmod.py").write_text(TYPED)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def forget():  # as in a new process: the module not imported, the env not registered
+        sys.modules.pop("typedmod", None)
+        gym.registry.pop("OffpolicyTest/Typed-v0", None)
+
+    forget()
+    tiny = ["--set", "total_steps=200", "warmup_steps=100", "learning_starts=100", "batch_size=32",
+            "hidden_sizes=[8,8]", "eval_every=0", "eval_episodes=1"]
+    try:
+        assert main(["train", "--algo", "ddpg", "--env", "typedmod:OffpolicyTest/Typed-v0", "--run-dir", "run",
+                     "--checkpoint-every", "100", "--no-video", "--no-progress", *tiny]) == 0
+        config = from_dict(read_yaml_mapping(tmp_path / "run" / "config.yaml"))
+        assert (config.env, config.env_module) == ("OffpolicyTest/Typed-v0", "typedmod")
+        capsys.readouterr()
+        forget()
+        assert main(["eval", "run", "--episodes", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "comes from module 'typedmod'" in err and "--env-module typedmod" in err
+        assert "typedmod" not in sys.modules
+        assert main(["eval", "run", "--episodes", "1", "--env-module", "typedmod"]) == 0
+        forget()
+        assert main(["train", "--resume", "run", "--total-steps", "300", "--no-progress"]) == 2
+        assert "--env-module typedmod" in capsys.readouterr().err
+        assert main(["train", "--resume", "run", "--total-steps", "300", "--env-module", "typedmod",
+                     "--no-progress", "--no-video"]) == 0
+    finally:
+        forget()
