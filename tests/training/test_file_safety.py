@@ -120,3 +120,88 @@ def test_a_module_the_user_typed_is_imported_recorded_and_asked_for_again(tmp_pa
                      "--no-progress", "--no-video"]) == 0
     finally:
         forget()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Inputs that used to end in a traceback, or in a long wait before one
+
+
+def test_a_replay_buffer_larger_than_free_memory_is_refused_before_allocating(monkeypatch):
+    from offpolicy.config import make_config
+    from offpolicy.run import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "available_memory", lambda device: 1_000_000)
+    config = make_config(None, {"algo": "ddpg", "env": "Pendulum-v1", "buffer_size": 100_000, "eval_every": 0,
+                                "eval_episodes": 1, "video": False})
+    # Pendulum: obs 3 + next_obs 3 + action 1 + reward 1 float32, terminated and truncated 1 byte each = 34 bytes
+    with pytest.raises(ConfigError, match=r"^agent.buffer_size=100000: the replay buffer needs 3.4 MB \(34 bytes per "
+                                          r"transition x 100,000\), but cpu memory has 1.0 MB free; lower "
+                                          r"agent.buffer_size \(about 29,411 transitions fit\)\.$"):
+        trainer_module.Trainer(config, progress=False)
+    with pytest.raises(ConfigError, match=r"needs 6.8 MB \(34 bytes per transition x 100,000 x 2 seeds\)"):
+        trainer_module.Trainer(config, progress=False, seeds=[0, 1])
+
+
+def test_eval_of_a_checkpoint_claiming_a_huge_buffer_allocates_none(checkpoint_dir, tmp_path, capsys):
+    """2**31 - 1 transitions of Pendulum would be 73 GB: evaluation builds no buffer, so it runs."""
+    from offpolicy.cli import main
+
+    run = _tamper(checkpoint_dir, tmp_path, "Pendulum-v1")
+    meta_path = run / "checkpoints" / "final" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"]["agent"]["buffer_size"] = 2**31 - 1
+    meta_path.write_text(json.dumps(meta))
+    assert main(["eval", str(run), "--episodes", "1"]) == 0
+    assert "over 1 episodes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["under a file", "in /proc"])
+def test_an_uncreatable_run_dir_is_refused_before_any_env_or_compilation(tmp_path, where, capsys):
+    from offpolicy.cli import main
+
+    (tmp_path / "file").write_text("a regular file")
+    run_dir = tmp_path / "file" / "run" if where == "under a file" else "/proc/offpolicy-run"
+    message = "is a file, not a directory" if where == "under a file" else "/proc is not writable"
+    assert main(["train", "ddpg-pendulum", "--run-dir", str(run_dir), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot create run directory {run_dir}: " in err and message in err and len(err.strip().splitlines()) == 1
+
+
+METRICS = "step,episode,episode_return,episode_length\n200,1,-1500.5,200\n400,2,-1200.0,200\n"
+
+
+@pytest.mark.parametrize("content, message", [
+    (bytes(range(256)) * 4, "metrics.csv: not a readable CSV file ('utf-8' codec can't decode byte 0x80"),
+    (b"a,b\n1,2\n", "metrics.csv: no column 'step', 'episode_return' (it has 'a', 'b'); not a file written by"),
+    (METRICS.replace("-1200.0", "oops").encode(), "metrics.csv: line 3, column 'episode_return': 'oops' is not a "
+     "number"),
+    (METRICS.replace("-1200.0,200", "-1200.0,200,7").encode(), "metrics.csv: line 3 has 5 values for 4 columns"),
+    (b"", "metrics.csv is missing or has no rows: nothing to plot"),
+    (METRICS.splitlines()[0].encode() + b"\n", "metrics.csv is missing or has no rows"),
+], ids=["random-bytes", "wrong-columns", "not-a-number", "long-row", "empty", "header-only"])
+def test_plot_of_a_damaged_metrics_csv_is_one_line(tmp_path, capsys, content, message):
+    from offpolicy.cli import main
+
+    (tmp_path / "metrics.csv").write_bytes(content)
+    assert main(["plot", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "learning_curve.png").exists()
+
+
+def test_a_run_shorter_than_one_episode_finishes_with_a_summary(tmp_path):
+    from offpolicy.config import make_config
+    from offpolicy.run.trainer import Trainer
+
+    config = make_config(None, {"algo": "ddpg", "env": "Pendulum-v1", "total_steps": 20, "warmup_steps": 100,
+                                "learning_starts": 128, "hidden_sizes": [8, 8], "eval_every": 0,
+                                "eval_episodes": 1, "video": False})
+    trainer = Trainer(config, run_dir=tmp_path / "run", progress=False)
+    try:
+        trainer.learn(20)
+        summary = trainer.finish()
+    finally:
+        trainer.close()
+    assert summary["episodes"] == 0 and summary["steps"] == 20
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 20
+    assert not (tmp_path / "run" / "learning_curve.png").exists()
