@@ -205,3 +205,14 @@ def test_a_run_shorter_than_one_episode_finishes_with_a_summary(tmp_path):
     assert summary["episodes"] == 0 and summary["steps"] == 20
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 20
     assert not (tmp_path / "run" / "learning_curve.png").exists()
+
+
+def test_a_sweep_of_an_unimported_module_env_asks_for_env_module_before_starting(tmp_path, monkeypatch, capsys):
+    from offpolicy.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "ddpg-pendulum", "--set", "env=OffpolicyTest/NotImported-v0", "env_module=typedmod",
+                 "--sweep-dir", "s", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "comes from module 'typedmod'" in err and "--env-module typedmod" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
