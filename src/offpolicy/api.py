@@ -27,6 +27,7 @@ import numpy as np
 
 from offpolicy import registry
 from offpolicy.config import RunConfig, make_config
+from offpolicy.envs import import_env_module, split_typed_env
 from offpolicy.errors import CheckpointError, OffpolicyError
 from offpolicy.policy import Policy, checkpoint_dir
 from offpolicy.run import checkpoint
@@ -45,8 +46,12 @@ class OffPolicyModel:
                  config: RunConfig | None = None, progress: bool = True, **overrides: Any):
         if config is None:
             values: dict[str, Any] = {"algo": self.algo, "seed": seed, **overrides}
-            if env is not None:
-                values["env"] = env
+            if env is not None:  # typed in Python: "mypkg:Env-v0" imports mypkg (a file's env id never does)
+                values["env"], module = split_typed_env(env, overrides.get("env_module"))
+                if module is not None:
+                    values["env_module"] = module
+            if values.get("env_module") is not None:
+                import_env_module(values["env_module"])
             config = make_config(preset or registry.get(self.algo).default_preset, values)
         if config.algo != self.algo:
             raise ValueError(f"{type(self).__name__} cannot use a config for algo {config.algo!r}.")

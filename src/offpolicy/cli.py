@@ -17,6 +17,7 @@ def train(
     /,
     algo: str | None = None,
     env: str | None = None,
+    env_module: str | None = None,
     seed: int | None = None,
     seeds: str | None = None,
     loop: Literal["host", "compiled"] | None = None,
@@ -38,7 +39,10 @@ def train(
     Args:
         preset: Built-in preset name (see ``offpolicy presets``) or path to a YAML config.
         algo: Algorithm (ddpg or dqn); overrides the preset's.
-        env: Gymnasium env id; overrides the preset's.
+        env: Gymnasium env id; overrides the preset's. ``mypkg:Env-v0`` imports mypkg first (as --env-module
+            mypkg --env Env-v0 does); an env id from a file (config, checkpoint, sweep file) never imports a module.
+        env_module: Import this module first (it registers a custom env); recorded in config.yaml as env_module,
+            and imported again on --resume only when given again.
         seed: Master seed; overrides the preset's.
         seeds: Train several seeds: a count (8: seeds from --seed or 0), a range (0-7) or a list (0,3,5). Each gets
             its own run directory under one parent, plus aggregate.csv/png (mean and 95% bootstrap CI over seeds).
@@ -57,21 +61,29 @@ def train(
         progress: Show the progress bar.
     """
     from offpolicy.config import make_config, parse_set
+    from offpolicy.envs import import_env_module, split_typed_env
     from offpolicy.run.trainer import Trainer, new_run_dir
 
     if resume is not None:
         if (preset or algo or env or seed is not None or set or run_dir or checkpoint_every is not None
                 or seeds is not None or loop is not None):
             raise OffpolicyError("--resume continues a run with its own config: pass only --resume RUN_DIR "
-                                 "(and optionally --total-steps to extend it).")
+                                 "(and optionally --total-steps to extend it, --env-module to import its env's module).")
         if not (resume / "checkpoints").is_dir():
             raise OffpolicyError(f"{resume}: not a run directory with checkpoints/ to resume.")
+        if env_module is not None:
+            import_env_module(env_module)
         trainer = Trainer.resume(resume, total_steps=total_steps, progress=progress)
         _train_and_report(trainer, trainer.config.total_steps - trainer.step, video)
         return
     overrides = parse_set([item for group in set for item in group])
     if checkpoint_every is not None:
         overrides["checkpoint_every"] = checkpoint_every
+    if env is not None:
+        env, env_module = split_typed_env(env, env_module)
+    if env_module is not None:  # typed by the user: the one way a module gets imported
+        import_env_module(env_module)
+        overrides["env_module"] = env_module
     for key, value in (("algo", algo), ("env", env), ("seed", seed), ("total_steps", total_steps), ("loop", loop)):
         if value is not None:
             overrides[key] = value
@@ -133,6 +145,7 @@ def eval(  # noqa: A001 - the subcommand is `eval`
     checkpoint: str = "final",
     video: bool = False,
     out: Path | None = None,
+    env_module: str | None = None,
 ) -> None:
     """Evaluate a run's checkpoint without exploration noise.
 
@@ -142,11 +155,17 @@ def eval(  # noqa: A001 - the subcommand is `eval`
         checkpoint: Which checkpoint of the run: final, best, or interrupted.
         video: Also record one episode to RUN_DIR/eval_video.mp4.
         out: Write the result as JSON to this file.
+        env_module: Import this module first (it registers the run's custom env); never imported from the run's
+            files.
     """
     from offpolicy.policy import Policy, checkpoint_dir
 
     if episodes < 1:
         raise OffpolicyError(f"--episodes {episodes}: must be >= 1.")
+    if env_module is not None:
+        from offpolicy.envs import import_env_module
+
+        import_env_module(env_module)
     path = checkpoint_dir(run_dir, checkpoint)
     policy = Policy.load(path)
     config = policy.config
@@ -169,6 +188,7 @@ def export(
     checkpoint: str = "final",
     out: Path | None = None,
     force: bool = False,
+    env_module: str | None = None,
 ) -> None:
     """Write a run's noise-free policy to one file that runs without JAX: NumPy .npz or ONNX (docs/export.md).
 
@@ -183,9 +203,15 @@ def export(
         out: File to write (default: RUN_DIR/policy.npz for the final checkpoint, RUN_DIR/policy-<checkpoint>.npz
             for another; .onnx for onnx; beside a checkpoint directory given directly: <checkpoint>-policy.npz).
         force: Overwrite an existing file.
+        env_module: Import this module first (a checkpoint without saved action bounds makes the run's env).
     """
     from offpolicy.export.writer import default_path, describe, resolve_format
     from offpolicy.policy import Policy, checkpoint_dir
+
+    if env_module is not None:
+        from offpolicy.envs import import_env_module
+
+        import_env_module(env_module)
 
     path = checkpoint_dir(run_dir, checkpoint)
     fmt = resolve_format(out, format) if out is not None else (format or "numpy")

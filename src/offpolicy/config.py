@@ -1,9 +1,9 @@
 """Typed configuration: dataclasses for a run and each agent, YAML presets, ``key=value`` overrides, seeds.
 
 Every value that reaches a run passes through :func:`from_dict`, which checks types, ranges and relations field by
-field and refuses unknown keys with the closest valid key as a hint. YAML is read with ``yaml.safe_load`` only, through
-:func:`read_yaml_mapping` (files) and :func:`yaml_value` (command-line values). :func:`parse_seeds` is the one seeds
-grammar of ``offpolicy train --seeds`` and ``offpolicy sweep --seeds``.
+field and refuses unknown keys with the closest valid key as a hint. YAML is read with a ``yaml.SafeLoader`` that also
+refuses aliases, through :func:`read_yaml_mapping` (files, at most 1 MiB) and :func:`yaml_value` (command-line
+values). :func:`parse_seeds` is the one seeds grammar of ``offpolicy train --seeds`` and ``offpolicy sweep --seeds``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ from offpolicy.hparams import (  # noqa: F401 - the agent configs, re-exported
 MAX_SEED = 2**32 - 1
 """The largest seed every RNG in a run takes (JAX keys hold 32 bits of it)."""
 
+MODULE_NAME = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+_MODULE_ENV_HELP = ("a 'module:' env id imports module {module!r}, and a config or checkpoint may name only a "
+                    "registered env id; import the module yourself (`--env-module {module}` on the command line, "
+                    "or `import {module}` in Python) and name the env as {env!r}")
+
 # --------------------------------------------------------------------------------------------------------------------
 # The run's dataclass. Each field has a one-line docstring (shown by ``offpolicy train --help`` and in docs/config.md).
 # Agent configs (offpolicy.hparams) are frozen and hashable: they are static arguments of the jitted functions.
@@ -48,7 +53,10 @@ class RunConfig:
     algo: str = registry.DEFAULT
     """Algorithm (offpolicy.registry): ddpg, td3, sac (continuous actions) or dqn (discrete actions)."""
     env: str = "Pendulum-v1"
-    """Gymnasium environment id."""
+    """Gymnasium environment id, registered (no `module:` prefix: a file may not choose a module to import)."""
+    env_module: str | None = None
+    """The module that registers env, as the user named it (`--env-module`, or `--env module:Id`): recorded so a
+    resume or eval can say which module to import; never imported from a file."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for gymnasium.make."""
     seed: int = 0
@@ -86,6 +94,10 @@ class RunConfig:
         entry = registry.get(self.algo)
         require(isinstance(self.agent, entry.config_class), "agent", type(self.agent).__name__,
                 f"algo {self.algo} needs a {entry.config_class.__name__}")
+        require(":" not in self.env, "env", self.env, _MODULE_ENV_HELP.format(
+            module=self.env.split(":", 1)[0], env=self.env.split(":", 1)[-1]))
+        require(self.env_module is None or re.fullmatch(MODULE_NAME, self.env_module) is not None, "env_module",
+                self.env_module, "must be a module name such as mypkg or mypkg.envs")
         require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"must be in 0..{MAX_SEED} (2**32 - 1)")
         require(self.total_steps >= 1, "total_steps", self.total_steps, "must be >= 1")
         require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
@@ -234,23 +246,55 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+MAX_YAML_BYTES = 1 << 20
+"""The largest config or sweep file read (presets are about 1 KB): a huge or endless file is refused at once."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (no Python tags) that also refuses aliases (``*name``): nine levels of nine aliases are a
+    few hundred bytes that expand to 9**9 values when the config is copied, hanging the process."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed; write the values out",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+def _safe_load(text: str) -> Any:
+    """YAML text as Python data: safe types only, no aliases, no nesting deep enough to exhaust the stack."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader: no Python tags
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+
+
 def read_yaml_mapping(text_or_path: str | Path, source: str | None = None,
                       not_a_mapping: str = "expected a mapping of config keys at the top level.") -> dict[str, Any]:
-    """The top-level mapping of a YAML document, read with ``yaml.safe_load`` only (no Python tags): a ``Path`` is a
-    file to read, a ``str`` is the YAML text itself. ``source`` names it in errors (default: the path). An empty
-    document is ``{}``. Every problem is a one-line ConfigError: the file cannot be read, the YAML is not valid
-    (where and why), or the top level is not a mapping (``not_a_mapping`` says what was expected)."""
+    """The top-level mapping of a YAML document, read with a safe loader only (no Python tags, no aliases): a
+    ``Path`` is a file to read (at most :data:`MAX_YAML_BYTES`), a ``str`` is the YAML text itself. ``source`` names
+    it in errors (default: the path). An empty document is ``{}``. Every problem is a one-line ConfigError: the file
+    cannot be read or is too large, the YAML is not valid (where and why), or the top level is not a mapping
+    (``not_a_mapping`` says what was expected)."""
     if isinstance(text_or_path, Path):
         source = source or str(text_or_path)
         try:
-            text = text_or_path.read_text()
+            with open(text_or_path, "rb") as f:
+                raw = f.read(MAX_YAML_BYTES + 1)
         except OSError as exc:
             raise ConfigError(f"{source}: cannot be read ({exc.strerror or exc}).") from None
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError(f"{source}: larger than {MAX_YAML_BYTES // 2**20} MiB; a config or sweep file is a few "
+                              "KB of YAML: is this the right file?")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start}); pass a YAML file.") from None
     else:
         text = text_or_path
         source = source or "YAML text"
     try:
-        data = yaml.safe_load(text)
+        data = _safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML ({_yaml_problem(exc)}).") from None
     if data is None:
@@ -273,7 +317,7 @@ def yaml_value(raw: str) -> Any:
     if not raw.strip():
         return raw
     try:
-        return yaml.safe_load(raw)
+        return _safe_load(raw)
     except yaml.YAMLError:
         return raw
 

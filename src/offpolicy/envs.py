@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -12,11 +14,48 @@ import numpy as np
 
 from offpolicy import registry
 from offpolicy.agents.base import EnvSpec
+from offpolicy.config import MODULE_NAME
 from offpolicy.errors import EnvError
 
 # pygame renders rgb_array frames off-screen: no audio device, no display, no XDG warnings on headless machines.
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+
+def import_env_module(module: str) -> None:
+    """Import the module a user named on the command line (``--env-module``) or in Python, so that it registers its
+    envs. Only for names a person typed: env ids and modules read from files are never imported (docs/reliability.md)."""
+    if not re.fullmatch(MODULE_NAME, module):
+        raise EnvError(f"env module {module!r}: not a module name (e.g. mypkg or mypkg.envs).")
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise EnvError(f"env module {module!r} cannot be imported ({exc}); install it or add its folder to "
+                       "PYTHONPATH.") from None
+
+
+def split_typed_env(env_id: str, env_module: str | None = None) -> tuple[str, str | None]:
+    """A user-typed ``module:EnvId`` (``--env``, or ``DDPG("module:EnvId")``) as (``EnvId``, module); a plain id as
+    (``env_id``, ``env_module``). Imports nothing: the caller imports the module (:func:`import_env_module`)."""
+    if ":" not in env_id:
+        return env_id, env_module
+    module, env_id = env_id.split(":", 1)
+    if env_module is not None and env_module != module:
+        raise EnvError(f"the env id names module {module!r} and env_module names {env_module!r}; give one.")
+    return env_id, module
+
+
+def check_registered(env_id: str, env_module: str | None) -> None:
+    """A clear error when ``env_id`` is not registered but its run recorded the module that registers it: that
+    module is never imported from a file, so the user imports it (``--env-module`` / ``import``)."""
+    if env_module is None or ":" in env_id:
+        return
+    try:
+        gym.spec(env_id)
+    except gym.error.Error:
+        raise EnvError(f"env {env_id!r} is not registered; this run's env comes from module {env_module!r}, which "
+                       f"offpolicy does not import from a file: pass `--env-module {env_module}` (command line) or "
+                       f"`import {env_module}` first (Python).") from None
 
 
 def make_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None,

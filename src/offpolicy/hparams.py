@@ -216,6 +216,8 @@ class SACConfig:
 def check_replay_and_discount(agent: Any) -> None:
     """Checks every off-policy agent config shares: buffer_size, batch_size, gamma."""
     require(agent.buffer_size >= 1, "agent.buffer_size", agent.buffer_size, "must be >= 1")
+    require(agent.buffer_size <= 2**31 - 1, "agent.buffer_size", agent.buffer_size,
+            "must be <= 2147483647 (2**31 - 1: the replay buffer's write index is a 32-bit integer)")
     require(agent.batch_size >= 1, "agent.batch_size", agent.batch_size, "must be >= 1")
     require(agent.batch_size <= agent.buffer_size, "agent.batch_size", agent.batch_size,
              f"must be <= agent.buffer_size ({agent.buffer_size})")

@@ -80,8 +80,9 @@ class Policy:
             if saved is not None:
                 bounds = _bounds(saved, spec.action_dim, path)
             else:  # a checkpoint written before bounds were saved: read them from the env's action space
-                from offpolicy.envs import env_action_space, make_env
+                from offpolicy.envs import check_registered, env_action_space, make_env
 
+                check_registered(config.env, config.env_module)
                 env, _ = make_env(config.env, config.algo, config.env_kwargs)
                 space = env_action_space(env)
                 bounds = (space.low, space.high)
@@ -142,9 +143,11 @@ class Policy:
             evaluator.close()
 
     def _evaluator(self, episodes: int):
+        from offpolicy.envs import check_registered
         from offpolicy.run.evaluate import Evaluator
 
         cfg = self.config
+        check_registered(cfg.env, cfg.env_module)
         return Evaluator(cfg.env, cfg.algo, cfg.env_kwargs, cfg.seed, episodes, self._act)
 
 

@@ -66,6 +66,24 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+def available_memory(device: Any) -> int | None:
+    """Bytes that new arrays on ``device`` (a JAX device) can still take: its allocator's limit less what is in use
+    on an accelerator, the machine's available memory (``MemAvailable`` of /proc/meminfo) on a CPU; None if unknown."""
+    try:
+        stats = device.memory_stats()
+    except Exception:  # backends without allocator statistics raise or return None
+        stats = None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def machine() -> dict[str, Any]:
     """OS, architecture, CPU model, cores (the machine's and the usable ones), memory, host name, load average."""
     info: dict[str, Any] = {"system": f"{platform.system()} {platform.release()}", "arch": platform.machine(),

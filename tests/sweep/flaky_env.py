@@ -1,7 +1,7 @@
 """A CartPole that fails on purpose, for the sweep tests: at its ``at_step``-th step it raises (``fault="raise"``) or
 SIGKILLs its own process (``fault="kill"``), but only while the file ``flag_dir/<fault>`` exists, so a retry after
-the test removes the file runs like plain CartPole-v1. Made by id ``flaky_env:FlakyCartPole-v0`` (Gymnasium imports
-this module first), also in spawned worker processes."""
+the test removes the file runs like plain CartPole-v1. Registered as ``FlakyCartPole-v0`` once imported: the sweep
+tests name it with ``--env-module flaky_env``, which imports it here and in the spawned worker processes."""
 
 import os
 import signal

@@ -83,8 +83,8 @@ def _failed_and_killed_trials(tmp_path, flags, capsys):
     sweep_dir = tmp_path / "faults"
     args = ["sweep", "noisy-dqn-cartpole", "--seeds", "1", "--grid", "env_kwargs.fault=none,raise,kill",
             "--set", *(item for item in TINY if not item.startswith("checkpoint_every=")), "checkpoint_every=50",
-            "env=flaky_env:FlakyCartPole-v0", "env_kwargs.at_step=200",
-            f"env_kwargs.flag_dir={flags}", "--workers", "2", "--no-progress", "--sweep-dir", str(sweep_dir)]
+            "env=FlakyCartPole-v0", "env_kwargs.at_step=200", f"env_kwargs.flag_dir={flags}",
+            "--env-module", "flaky_env", "--workers", "2", "--no-progress", "--sweep-dir", str(sweep_dir)]
     assert main(args) == 2
     captured = capsys.readouterr()
     assert "2 of 3 trials did not finish" in captured.err and f"--resume {sweep_dir}" in captured.err
@@ -98,13 +98,14 @@ def _failed_and_killed_trials(tmp_path, flags, capsys):
     assert "## Not finished" in (sweep_dir / "report.md").read_text()
 
     # --no-retry-failed leaves failed trials alone.
-    assert main(["sweep", "--resume", str(sweep_dir), "--no-retry-failed", "--no-progress", "--no-report"]) == 2
+    assert main(["sweep", "--resume", str(sweep_dir), "--no-retry-failed", "--no-progress", "--no-report",
+                 "--env-module", "flaky_env"]) == 2
     assert (trials / "fault=raise/s0/error.txt").is_file()
 
     finished = (trials / "fault=none/s0/summary.json").stat().st_mtime_ns
     (flags / "raise").unlink()
     (flags / "kill").unlink()
-    assert main(["sweep", "--resume", str(sweep_dir), "--no-progress"]) == 0
+    assert main(["sweep", "--resume", str(sweep_dir), "--no-progress", "--env-module", "flaky_env"]) == 0
     assert (trials / "fault=none/s0/summary.json").stat().st_mtime_ns == finished
     events = read_events(sweep_dir)
     by_trial = {t: [e["event"] for e in events if e["trial"] == t] for t in ("fault=none/s0", "fault=raise/s0",

@@ -72,6 +72,9 @@ def test_overrides_parse_yaml_scalars_and_scientific_notation():
         ({"sigma": -1}, "must be >= 0"),
         ({"agent.noise.theta": 200.0}, "theta*dt must be <= 1"),
         ({"eval_episodes": 0}, "eval_episodes=0: must be >= 1"),
+        ({"env": "this:Pendulum-v1"}, "a 'module:' env id imports module 'this', and a config or checkpoint may name "
+         "only a registered env id; import the module yourself (`--env-module this`"),
+        ({"env_module": "os; rm"}, "env_module='os; rm': must be a module name"),
     ],
 )
 def test_validation_errors_name_the_problem(overrides, message):
@@ -234,3 +237,39 @@ def test_tensorboard_gets_every_metric_the_agent_returns(tmp_path, monkeypatch):
                     "sigma_mean": 0.1, "epsilon": 0.9, "steps_per_s": None, "time_s": 1.0})
     logger.close()
     assert {"agent/loss", "agent/q_mean", "agent/sigma_mean", "agent/epsilon"} <= set(tags)
+
+
+def _alias_bomb(levels: int, where: str) -> str:
+    """``levels`` anchors of nine aliases each (9**levels values once expanded), at the top level or under a key."""
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    if where == "hidden_sizes":
+        return "algo: ddpg\nagent:\n  hidden_sizes:\n" + "".join(f"  - {line.split(': ', 1)[1]}\n" for line in lines)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("where", ["top", "hidden_sizes"])
+@pytest.mark.parametrize("levels", [2, 9])
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path, where, levels):
+    """Nine levels of nine aliases expand to 387M values when the config is copied (a hang, then out of memory)."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(levels, where))
+    with pytest.raises(ConfigError, match=r"bomb.yaml: not valid YAML \(aliases \(\*name\) are not allowed; write "
+                                          r"the values out at line \d+, column \d+\)\.$"):
+        make_config(str(path))
+    assert yaml_value("[&x 1, *x]") == "[&x 1, *x]"  # a command-line value with an alias stays text
+
+
+def test_huge_deep_or_binary_yaml_files_are_refused_at_once(tmp_path):
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("algo: ddpg\n" + "# padding\n" * 200_000)  # 2 MB of comments: valid, but no config is that big
+    with pytest.raises(ConfigError, match=r"huge.yaml: larger than 1 MiB; a config or sweep file is a few KB"):
+        make_config(str(huge))
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("env_kwargs: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"deep.yaml: not valid YAML \(nested too deeply\)"):
+        make_config(str(deep))
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"algo: ddpg\n\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match=r"binary.yaml: not UTF-8 text \(byte 11\)"):
+        make_config(str(binary))

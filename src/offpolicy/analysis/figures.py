@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from offpolicy.analysis.results import read_csv
+from offpolicy.errors import CheckpointError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -75,7 +76,14 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, title: str | No
     metrics = read_csv(run_dir / "metrics.csv")
     evals = read_csv(run_dir / "evaluations.csv")
     if not metrics:
-        raise FileNotFoundError(f"{run_dir / 'metrics.csv'} is missing or empty: nothing to plot.")
+        raise CheckpointError(f"{run_dir / 'metrics.csv'} is missing or has no rows: nothing to plot (a run writes a "
+                              "row at each episode end).")
+    for name, table, needed in (("metrics.csv", metrics, ("step", "episode_return")),
+                                ("evaluations.csv", evals, ("step", "eval_return_mean", "eval_return_std"))):
+        missing = [c for c in needed if table and c not in table]
+        if missing:
+            raise CheckpointError(f"{run_dir / name}: no column {', '.join(map(repr, missing))} (it has "
+                                  f"{', '.join(map(repr, table))}); not a file written by `offpolicy train`.")
     losses = panel_metrics(metrics)
     fig = Figure(figsize=(6 * (1 + len(losses)), 4.5), layout="constrained")
     draw_learning_curve(fig, metrics, evals, title)

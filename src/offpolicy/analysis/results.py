@@ -11,16 +11,37 @@ from typing import Any
 
 import numpy as np
 
+from offpolicy.errors import CheckpointError
+
 
 def read_csv(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a CSV as float arrays (empty cells -> NaN)."""
+    """Columns of a CSV as float arrays (empty cells -> NaN); ``{}`` when the file is missing or has no rows. A file
+    that is not such a CSV (bytes that are not text, a cell that is not a number, a row longer than the header) is a
+    one-line CheckpointError naming the file and where."""
     if not path.is_file():
         return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            lines = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CheckpointError(f"{path}: not a readable CSV file ({exc}); it is damaged: restore it or rerun the "
+                              "run.") from None
+    if len(lines) < 2:
         return {}
-    return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]}
+    header = lines[0]
+    columns: list[list[float]] = [[] for _ in header]
+    for line_number, row in enumerate(lines[1:], start=2):
+        if len(row) > len(header):
+            raise CheckpointError(f"{path}: line {line_number} has {len(row)} values for {len(header)} columns; it "
+                                  "is damaged: restore it or rerun the run.")
+        row = row + [""] * (len(header) - len(row))  # a last line cut short by a kill: the rest missing
+        for name, cell, column in zip(header, row, columns):
+            try:
+                column.append(float(cell) if cell != "" else np.nan)
+            except ValueError:
+                raise CheckpointError(f"{path}: line {line_number}, column {name!r}: {cell[:40]!r} is not a "
+                                      "number; it is damaged: restore it or rerun the run.") from None
+    return {name: np.array(column) for name, column in zip(header, columns)}
 
 
 @dataclass

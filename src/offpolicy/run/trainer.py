@@ -27,12 +27,12 @@ from offpolicy.agents import make_agent
 from offpolicy.analysis.figures import write_aggregate
 from offpolicy.analysis.stats import bootstrap_ci
 from offpolicy.config import RunConfig
-from offpolicy.envs import env_action_space, make_env
+from offpolicy.envs import check_registered, env_action_space, make_env
 from offpolicy.errors import CheckpointError, ConfigError, NonFiniteError, OffpolicyError
 from offpolicy.loops.contract import Loop
-from offpolicy.loops.learner import EpisodeRecord
+from offpolicy.loops.learner import EpisodeRecord, example_transition
 from offpolicy.policy import noise_free_act
-from offpolicy.provenance import new_stamped_dir, versions
+from offpolicy.provenance import available_memory, new_stamped_dir, versions
 from offpolicy.run import checkpoint
 from offpolicy.run.evaluate import Evaluator
 from offpolicy.run.progress import Progress
@@ -51,12 +51,14 @@ def make_loop(config: RunConfig, seeds: list[int]) -> tuple[Loop, Any, list]:
                   truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite,
                   align=(config.eval_every, config.checkpoint_every))
     seed = seeds[0] if len(seeds) == 1 else seeds
+    check_registered(config.env, config.env_module)
     if config.loop == "compiled":
         from offpolicy.envs import make_jax_env
         from offpolicy.loops.compiled import CompiledLoop
 
         jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
         agent = make_agent(config.algo, config.agent, spec)
+        check_buffer_fits(agent, config.agent.buffer_size, len(seeds))
         return CompiledLoop(agent, jax_env, seed=seed, **common), agent, []
     from offpolicy.loops.host import HostLoop
 
@@ -64,12 +66,36 @@ def make_loop(config: RunConfig, seeds: list[int]) -> tuple[Loop, Any, list]:
     envs = [env for env, _ in made]
     agent = make_agent(config.algo, config.agent, made[0][1])
     try:
+        check_buffer_fits(agent, config.agent.buffer_size, len(seeds))
         loop = HostLoop(agent, envs if len(seeds) > 1 else envs[0], seed=seed, env_id=config.env, **common)
     except BaseException:
         for env in envs:
             env.close()
         raise
     return loop, agent, envs
+
+
+def check_buffer_fits(agent: Any, buffer_size: int, n_seeds: int) -> None:
+    """A ConfigError naming the size when ``n_seeds`` replay buffers of ``buffer_size`` transitions would not fit in
+    the default device's free memory (checked before allocating: JAX would fail with a traceback, or a CPU machine
+    that overcommits would be killed once the buffer fills)."""
+    per_transition = sum(leaf.nbytes for leaf in jax.tree.leaves(example_transition(agent)))
+    need = per_transition * buffer_size * n_seeds
+    device = jax.devices()[0]
+    free = available_memory(device)
+    if free is not None and need > free:
+        seeds = f" x {n_seeds} seeds" if n_seeds > 1 else ""
+        raise ConfigError(
+            f"agent.buffer_size={buffer_size}: the replay buffer needs {_size(need)} ({per_transition} bytes per "
+            f"transition x {buffer_size:,}{seeds}), but {device.platform} memory has {_size(free)} free; lower "
+            f"agent.buffer_size (about {free // (per_transition * n_seeds):,} transitions fit).")
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 class SeedRun:
@@ -382,7 +408,8 @@ class Trainer:
         writer = run.writer
         self._save_policy(i, "final", {"eval": _brief(result)})
         writer.write_json("eval.json", {"step": s.step, "checkpoint": "final", **result})
-        writer.plot(f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})")
+        if s.episode > 0:  # a run shorter than one episode has no metrics row to draw
+            writer.plot(f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})")
         if cfg.video if video is None else video:
             try:
                 self.record_video(writer.run_dir / "video.mp4", i)

@@ -8,7 +8,9 @@ checked (``check_new``) before any is created, so bad input never leaves a half-
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,28 @@ from offpolicy.run.logger import RunLogger
 
 
 def check_new(path: str | Path) -> Path:
-    """``path`` as a Path, or an error when it exists and is not an empty directory."""
+    """``path`` as a Path, or an error when it exists and is not an empty directory, or cannot be created (checked
+    at once, before any env is made or compilation runs)."""
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise OffpolicyError(f"run directory {path} already exists and is not empty; choose another path.")
+    _check_creatable(path)
     return path
+
+
+def _check_creatable(path: Path) -> None:
+    """Probe the nearest existing folder of ``path`` by making and removing an empty directory in it: permission
+    bits alone say nothing for root, nor for /proc or a read-only file system."""
+    base = path.absolute()
+    base = next(p for p in (base, *base.parents) if p.exists())
+    if not base.is_dir():
+        raise OffpolicyError(f"cannot create run directory {path}: {base} is a file, not a directory; choose "
+                             "another path.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".offpolicy-probe-", dir=base))
+    except OSError as exc:
+        raise OffpolicyError(f"cannot create run directory {path}: {base} is not writable "
+                             f"({exc.strerror or exc}); choose another path.") from None
 
 
 def training_checkpoints(run_dir: Path) -> list[Path]:

@@ -32,6 +32,7 @@ def sweep(
     batch_seeds: bool = True,
     dry_run: bool = False,
     progress: bool = True,
+    env_module: str | None = None,
 ) -> None:
     """Run a grid of seeds x hyperparameters; each trial is an ordinary run directory under one sweep directory.
 
@@ -73,6 +74,9 @@ def sweep(
             wall time. With --resume, --no-batch-seeds runs the sweep's trials one per process from now on.
         dry_run: List the trials and exit without writing anything.
         progress: Show the progress bar.
+        env_module: Import this module (it registers a custom env) here and in every worker; recorded in the trials'
+            config.yaml as env_module. A sweep file's env is a registered id, never ``module:EnvId``; give
+            --env-module again with --resume.
     """
     from offpolicy.sweep.driver import new_sweep_dir, resume_sweep, start_sweep
     from offpolicy.sweep.plan import (
@@ -85,11 +89,15 @@ def sweep(
     from offpolicy.sweep.report import parse_thresholds
 
     thresholds = parse_thresholds(threshold)
+    if env_module is not None:  # typed by the user: the one way a module gets imported
+        from offpolicy.envs import import_env_module
+
+        import_env_module(env_module)
     if resume is not None:
         if target or seeds is not None or grid or set or sweep_dir or name:
             raise OffpolicyError("--resume finishes a sweep with its own spec: pass only --resume SWEEP_DIR (and "
                                  "optionally --backend, --workers, --ray-address, --retries, --no-retry-failed, "
-                                 "--no-batch-seeds).")
+                                 "--no-batch-seeds, --env-module).")
         if not (resume / "sweep.yaml").is_file():
             raise OffpolicyError(f"{resume}: not a sweep directory (no sweep.yaml); pass one made by `offpolicy sweep`.")
         if backend == "ray" or (backend is None and _saved_backend(resume) == "ray"):
@@ -99,7 +107,7 @@ def sweep(
         status = resume_sweep(resume, backend=backend, workers=workers, ray_address=ray_address, retries=retries,
                               retry_failed=retry_failed, progress=progress, report=report, thresholds=thresholds,
                               keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache,
-                              batch_seeds=batch_seeds)
+                              batch_seeds=batch_seeds, env_module=env_module)
         _raise_if_left(status, resume)
         return
     if target is None:
@@ -108,6 +116,8 @@ def sweep(
     file = load_spec_file(target) if is_sweep_file(target) else {}
     grid_items = {**file.get("grid", {}), **parse_grid(grid)}
     overrides = {**file.get("set", {}), **parse_overrides(set)}
+    if env_module is not None:
+        overrides["env_module"] = env_module
     spec = make_spec(
         preset=file.get("preset", target), seeds=seeds if seeds is not None else file.get("seeds", 1),
         grid=grid_items, overrides=overrides, backend=backend or file.get("backend", "local"),
@@ -136,7 +146,8 @@ def sweep(
         return
     path = sweep_dir if sweep_dir is not None else new_sweep_dir(out, spec.name)
     status = start_sweep(spec, path, progress=progress, report=report, thresholds=thresholds,
-                         keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache)
+                         keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache,
+                         env_module=env_module)
     _raise_if_left(status, path)
 
 

@@ -27,9 +27,11 @@ def new_sweep_dir(root: str | Path, name: str) -> Path:
 
 def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report: bool = True,
                 thresholds: dict[str, float] | None = None, keep_train_checkpoints: bool = False,
-                compile_cache: bool = True) -> dict:
-    """Create ``sweep_dir`` (new or empty), save the spec, run every trial. Returns status.json's content."""
+                compile_cache: bool = True, env_module: str | None = None) -> dict:
+    """Create ``sweep_dir`` (new or empty), save the spec, run every trial. Returns status.json's content.
+    ``env_module``: a module the user named (``--env-module``), imported here already, for the workers to import."""
     sweep_dir = Path(sweep_dir)
+    _check_envs(spec)
     if sweep_dir.exists() and (not sweep_dir.is_dir() or any(sweep_dir.iterdir())):
         hint = (f" To finish it: offpolicy sweep --resume {sweep_dir}" if (sweep_dir / "sweep.yaml").is_file()
                 else " Choose another path.")
@@ -37,14 +39,15 @@ def start_sweep(spec: SweepSpec, sweep_dir: Path, progress: bool = True, report:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     save_spec(spec, sweep_dir)
     return run_pending(spec, sweep_dir, retry_failed=True, progress=progress, report=report, thresholds=thresholds,
-                       keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache,
+                       keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache, env_module=env_module,
                        batch_seeds=spec.batch_seeds)
 
 
 def resume_sweep(sweep_dir: Path, backend: str | None = None, workers: int | None = None,
                  ray_address: str | None = None, retries: int | None = None, retry_failed: bool = True,
                  progress: bool = True, report: bool = True, thresholds: dict[str, float] | None = None,
-                 keep_train_checkpoints: bool = False, compile_cache: bool = True, batch_seeds: bool = True) -> dict:
+                 keep_train_checkpoints: bool = False, compile_cache: bool = True, batch_seeds: bool = True,
+                 env_module: str | None = None) -> dict:
     """Finish a sweep: skip finished trials, continue interrupted ones from their newest training checkpoint, run
     the rest; failed ones too unless ``retry_failed`` is False. Backend, workers and retries may change.
     ``batch_seeds=False`` runs each trial in its own process even if the sweep batches seeds (its unfinished
@@ -52,6 +55,7 @@ def resume_sweep(sweep_dir: Path, backend: str | None = None, workers: int | Non
     without batching: its trials have training checkpoints)."""
     sweep_dir = Path(sweep_dir)
     spec = load_spec(sweep_dir)
+    _check_envs(spec)
     if backend is not None:
         spec.backend = backend
     if workers is not None:
@@ -62,12 +66,12 @@ def resume_sweep(sweep_dir: Path, backend: str | None = None, workers: int | Non
         spec.retries = retries
     return run_pending(spec, sweep_dir, retry_failed=retry_failed, progress=progress, report=report,
                        thresholds=thresholds, keep_train_checkpoints=keep_train_checkpoints, compile_cache=compile_cache,
-                       batch_seeds=spec.batch_seeds and batch_seeds)
+                       batch_seeds=spec.batch_seeds and batch_seeds, env_module=env_module)
 
 
 def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: bool, report: bool,
                 thresholds: dict[str, float] | None, keep_train_checkpoints: bool, compile_cache: bool = True,
-                batch_seeds: bool = False) -> dict:
+                batch_seeds: bool = False, env_module: str | None = None) -> dict:
     """Run the trials of ``spec`` that are not done (and not failed, unless ``retry_failed``), then write
     status.json and the report. ``compile_cache``: share compiled programs between trials through JAX's persistent
     cache (``SWEEP_DIR/.jax-cache``; on a remote Ray cluster a node-local folder). ``batch_seeds``: train the
@@ -86,7 +90,7 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
         if compile_cache:
             cache = (os.path.join(tempfile.gettempdir(), "offpolicy-jax-cache") if spec.ray_address
                      else str((sweep_dir / ".jax-cache").resolve()))
-        env = worker_env(threads, cache)
+        env = worker_env(threads, cache, env_module)
         counts = {s: sum(v == s for v in states.values()) for s in (store.DONE, store.FAILED, store.INTERRUPTED)}
         print(f"sweep {spec.name}: {len(trials)} trials ({n_configs} config{'s' * (n_configs != 1)} × "
               f"{len(spec.seeds)} seed{'s' * (len(spec.seeds) != 1)}) in {sweep_dir}/")
@@ -139,6 +143,15 @@ def run_pending(spec: SweepSpec, sweep_dir: Path, retry_failed: bool, progress: 
             if entry["state"] == store.FAILED:
                 print(f"  failed {trial_id}: {entry.get('error', '')} ({sweep_dir / entry['run_dir'] / 'error.txt'})")
     return status
+
+
+def _check_envs(spec: SweepSpec) -> None:
+    """One line before any worker starts when a trial's env comes from a module that nobody imported (a sweep file's
+    env_module is never imported: ``--env-module`` does it)."""
+    from offpolicy.envs import check_registered
+
+    for env_id, module in {(t.config.env, t.config.env_module) for t in spec.trials()}:
+        check_registered(env_id, module)
 
 
 def _check_started_configs(trials: list, sweep_dir: Path) -> None:

@@ -49,15 +49,22 @@ def make_jobs(trials: list, sweep_dir: Path, keep_train_checkpoints: bool = Fals
                      keep_train_checkpoints=keep_train_checkpoints) for t in trials]
 
 
-def worker_env(threads: int | None, compile_cache: str | None = None) -> dict[str, str]:
+ENV_MODULE_VAR = "OFFPOLICY_ENV_MODULE"
+"""The module the user named with ``offpolicy sweep --env-module``, passed to the workers in their environment: they
+import it before making an env (a module named in a file is never imported)."""
+
+
+def worker_env(threads: int | None, compile_cache: str | None = None,
+               env_module: str | None = None) -> dict[str, str]:
     """Environment for a worker process, set before JAX is imported.
 
     ``threads=1`` asks XLA's CPU backend for one intra-op thread (and numpy's BLAS for one), so N workers on N cores
     do not oversubscribe them; None leaves XLA's defaults. GPU memory is not preallocated, so several workers can
     share one GPU. ``compile_cache``: a folder for JAX's persistent compilation cache, so trials that compile the
-    same programs (the seeds of one config) compile them once (unless JAX_COMPILATION_CACHE_DIR is set already)."""
+    same programs (the seeds of one config) compile them once (unless JAX_COMPILATION_CACHE_DIR is set already).
+    ``env_module``: the module the user named with ``--env-module``, for the workers to import."""
     env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
+           "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy", ENV_MODULE_VAR: env_module or ""}
     if compile_cache and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
         env.update(JAX_COMPILATION_CACHE_DIR=str(compile_cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
@@ -136,6 +143,7 @@ def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
             if run_dir.exists():
                 shutil.rmtree(run_dir)  # an unfinished attempt: batched trials have no checkpoint to resume from
             store.log_event(sweep_dir, job.id, "start", batch=ids)
+        _import_env_module()
         multi = Trainer(from_dict(jobs[0].config), seeds=seeds, run_dirs=run_dirs, progress=False)
         multi.learn(multi.config.total_steps)
         multi.finish()
@@ -156,6 +164,15 @@ def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
         if multi is not None:
             multi.close()
     return {job.id: _done(job, run_dir) for job, run_dir in zip(jobs, run_dirs)}
+
+
+def _import_env_module() -> None:
+    """Import the module the sweep's user named (:data:`ENV_MODULE_VAR`), if any."""
+    module = os.environ.get(ENV_MODULE_VAR)
+    if module:
+        from offpolicy.envs import import_env_module
+
+        import_env_module(module)
 
 
 def _done(job: TrialJob, run_dir: Path) -> dict[str, Any]:
@@ -212,6 +229,7 @@ def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]
     resumed_from = None
     trainer = None
     try:
+        _import_env_module()
         config = from_dict(job.config)
         if training_checkpoints(run_dir):
             trainer = Trainer.resume(run_dir, progress=False)
