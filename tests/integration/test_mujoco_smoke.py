@@ -31,6 +31,12 @@ SMOKE = {"total_steps": 2000, "warmup_steps": 1000, "learning_starts": 1000, "hi
          "batch_size": 64, "buffer_size": 2000, "eval_every": 0, "eval_episodes": 1, "video": False}
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """MuJoCo appends its warnings to MUJOCO_LOG.TXT in the working directory: keep it out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_loads_with_its_env_budget_and_rl_zoo_values(preset):
     algo, env_id, obs_dim, action_dim, hidden = PRESETS[preset]
