@@ -56,15 +56,23 @@ MUJOCO_INSTALL = 'pip install "offpolicy[mujoco]"'
 
 
 def _is_missing_mujoco(exc: BaseException) -> bool:
-    """Whether Gymnasium's DependencyNotInstalled is about MuJoCo: its message names it (Gymnasium's own MuJoCo
-    envs: "MuJoCo is not installed, ...") or the ImportError behind it is the ``mujoco`` package's."""
+    """Whether a failed ``gym.make`` lacks the ``mujoco`` package: an ImportError of ``mujoco`` in the exception's
+    chain, or Gymnasium's DependencyNotInstalled naming MuJoCo (its MuJoCo envs: "MuJoCo is not installed, ..."),
+    but not the old ``mujoco-py`` bindings, which the extra does not provide."""
     chain: list[BaseException] = []
     link: BaseException | None = exc
     while link is not None and link not in chain:  # the exception and its causes
         chain.append(link)
         link = link.__cause__ or link.__context__
-    return any("mujoco" in str(e).lower() or (isinstance(e, ImportError) and (e.name or "").split(".")[0] == "mujoco")
-               for e in chain)
+    for e in chain:
+        if isinstance(e, ImportError) and e.name is not None:
+            if e.name.split(".")[0] == "mujoco":
+                return True
+        elif isinstance(e, gym.error.DependencyNotInstalled):
+            message = str(e).lower()
+            if "mujoco" in message and "mujoco-py" not in message and "mujoco_py" not in message:
+                return True
+    return False
 
 
 def check_spaces(env: gym.Env, env_id: str, algo: str) -> EnvSpec:

@@ -59,6 +59,10 @@ def test_other_missing_dependencies_keep_gymnasiums_message(monkeypatch):
     with pytest.raises(EnvError, match=r"^cannot make environment 'LunarLander-v3': Box2D is not installed") as info:
         make_env("LunarLander-v3", "td3")
     assert "MuJoCo" not in str(info.value)
+    old_bindings = gym.error.DependencyNotInstalled("No module named 'mujoco_py'. (HINT: install mujoco-py)")
+    monkeypatch.setattr(gym, "make", _raise(old_bindings))
+    with pytest.raises(EnvError, match=r"^cannot make environment 'HalfCheetah-v3': No module named 'mujoco_py'"):
+        make_env("HalfCheetah-v3", "td3")  # the old mujoco-py bindings: not what the extra installs
     other = ModuleNotFoundError("No module named 'pybullet'", name="pybullet")
     monkeypatch.setattr(gym, "make", _raise(other))
     with pytest.raises(ModuleNotFoundError):  # not ours to rename
