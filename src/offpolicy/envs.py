@@ -69,6 +69,12 @@ def make_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None,
         if render_mode is not None:  # only when asked: not every env accepts a render_mode argument
             kwargs["render_mode"] = render_mode
         env = gym.make(env_id, **kwargs)
+    except (gym.error.DependencyNotInstalled, ImportError) as exc:  # ImportError: a third-party env's own import
+        if _is_missing_mujoco(exc):
+            raise EnvError(f"{env_id} needs MuJoCo, which is not installed: {MUJOCO_INSTALL}") from None
+        if isinstance(exc, ImportError):
+            raise
+        raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
     except gym.error.Error as exc:  # NameNotFound / VersionNotFound / NamespaceNotFound / DeprecatedEnv ...
         raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
     except TypeError as exc:
@@ -82,6 +88,30 @@ def make_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None,
         ones = np.ones(spec.action_dim, np.float32)
         env = gym.wrappers.RescaleAction(env, min_action=-ones, max_action=ones)
     return env, spec
+
+
+MUJOCO_INSTALL = 'pip install "offpolicy[mujoco]"'
+"""The install command named when a MuJoCo env is made without the ``mujoco`` package."""
+
+
+def _is_missing_mujoco(exc: BaseException) -> bool:
+    """Whether a failed ``gym.make`` lacks the ``mujoco`` package: an ImportError of ``mujoco`` in the exception's
+    chain, or Gymnasium's DependencyNotInstalled naming MuJoCo (its MuJoCo envs: "MuJoCo is not installed, ..."),
+    but not the old ``mujoco-py`` bindings, which the extra does not provide."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:  # the exception and its causes
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    for e in chain:
+        if isinstance(e, ImportError) and e.name is not None:
+            if e.name.split(".")[0] == "mujoco":
+                return True
+        elif isinstance(e, gym.error.DependencyNotInstalled):
+            message = str(e).lower()
+            if "mujoco" in message and "mujoco-py" not in message and "mujoco_py" not in message:
+                return True
+    return False
 
 
 def check_spaces(env: gym.Env, env_id: str, algo: str) -> EnvSpec:

@@ -2,6 +2,7 @@
 and as ONNX, acts like the JAX Policy on 1,000 random observations (within 1e-5 continuous, exactly discrete).
 A new algorithm gets these tests by being registered, and fails them until its agent module has policy_network."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from export_setup import assert_same_actions, perturbed_policy, random_obs, run_onnx
@@ -23,6 +24,8 @@ IDS = [p + "".join(f"-{k}" for k in o) for p, o in CASES]
 @pytest.fixture(scope="module", params=CASES, ids=IDS)
 def policy(request):
     preset, overrides = request.param
+    if str(gym.spec(make_config(preset).env).entry_point).startswith("gymnasium.envs.mujoco"):
+        pytest.importorskip("mujoco", reason=f'{preset} needs the extra: pip install "offpolicy[mujoco]"')
     return perturbed_policy(preset, overrides)
 
 
