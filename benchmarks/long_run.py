@@ -41,7 +41,7 @@ def main() -> None:
         trainer.learn(n)
         done += n
         sps = n / (time.perf_counter() - tic)
-        print(f"{done},{rss_mib():.1f},{trainer.loop.fns.step._cache_size()},{sps:.0f}", flush=True)
+        print(f"{done},{rss_mib():.1f},{trainer.loop.fns.cache_size()},{sps:.0f}", flush=True)
     trainer.close()
 
 

@@ -154,7 +154,8 @@ def test_policy_loader_refuses_a_training_checkpoint(tmp_path):
 def test_no_recompilation_after_start_up():
     trainer = Trainer(config("Pendulum-v1", total_steps=3000), progress=False)
     trainer.learn(1000)  # warm-up, first updates: every mode compiled
-    compiled = trainer.loop.fns.step._cache_size()
+    compiled = trainer.loop.fns.cache_size()
     trainer.learn(2000)
-    # three modes: random warm-up, policy before learning_starts, learning; nothing new after start-up
-    assert trainer.loop.fns.step._cache_size() == compiled == 3
+    # three modes: random warm-up, policy before learning_starts, learning (a store call and a learn call); nothing
+    # new after start-up
+    assert trainer.loop.fns.cache_size() == compiled == 4

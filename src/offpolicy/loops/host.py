@@ -1,9 +1,13 @@
 """Host loop: any Gymnasium env stepped from Python, the agent jitted, one jitted call per env step, 1..N seeds.
 
-Per env step the loop makes exactly one jitted call. It takes the previous transition packed into a single float32
-row (one host->device copy), stores it in the replay buffer, updates the agent when learning has started, resets
-per-episode agent state at episode starts, and returns the next action (one device->host copy). The replay buffer and
-agent state are donated, so the buffer is written in place rather than copied every step.
+Per env step the loop makes one jitted call before learning starts and two after. They take the previous transition
+packed into a single float32 row (one host->device copy), store it in the replay buffer, update the agent when
+learning has started, reset per-episode agent state at episode starts, and return the next action (one device->host
+copy). The replay buffer and agent state are donated, so the buffer is written in place rather than copied every
+step. Once learning has started the write is its own call: in one program with the minibatch gather, XLA fuses the
+write into the gather, which then reads the old buffer arrays while the write updates them in place, so it copies
+whole arrays every step, a cost that grows with the capacity (10 ms a step at 1M transitions). Two calls leave each
+array with one reader or one in-place writer: no copy, and the same numbers.
 
 Several seeds: seed i has its own env (a GymDriver with seed i's episode-seed stream), agent, replay buffer and
 keys, exactly as a one-seed loop with seed i; the per-seed step is vmapped, so all seeds share one jitted call per
@@ -23,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from offpolicy import buffer as rb
 from offpolicy.agents.base import Agent
 from offpolicy.buffer import Transition
 from offpolicy.errors import ConfigError, EnvError
@@ -54,16 +59,29 @@ class HostStep:
         self.truncation_as_terminal = truncation_as_terminal
         if vmapped:
             def vstep(carry, packed, t, update, random_action, store=True):
-                return jax.vmap(lambda c, p: self._step(c, p, t, update, random_action, True))(carry, packed)
+                return jax.vmap(lambda c, p: self._step(c, p, t, update, random_action, store))(carry, packed)
 
             def vfirst(carry, obs, random_action):
                 return jax.vmap(lambda c, o: self._first(c, o, random_action))(carry, obs)
 
-            step_fn, first_fn = vstep, vfirst
+            step_fn, first_fn, store_fn = vstep, vfirst, jax.vmap(self._store)
         else:
-            step_fn, first_fn = self._step, self._first
-        self.step = jax.jit(step_fn, static_argnames=("update", "random_action", "store"), donate_argnums=0)
+            step_fn, first_fn, store_fn = self._step, self._first, self._store
+        self._step_jit = jax.jit(step_fn, static_argnames=("update", "random_action", "store"), donate_argnums=0)
+        self._store_jit = jax.jit(store_fn, donate_argnums=0)
         self.first = jax.jit(first_fn, static_argnames=("random_action",), donate_argnums=0)
+
+    def step(self, carry, packed, t, update: bool, random_action: bool, store: bool = True):
+        """One env step's learner work (store, update if ``update``, next action): returns (carry, action). With an
+        update the store is a call of its own (see the module docstring); otherwise one call does it all."""
+        if update and store:
+            carry = carry.replace(buffer=self._store_jit(carry.buffer, packed))
+            store = False
+        return self._step_jit(carry, packed, t, update=update, random_action=random_action, store=store)
+
+    def cache_size(self) -> int:
+        """How many programs the per-step functions have compiled (one per phase and kind of call)."""
+        return self._step_jit._cache_size() + self._store_jit._cache_size()
 
     def pack(self, obs, action, reward, next_obs, terminated, truncated, policy_obs, episode_start) -> np.ndarray:
         n = obs.shape[0]
@@ -100,6 +118,9 @@ class HostStep:
 
     def _first(self, carry, obs: jax.Array, random_action: bool):
         return first_action(self.agent, carry, obs, random_action)
+
+    def _store(self, buffer: rb.ReplayBuffer, packed: jax.Array) -> rb.ReplayBuffer:
+        return rb.add(buffer, self._unpack(packed)[0])
 
     def _step(self, carry, packed: jax.Array, t: jax.Array, update: bool, random_action: bool, store: bool = True):
         transition, policy_obs, episode_start = self._unpack(packed)
