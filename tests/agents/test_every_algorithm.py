@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 from run_files import assert_same_run
+from tiny_runs import TINY
 
 from offpolicy import MODEL_CLASSES, Policy, registry
 from offpolicy.cli import main
@@ -17,8 +18,6 @@ from offpolicy.config import make_config
 from offpolicy.run.trainer import Trainer
 
 ALGOS = registry.names()
-TINY = {"total_steps": 300, "warmup_steps": 100, "learning_starts": 100, "eval_every": 200, "eval_episodes": 2,
-        "batch_size": 32, "hidden_sizes": [16, 16]}
 
 
 def _set(overrides):

@@ -9,14 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from export_setup import assert_same_actions, random_obs, run_onnx
+from tiny_runs import TINY
 
 import offpolicy
 from offpolicy import MODEL_CLASSES, Policy, registry
 from offpolicy.cli import main
 from offpolicy.export import NumpyPolicy
-
-TINY = {"total_steps": 300, "warmup_steps": 100, "learning_starts": 100, "eval_every": 100, "eval_episodes": 2,
-        "batch_size": 32, "hidden_sizes": [16, 16]}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tiny_runs import TINY
 
 from offpolicy import registry
 from offpolicy.agents import make_agent
@@ -90,17 +91,27 @@ def _configs(algo: str):
     return make_config(entry.default_preset, overrides)
 
 
-def _loops(algo: str, seed: int, steps: int):
+# The reference run of each algorithm on both loops. The other tests here rerun it (or its seed inside a batch) with the
+# same settings, so they reuse its compiled programs (the suite's compilation cache) instead of compiling their own.
+SEED, STEPS, CHUNK = 3, 150, 50  # 150 steps: warm-up, the first updates, several episode ends of both kinds
+
+
+def _loop_kw(cfg):
+    return dict(buffer_size=cfg.agent.buffer_size, batch_size=cfg.agent.batch_size, warmup_steps=cfg.warmup_steps,
+                learning_starts=cfg.learning_starts)
+
+
+def _host(algo: str, seeds, steps: int):
+    """A host loop of ``algo`` on the drift env after ``steps`` steps (one seed, or a list: one env per seed), and
+    the episode records it reported as (seed index, record)."""
     cfg = _configs(algo)
-    env, spec = make_env(cfg.env, cfg.algo)
+    _, spec = make_env(cfg.env, cfg.algo)
     agent = make_agent(cfg.algo, cfg.agent, spec)
-    kw = dict(buffer_size=cfg.agent.buffer_size, batch_size=cfg.agent.batch_size, warmup_steps=cfg.warmup_steps,
-              learning_starts=cfg.learning_starts)
-    host = HostLoop(agent, env, seed=seed, **kw)
-    host.run(steps)
-    compiled = CompiledLoop(agent, drift_jax_env(spec.discrete), seed=seed, chunk=50, **kw)
-    compiled.run(steps)
-    return host, compiled
+    envs = [make_env(cfg.env, cfg.algo)[0] for _ in seeds] if isinstance(seeds, list) else make_env(cfg.env, cfg.algo)[0]
+    loop = HostLoop(agent, envs, seeds, **_loop_kw(cfg))
+    records = []
+    loop.run(steps, on_episode=lambda i, record: records.append((i, record)))
+    return loop, records
 
 
 def _arrays(tree):
@@ -115,8 +126,9 @@ def _assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
 
 @pytest.mark.parametrize("algo", registry.names())
 def test_compiled_loop_matches_host_loop_on_a_deterministic_env(algo):
-    steps = 150  # warm-up, the first updates, several episode ends of both kinds
-    host, compiled = _loops(algo, seed=3, steps=steps)
+    steps = STEPS
+    host, _ = _host(algo, SEED, steps)
+    compiled, _ = _compiled(algo, SEED, steps, CHUNK)
     hb, cb = host.carry.buffer, compiled.carry.learner.buffer
     assert int(hb.size) == int(cb.size) == steps
     # The same transitions, in the same order (actions come from the same keys and the same parameters).
@@ -135,8 +147,7 @@ def _compiled(algo: str, seeds, steps: int, chunk: int):
     cfg = _configs(algo)
     env, spec = make_jax_env_for_test(cfg)
     agent = make_agent(cfg.algo, cfg.agent, spec)
-    loop = CompiledLoop(agent, env, seed=seeds, buffer_size=cfg.agent.buffer_size, batch_size=cfg.agent.batch_size,
-                        warmup_steps=cfg.warmup_steps, learning_starts=cfg.learning_starts, chunk=chunk)
+    loop = CompiledLoop(agent, env, seed=seeds, chunk=chunk, **_loop_kw(cfg))
     records = []
     loop.run(steps, on_episode=lambda i, record: records.append((i, record)))
     return loop, records
@@ -149,10 +160,10 @@ def make_jax_env_for_test(cfg):
 
 @pytest.mark.parametrize("algo", ONE_PER_ACTION_KIND)
 def test_vmapped_seed_equals_single_seed_run(algo):
-    multi, multi_records = _compiled(algo, [7, 11], steps=120, chunk=40)
-    # Seed 11, the second of the batch: a single run with it is the batch's row 1. (Row 1 alone catches a shifted or
-    # reversed seed order; each single run costs a compile, so row 0 is left out.)
-    single, single_records = _compiled(algo, 11, steps=120, chunk=40)
+    multi, multi_records = _compiled(algo, [7, SEED], STEPS, CHUNK)
+    # The second seed of the batch: a single run with it (the reference run) is the batch's row 1. (Row 1 alone catches
+    # a shifted or reversed seed order; each single run costs a compile, so row 0 is left out.)
+    single, single_records = _compiled(algo, SEED, STEPS, CHUNK)
     _assert_trees_close(single.carry, jax.tree.map(lambda x: x[1], multi.carry))
     mine = [r for j, r in multi_records if j == 1]
     assert mine and [r.episode_return for r in mine] == pytest.approx([r.episode_return for _, r in single_records])
@@ -162,23 +173,23 @@ def test_vmapped_seed_equals_single_seed_run(algo):
 
 
 def test_chunking_does_not_change_results():
-    a, ra = _compiled("ddpg", 2, steps=130, chunk=1000)
-    b, rb_ = _compiled("ddpg", 2, steps=130, chunk=17)
+    a, ra = _compiled("ddpg", SEED, steps=STEPS + 20, chunk=1000)  # one chunk
+    b, rb_ = _compiled("ddpg", SEED, steps=STEPS + 20, chunk=CHUNK)  # three of the reference run's length, one of 20
     for x, y in zip(_arrays(a.carry), _arrays(b.carry), strict=True):
         np.testing.assert_array_equal(x, y)
     assert [r.episode_return for _, r in ra] == [r.episode_return for _, r in rb_]
 
 
 def test_trainer_runs_the_compiled_loop_and_evaluates_on_gymnasium(tmp_path):
-    cfg = make_config("noisy-dqn-cartpole", {"loop": "compiled", "total_steps": 1500, "eval_every": 1000,
-                                             "eval_episodes": 2, "video": False})
+    # TINY at 600 steps: the contract test's compiled DQN programs (chunks of eval_every steps) serve this run too
+    cfg = make_config("noisy-dqn-cartpole", {**TINY, "loop": "compiled", "total_steps": 600, "video": False})
     trainer = Trainer(cfg, run_dir=tmp_path / "run", progress=False)
     trainer.learn(cfg.total_steps)
     summary = trainer.finish()
     trainer.close()
-    assert summary["loop"] == "compiled" and summary["steps"] == 1500 and summary["updates"] == 501
+    assert summary["loop"] == "compiled" and summary["steps"] == 600 and summary["updates"] == 501
     assert summary["episodes"] > 10  # CartPole episodes of random play are short
-    assert [step for step, _ in trainer.eval_history] == [1000, 1500]
+    assert [step for step, _ in trainer.eval_history] == [200, 400, 600]
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert len(rows) == summary["episodes"] + 1
     assert (tmp_path / "run" / "eval.json").is_file() and (tmp_path / "run" / "checkpoints" / "final").is_dir()
@@ -195,21 +206,21 @@ def test_compiled_loop_rejects_envs_without_a_jax_port():
 
 
 def test_compiled_run_resumes_bit_identically(tmp_path):
-    overrides = {"loop": "compiled", "total_steps": 900, "eval_every": 0, "eval_episodes": 1, "video": False,
-                 "checkpoint_every": 300, "keep_checkpoints": 5, "hidden_sizes": [32, 32], "warmup_steps": 200,
-                 "learning_starts": 200}
+    # TINY at 600 steps with a checkpoint at every evaluation: chunks of the contract test's length (see above)
+    overrides = {**TINY, "loop": "compiled", "total_steps": 600, "video": False, "checkpoint_every": 200,
+                 "keep_checkpoints": 5}
     cfg = make_config("noisy-dqn-cartpole", overrides)
     full = Trainer(cfg, run_dir=tmp_path / "full", progress=False)
-    full.learn(900)
+    full.learn(600)
     full.close()
-    # A second run stopped at 600 steps, then resumed from its checkpoint at 600 (chunk ends are exact boundaries).
+    # A second run stopped at 400 steps, then resumed from its checkpoint at 400 (chunk ends are exact boundaries).
     part = Trainer(cfg, run_dir=tmp_path / "part", progress=False)
-    part.learn(600)
+    part.learn(400)
     part.close()
-    assert (tmp_path / "part" / "checkpoints" / "train-000000600").is_dir()
+    assert (tmp_path / "part" / "checkpoints" / "train-000000400").is_dir()
     resumed = Trainer.resume(tmp_path / "part", progress=False)
-    assert resumed.step == 600
-    resumed.learn(300)
+    assert resumed.step == 400
+    resumed.learn(200)
     resumed.close()
     for x, y in zip(_arrays(full.loop.carry), _arrays(resumed.loop.carry), strict=True):
         np.testing.assert_array_equal(x, y)
@@ -219,19 +230,11 @@ def test_compiled_run_resumes_bit_identically(tmp_path):
 
 @pytest.mark.parametrize("algo", ONE_PER_ACTION_KIND)
 def test_multi_seed_host_loop_seed_equals_single_host_run(algo):
-    cfg = _configs(algo)
-    _, spec = make_env(cfg.env, cfg.algo)
-    agent = make_agent(cfg.algo, cfg.agent, spec)
-    kw = dict(buffer_size=cfg.agent.buffer_size, batch_size=cfg.agent.batch_size, warmup_steps=cfg.warmup_steps,
-              learning_starts=cfg.learning_starts)
-    seeds = [4, 9]
-    multi = HostLoop(agent, [make_env(cfg.env, cfg.algo)[0] for _ in seeds], seeds, **kw)
-    records = []
-    multi.run(70, on_episode=lambda i, r: records.append((i, r)))  # warm-up, updates, 2+ episodes per seed
-    # Seed 9 alone equals row 1 of the batch (as in test_vmapped_seed_equals_single_seed_run: row 1 only).
-    single = HostLoop(agent, make_env(cfg.env, cfg.algo)[0], seed=seeds[1], **kw)
-    mine = []
-    single.run(70, on_episode=lambda i, r: mine.append(r))
+    multi, records = _host(algo, [4, SEED], STEPS)  # warm-up, updates, several episodes per seed
+    # The second seed alone (the reference run) equals row 1 of the batch (as in
+    # test_vmapped_seed_equals_single_seed_run: row 1 only).
+    single, single_records = _host(algo, SEED, STEPS)
+    mine = [r for _, r in single_records]
     _assert_trees_close(single.carry, jax.tree.map(lambda x: x[1], multi.carry))
     theirs = [r for j, r in records if j == 1]
     assert theirs and [(r.step, r.episode_length) for r in theirs] == [(r.step, r.episode_length) for r in mine]
@@ -245,20 +248,19 @@ def test_seeds_up_to_2_to_the_32_work_on_every_loop_and_keep_their_keys(loop):
     (< 2**32) gives each agent the same master key as jax.random.key(seed)."""
     from offpolicy.loops.learner import init_carry
 
-    cfg = _configs("ddpg")
+    cfg = _configs("ddpg")  # the settings of the multi-seed tests above: their programs serve this test too
     _, spec = make_env(cfg.env, cfg.algo)
     agent = make_agent(cfg.algo, cfg.agent, spec)
-    kw = dict(buffer_size=200, batch_size=16, warmup_steps=40, learning_starts=32)
     seeds = [2**31 + 5, 2**32 - 1]
-    if loop == "host":
-        multi = HostLoop(agent, [make_env(cfg.env, cfg.algo)[0] for _ in seeds], seeds, **kw)
-    else:
-        multi = CompiledLoop(agent, drift_jax_env(spec.discrete), seed=seeds, chunk=30, **kw)
-    multi.run(30)  # before learning_starts: the parameters are still the initial ones
-    assert multi.states[1].step == 30
-    expected = init_carry(agent, 200, jax.random.key(seeds[1]))  # the single-seed host loop's initial carry
+    expected = init_carry(agent, cfg.agent.buffer_size, jax.random.key(seeds[1]))  # the single-seed initial carry
     first_params = _arrays(expected.agent)[0]
     if loop == "host":
+        multi = HostLoop(agent, [make_env(cfg.env, cfg.algo)[0] for _ in seeds], seeds, **_loop_kw(cfg))
+        multi.run(30)  # before learning_starts: the parameters are still the initial ones
+        assert multi.states[1].step == 30
         np.testing.assert_array_equal(_arrays(multi.carry.agent)[0][1], first_params)
     else:
+        multi = CompiledLoop(agent, drift_jax_env(spec.discrete), seed=seeds, chunk=CHUNK, **_loop_kw(cfg))
         np.testing.assert_array_equal(_arrays(multi.carry.learner.agent)[0][1], first_params)
+        multi.run(CHUNK)  # the steps run too (one chunk of the vmapped reference runs' length)
+        assert multi.states[1].step == CHUNK

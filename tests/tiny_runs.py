@@ -1,0 +1,7 @@
+"""The tiny training settings shared by the contract, loop, trainer and export tests: a few hundred steps, 16-unit
+networks. Tests that train with the same settings (and the same preset and loop) build the same programs, which the
+suite's compilation cache (tests/conftest.py) then compiles once for all of them; a test that needs other settings
+says why."""
+
+TINY = {"total_steps": 300, "warmup_steps": 100, "learning_starts": 100, "eval_every": 200, "eval_episodes": 2,
+        "batch_size": 32, "hidden_sizes": [16, 16]}
