@@ -2,6 +2,7 @@
 
     git worktree add /tmp/before f2389db
     python benchmarks/ab_commits.py /tmp/before/src src [--preset ddpg-pendulum] [--loop host] [--rounds 5]
+                                     [--buffer-size N]
 
 Each round starts one fresh process per tree (A, then B; the order flips every round) that builds a Trainer from the
 preset (no evaluation, no video, no run directory), runs the random warm-up, the compile and a few learning steps,
@@ -26,8 +27,9 @@ from offpolicy.config import make_config
 from offpolicy.run.trainer import Trainer
 
 preset, loop, steps, warm = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+extra = {"buffer_size": int(sys.argv[5])} if len(sys.argv) > 5 else {}
 cfg = make_config(preset, {"loop": loop, "total_steps": warm + steps, "warmup_steps": warm - 100,
-                           "learning_starts": warm - 100, "eval_every": 0, "video": False})
+                           "learning_starts": warm - 100, "eval_every": 0, "video": False, **extra})
 trainer = Trainer(cfg, run_dir=None, progress=False)
 trainer.learn(warm)  # warm-up, compile, 100 learning steps
 tic = time.perf_counter()
@@ -64,7 +66,10 @@ print(json.dumps({"steps_per_s": 1 / loop_s, "ratio": loop_s / update_s}))
 def sample(src: str, args) -> dict:
     env = {**os.environ, "PYTHONPATH": os.path.abspath(src)}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    out = subprocess.run([sys.executable, "-c", CHILD, args.preset, args.loop, str(args.steps), str(args.warm)],
+    argv = [args.preset, args.loop, str(args.steps), str(args.warm)]
+    if args.buffer_size is not None:
+        argv.append(str(args.buffer_size))
+    out = subprocess.run([sys.executable, "-c", CHILD, *argv],
                          env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -78,6 +83,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="timed learning steps per sample")
     parser.add_argument("--warm", type=int, default=600, help="steps before timing (warm-up + 100 learning)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--buffer-size", type=int, default=None, help="replay capacity (default: the preset's)")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {"A": [], "B": []}
     for r in range(args.rounds):
