@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from tiny_runs import TINY as SHARED_TINY
 
 ENV = {**os.environ, "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
-TINY = ["--set", "total_steps=600", "warmup_steps=300", "learning_starts=300", "eval_every=300", "eval_episodes=2"]
+TINY = ["--set", *(f"{k}={json.dumps(v)}" for k, v in SHARED_TINY.items())]  # the contract tests' programs
 
 
 def offpolicy(*args, cwd=None):
@@ -34,7 +35,7 @@ def test_train_writes_the_whole_run_directory(run_dir):
     header = (run_dir / "metrics.csv").read_text().splitlines()[0]
     assert header == ("step,episode,episode_return,episode_length,actor_loss,critic_loss,q_mean,steps_per_s,time_s")
     evals = (run_dir / "evaluations.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in evals[1:]] == ["300", "600"]
+    assert [line.split(",")[0] for line in evals[1:]] == ["200", "300"]
     assert json.loads((run_dir / "eval.json").read_text())["episodes"] == 2
     assert (run_dir / "video.mp4").stat().st_size > 10_000
 
