@@ -45,7 +45,8 @@ from offpolicy.loops.learner import (
 
 
 class HostStep:
-    """The jitted per-step functions of one agent, fed one packed float32 row per seed: compiled once per phase.
+    """The jitted per-step functions of one agent, fed one packed float32 row per seed: one program for
+    warm-up (update=False) and one for learning.
 
     Row layout: obs | action | reward | next_obs | terminated | truncated | policy_obs | episode_start.
     ``vmapped``: the functions take [N, 1, width] rows and a carry with a leading seed axis."""
@@ -67,7 +68,9 @@ class HostStep:
             step_fn, first_fn, store_fn = vstep, vfirst, jax.vmap(self._store)
         else:
             step_fn, first_fn, store_fn = self._step, self._first, self._store
-        self._step_jit = jax.jit(step_fn, static_argnames=("update", "random_action", "store"), donate_argnums=0)
+        # ``random_action`` is traced (a lax.cond inside, as in the compiled loop): one program per value of
+        # ``update``, not one more for the steps that update while the actions are still random.
+        self._step_jit = jax.jit(step_fn, static_argnames=("update", "store"), donate_argnums=0)
         self._store_jit = jax.jit(store_fn, donate_argnums=0)
         self.first = jax.jit(first_fn, static_argnames=("random_action",), donate_argnums=0)
 
@@ -77,10 +80,10 @@ class HostStep:
         if update and store:
             carry = carry.replace(buffer=self._store_jit(carry.buffer, packed))
             store = False
-        return self._step_jit(carry, packed, t, update=update, random_action=random_action, store=store)
+        return self._step_jit(carry, packed, t, update=update, random_action=np.bool_(random_action), store=store)
 
     def cache_size(self) -> int:
-        """How many programs the per-step functions have compiled (one per phase and kind of call)."""
+        """How many programs the per-step functions have compiled (warm-up step, learning step, store)."""
         return self._step_jit._cache_size() + self._store_jit._cache_size()
 
     def pack(self, obs, action, reward, next_obs, terminated, truncated, policy_obs, episode_start) -> np.ndarray:

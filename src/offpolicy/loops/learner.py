@@ -5,7 +5,7 @@ Timing (1-based step t = number of transitions stored so far):
   * the action of step t is uniformly random if t <= warmup_steps, else the exploring policy's;
   * after storing transition t, one update runs if t >= learning_starts.
 
-``learner_step`` takes the phase as Python bools (the host loop compiles one program per phase) or as traced bools
+``learner_step`` takes the phase as Python bools (compiled into the program) or as traced bools
 (the compiled loop decides per step with ``lax.cond``); both give the same numbers for the same inputs.
 """
 
