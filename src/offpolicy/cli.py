@@ -48,7 +48,7 @@ def train(
             its own run directory under one parent, plus aggregate.csv/png (mean and 95% bootstrap CI over seeds).
             They train together in one process, the agents vmapped (host loop: one Gymnasium env per seed).
         loop: host (any Gymnasium env, stepped from Python) or compiled (gymnax port of the env, whole chunks of
-            training in one jitted lax.scan: Pendulum-v1, CartPole-v1, Acrobot-v1, MountainCar(Continuous)).
+            training in one jitted loop: Pendulum-v1, CartPole-v1, Acrobot-v1, MountainCar(Continuous)).
         total_steps: Environment steps; overrides the preset's.
         set: Config overrides as key=value (full key like agent.noise.sigma, or a unique suffix like sigma); several
             after one --set, or --set repeated: every one applies, and a key given twice is refused.

@@ -175,6 +175,7 @@ def test_vmapped_seed_equals_single_seed_run(algo):
 def test_chunking_does_not_change_results():
     a, ra = _compiled("ddpg", SEED, steps=STEPS + 20, chunk=1000)  # one chunk
     b, rb_ = _compiled("ddpg", SEED, steps=STEPS + 20, chunk=CHUNK)  # three of the reference run's length, one of 20
+    assert b._chunk._cache_size() == 1  # the chunk length is traced: one program serves both lengths
     for x, y in zip(_arrays(a.carry), _arrays(b.carry), strict=True):
         np.testing.assert_array_equal(x, y)
     assert [r.episode_return for _, r in ra] == [r.episode_return for _, r in rb_]

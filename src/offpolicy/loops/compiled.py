@@ -1,4 +1,4 @@
-"""Compiled loop: the gymnax version of the env and the agent inside one jitted ``lax.scan`` per chunk of steps.
+"""Compiled loop: the gymnax version of the env and the agent inside one jitted loop per chunk of steps.
 
 Each env step runs the same ``learner_step`` as the host loop (store, update once if t >= learning_starts, next
 action, random while t < warmup_steps), with the phase decided per step by ``lax.cond`` instead of by Python, so one
@@ -71,10 +71,11 @@ def init_compiled_carry(agent: Agent, env: JaxEnv, buffer_size: int, seed: int |
 
 
 def run_chunk(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, learning_starts: int,
-              truncation_as_terminal: bool, carry: CompiledCarry, t0: jax.Array, length: int):
-    """Steps t0+1 .. t0+length of one seed. Returns (carry, per-step outputs) with outputs
-    done[L], episode_return[L], episode_length[L] (values at the step), metric sums[L] and update count[L] since the
-    previous episode end (read where done; the sums restart after each episode end, as the host loop reads them)."""
+              truncation_as_terminal: bool, carry: CompiledCarry, t0: jax.Array, n: jax.Array, capacity: int):
+    """Steps t0+1 .. t0+n of one seed (n <= capacity, traced: one program serves every chunk length). Returns (carry,
+    per-step outputs) with outputs done[C], episode_return[C], episode_length[C] (values at the step), metric sums[C]
+    and update count[C] since the previous episode end (read where done; the sums restart after each episode end, as
+    the host loop reads them); entries n.. of the outputs are zeros."""
 
     def body(c: CompiledCarry, i):
         t = t0 + i + 1
@@ -100,7 +101,14 @@ def run_chunk(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, lea
                           episode_length=jnp.where(done, 0, episode_length))
         return c, out
 
-    return jax.lax.scan(body, carry, jnp.arange(length, dtype=jnp.int32))
+    def loop_body(i, state):
+        c, outs = state
+        c, out = body(c, i)
+        return c, jax.tree.map(lambda buf, x: buf.at[i].set(x), outs, out)
+
+    example = jax.eval_shape(body, carry, jnp.int32(0))[1]
+    outs = jax.tree.map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), example)
+    return jax.lax.fori_loop(0, n, loop_body, (carry, outs))
 
 
 class CompiledLoop:
@@ -123,24 +131,24 @@ class CompiledLoop:
         self.align = [int(a) for a in align if a]
         self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
 
-        def chunk_fn(carry, t0, length):
+        def chunk_fn(carry, t0, n):
             return run_chunk(agent, env, batch_size, warmup_steps, learning_starts, truncation_as_terminal, carry,
-                             t0, length)
+                             t0, n, self.chunk)
 
         def init_fn(seed):
             return init_compiled_carry(agent, env, buffer_size, seed, warmup_steps)
 
         seeds = seed_array(self.seeds)
         if self.vmapped:
-            self._chunk = jax.jit(jax.vmap(chunk_fn, in_axes=(0, None, None)), static_argnums=2, donate_argnums=0)
+            self._chunk = jax.jit(jax.vmap(chunk_fn, in_axes=(0, None, None)), donate_argnums=0)
             self.carry = jax.jit(jax.vmap(init_fn))(seeds)
         else:
-            self._chunk = jax.jit(chunk_fn, static_argnums=2, donate_argnums=0)
+            self._chunk = jax.jit(chunk_fn, donate_argnums=0)
             self.carry = jax.jit(init_fn)(seeds[0])
         self.states = [LoopState() for _ in self.seeds]
         self._metric_names = agent.metric_names
-        self._lengths_seen: set[int] = set()
-        self.start_up_time = 0.0  # seconds of chunks that compiled (first call per chunk length)
+        self._compiled = False  # one program serves every chunk length: only the first chunk compiles
+        self.start_up_time = 0.0  # seconds of the chunk that compiled
 
     # -- views --------------------------------------------------------------------------------------------------------
     def _seed(self, tree: Any, i: int) -> Any:
@@ -170,12 +178,13 @@ class CompiledLoop:
         while step < end:
             nxt = self._next_end(step, end)
             length = nxt - step
-            compiles = length not in self._lengths_seen
+            compiles = not self._compiled
             tic = time.perf_counter()
-            self.carry, out = self._chunk(self.carry, jnp.int32(step), length)
+            self.carry, out = self._chunk(self.carry, jnp.int32(step), jnp.int32(length))
             out = jax.device_get(out)  # waits for the chunk: the timing is honest
             elapsed = time.perf_counter() - tic
-            self._lengths_seen.add(length)
+            self._compiled = True
+            out = jax.tree.map(lambda x, n=length: x[..., :n], out)  # the steps this chunk ran (seed axis first)
             if compiles:
                 self.start_up_time += elapsed
             learning = step + 1 >= self.learning_starts  # every step of the chunk updates
