@@ -5,11 +5,13 @@ import pickle
 
 import numpy as np
 import pytest
+from tiny_runs import TINY as SHARED_TINY
 
 from offpolicy import DDPG
 from offpolicy.errors import CheckpointError, EnvError
 
-TINY = dict(total_steps=400, warmup_steps=200, learning_starts=200, eval_episodes=2, progress=False)
+# The contract tests' settings (tests/tiny_runs.py) on the DDPG preset's env: their programs serve this model too.
+TINY = {**SHARED_TINY, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +120,7 @@ def test_unbounded_action_space_is_refused():
 
 
 def test_other_box_envs_work():
-    m = DDPG("MountainCarContinuous-v0", seed=1, total_steps=300, warmup_steps=150, learning_starts=150,
-             eval_episodes=1, progress=False)
+    m = DDPG("MountainCarContinuous-v0", seed=1, **{**TINY, "eval_every": 0, "eval_episodes": 1})
     m.learn()
     assert m.num_timesteps == 300
     assert m.predict(np.zeros(2, np.float32)).shape == (1,)

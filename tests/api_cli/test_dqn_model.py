@@ -6,13 +6,14 @@ import sys
 
 import numpy as np
 import pytest
+from tiny_runs import TINY as SHARED_TINY
 
 from offpolicy import DDPG, DQN
 from offpolicy.config import make_config
 from offpolicy.errors import ConfigError, EnvError
 
-TINY = {"total_steps": 300, "learning_starts": 64, "warmup_steps": 50, "batch_size": 32, "buffer_size": 1000,
-        "eval_episodes": 2, "eval_every": 0}
+# The contract tests' settings (tests/tiny_runs.py) on CartPole-v1, the DQN preset's env: their programs serve these.
+TINY = {**SHARED_TINY, "eval_every": 0}
 
 
 def test_save_load_gives_identical_greedy_actions_and_state(tmp_path):
@@ -89,7 +90,7 @@ def test_config_errors():
 def test_cli_train_eval_plot(tmp_path):
     run = tmp_path / "cli-run"
     cmd = [sys.executable, "-m", "offpolicy.cli"]
-    sets = ["total_steps=200", "learning_starts=64", "batch_size=32", "eval_episodes=1", "eval_every=0"]
+    sets = [f"{k}={json.dumps(v)}" for k, v in {**TINY, "total_steps": 200, "eval_episodes": 1}.items()]
     out = subprocess.run(cmd + ["train", "--algo", "dqn", "--env", "CartPole-v1", "--run-dir", str(run),
                                 "--no-video", "--no-progress", "--set", *sets], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
