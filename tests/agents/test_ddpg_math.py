@@ -12,6 +12,7 @@ from continuous_setup import SPEC, batch
 from offpolicy.agents import ddpg
 from offpolicy.agents.base import EnvSpec
 from offpolicy.config import DDPGConfig
+from offpolicy.hparams import NoiseConfig
 
 
 def with_constant_output(params, value):
@@ -45,9 +46,19 @@ def test_gamma_zero_target_is_the_reward():
     assert float(metrics["critic_loss"]) == pytest.approx((1 + 4 + 9) / 3, rel=1e-6)
 
 
+def perturbed(tree, key, scale=0.1):
+    """``tree`` plus N(0, scale^2) noise on every leaf: target nets that differ from the online ones."""
+    keys = jax.random.split(key, len(jax.tree.leaves(tree)))
+    leaves = [x + scale * jax.random.normal(k, x.shape) for x, k in zip(jax.tree.leaves(tree), keys, strict=True)]
+    return jax.tree.unflatten(jax.tree.structure(tree), leaves)
+
+
 def test_critic_step_is_exactly_one_adam_step_and_the_actor_step_leaves_it_alone():
     cfg = DDPGConfig()
     state = ddpg.init(cfg, SPEC, jax.random.key(0))
+    # Targets apart from the online nets, so a TD target taken from the online actor or critic cannot pass.
+    state = state.replace(actor_target=perturbed(state.actor_target, jax.random.key(5)),
+                          critic_target=perturbed(state.critic_target, jax.random.key(6)))
     b = batch(n=16)
     new, _ = ddpg.update(cfg, SPEC, state, b, jax.random.key(1))
     actor, critic = ddpg.networks(cfg, SPEC)
@@ -61,6 +72,23 @@ def test_critic_step_is_exactly_one_adam_step_and_the_actor_step_leaves_it_alone
     # and the actor did move, along -dQ/d(actor) through the updated critic
     moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), new.actor, state.actor)
     assert max(jax.tree.leaves(moved)) > 0
+
+
+def test_actor_step_is_one_adam_step_through_the_updated_critic():
+    # A large critic step, and the second update (Adam's moments already set, so the step's size depends on the
+    # gradient's, not only its sign): an actor step through the critic from before its update gives other numbers.
+    cfg = DDPGConfig(critic_lr=0.05)
+    b = batch(n=16)
+    state, _ = ddpg.update(cfg, SPEC, ddpg.init(cfg, SPEC, jax.random.key(0)), b, jax.random.key(1))
+    new, metrics = ddpg.update(cfg, SPEC, state, batch(n=16, key=3), jax.random.key(1))
+    actor, critic = ddpg.networks(cfg, SPEC)
+    obs = batch(n=16, key=3).obs
+    loss_fn = lambda p: -jnp.mean(critic.apply(new.critic, obs, actor.apply(p, obs)))  # noqa: E731
+    loss, grads = jax.value_and_grad(loss_fn)(state.actor)
+    updates, _ = optax.adam(cfg.actor_lr).update(grads, state.actor_opt, state.actor)
+    expected = optax.apply_updates(state.actor, updates)
+    jax.tree.map(lambda a, e: np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7), new.actor, expected)
+    assert float(metrics["actor_loss"]) == pytest.approx(float(loss), rel=1e-6)
 
 
 def test_actor_gradient_ascends_q():
@@ -110,7 +138,7 @@ def test_initialisation_ranges():
         assert np.abs(np.asarray(mlp["out"]["kernel"])).max() > 0.9 * 3e-3
 
 
-def test_act_explore_adds_noise_and_clips():
+def test_act_explore_adds_ou_noise_and_advances_its_state():
     cfg = DDPGConfig()
     state = ddpg.init(cfg, SPEC, jax.random.key(0), n_envs=4)
     obs = jax.random.normal(jax.random.key(1), (4, 3)) * 100
@@ -120,3 +148,13 @@ def test_act_explore_adds_noise_and_clips():
     assert noisy.shape == (4, 2) and float(jnp.abs(noisy).max()) <= 1.0
     assert not np.allclose(np.asarray(noisy), np.asarray(greedy))
     assert not np.allclose(np.asarray(new.noise), np.asarray(state.noise))  # OU state advanced
+
+
+def test_exploring_actions_are_clipped_to_the_unit_box():
+    # Gaussian noise with sigma 3: most noisy actions would leave [-1, 1] without the clip.
+    cfg = DDPGConfig(noise=NoiseConfig(kind="gaussian", sigma=3.0))
+    state = ddpg.init(cfg, SPEC, jax.random.key(0), n_envs=64)
+    obs = jax.random.normal(jax.random.key(1), (64, 3))
+    noisy, _ = ddpg.act(cfg, SPEC, state, obs, jax.random.key(2), explore=True)
+    assert noisy.shape == (64, 2) and float(jnp.abs(noisy).max()) == 1.0  # at most 1, and reached
+    assert np.mean(np.abs(np.asarray(noisy)) == 1.0) > 0.5  # most actions needed the clip
