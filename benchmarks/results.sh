@@ -48,4 +48,9 @@ a time, one per core, each process limited to one XLA thread. A lone `offpolicy 
 libraries are in [benchmarks.md](benchmarks.md). The 1-minute load averages of the second to fifth sweep sessions
 count the previous sweep of this same script, which had just ended. Times to threshold are as fine as the
 evaluations: one every `eval_every` steps (5,000 for the 50k-step presets, 2,000 for the tutorial DQN preset).
+
+## TD3 and SAC
+
+DDPG, TD3 and SAC on Pendulum-v1 at rl-zoo's budget of 20,000 steps, 10 seeds each, are on their own page,
+[results-pendulum.md](results-pendulum.md) (`bash benchmarks/results_pendulum.sh`).
 NOTE
