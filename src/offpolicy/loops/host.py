@@ -1,4 +1,4 @@
-"""Host loop: any Gymnasium env stepped from Python, the agent jitted, one or two jitted calls per env step, 1..N seeds.
+"""Host loop: any Gymnasium env stepped from Python, the agent jitted, one or two jitted calls per step, 1..N seeds.
 
 Per env step the loop makes one jitted call before learning starts and two after. They take the previous transition
 packed into a single float32 row (one host->device copy), store it in the replay buffer, update the agent when
