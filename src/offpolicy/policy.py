@@ -73,7 +73,7 @@ class Policy:
         path = checkpoint_dir(path, checkpoint_name)
         meta, config, spec = checkpoint.read_meta(path)
         agent = make_agent(config.algo, config.agent, spec)
-        state = checkpoint.restore(path, agent.init(jax.random.key(0), 1))
+        state = checkpoint.restore(path, jax.jit(agent.init, static_argnums=1)(jax.random.key(0), 1))  # a template
         bounds = None
         if not spec.discrete:
             saved = meta.get("action_bounds")

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from offpolicy.analysis.results import Group, RunResult
 
@@ -32,6 +31,8 @@ CartPole-v0 195, Acrobot-v1 -100, MountainCarContinuous-v0 90)."""
 
 def iqm(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Interquartile mean: the mean after cutting 25% of the values from each end."""
+    from scipy import stats  # here, not at the top: importing scipy.stats takes ~2 s, and training never needs it
+
     return stats.trim_mean(x, 0.25, axis=axis)
 
 
@@ -47,6 +48,8 @@ def bootstrap_ci(x: np.ndarray, statistic: Callable = iqm, confidence: float = C
     if x.shape[0] < 2:
         nan = np.full(x.shape[1:], np.nan)
         return (float(nan), float(nan)) if x.ndim == 1 else (nan, nan)
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate samples (all seeds equal) warn; their interval is the value
         result = stats.bootstrap((x,), statistic, n_resamples=resamples, confidence_level=confidence,

@@ -161,8 +161,8 @@ class HostLoop:
         if self.vmapped:
             init = jax.jit(jax.vmap(lambda key: init_carry(agent, buffer_size, key)))
             self.carry = init(jax.vmap(jax.random.key)(seed_array(self.seeds)))
-        else:
-            self.carry = init_carry(agent, buffer_size, jax.random.key(self.seeds[0]))
+        else:  # one jitted program (the same numbers as running it op by op, which compiles dozens of tiny ones)
+            self.carry = jax.jit(lambda key: init_carry(agent, buffer_size, key))(jax.random.key(self.seeds[0]))
         self.drivers = [
             GymDriver(agent.spec, e, s, env_id, nonfinite, label=f"seed {s}, " if self.vmapped else "",
                       skip_hint=not self.vmapped)
