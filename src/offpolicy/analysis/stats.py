@@ -31,7 +31,8 @@ CartPole-v0 195, Acrobot-v1 -100, MountainCarContinuous-v0 90)."""
 
 def iqm(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Interquartile mean: the mean after cutting 25% of the values from each end."""
-    from scipy import stats  # here, not at the top: importing scipy.stats takes ~2 s, and training never needs it
+    # imported here, not at the top: scipy.stats takes ~1 s to import, and a training run never needs it
+    from scipy import stats
 
     return stats.trim_mean(x, 0.25, axis=axis)
 
