@@ -52,6 +52,8 @@ def compare(a: Path, b: Path) -> list[str]:
         if not (b / rel).exists() or agg.read_bytes() != (b / rel).read_bytes():
             problems.append(f"{rel}: differs or missing")
     print(f"{checked} files compared")
+    if checked == 0:  # e.g. a folder of symlinks (rglob does not follow them) or the wrong folder
+        problems.append(f"no run directory (metrics.csv) found under {a}")
     return problems
 
 
