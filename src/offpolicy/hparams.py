@@ -105,6 +105,13 @@ class DQNConfig:
     """Initialise the bias sigma with sigma0/sqrt(fan_out), as the tutorial does (the paper uses fan_in)."""
     eval_noise: bool = False
     """Evaluate and predict with the current noise sample, as the tutorial's test does (default: mean weights mu)."""
+    noise_resample: Literal["update", "step"] = "update"
+    """NoisyNet: when the acting noise changes: update (after every update, as the tutorial) or step (a fresh sample
+    for every action, as the paper's Algorithm 1; the update's noise is still drawn after every update)."""
+    double: bool = False
+    """Double DQN (van Hasselt et al. 2016): the online network picks the next action, the target network values it."""
+    dueling: bool = False
+    """Dueling network (Wang et al. 2016): value and advantage streams after the shared layers, Q = V + A - mean A."""
     epsilon_start: float = 1.0
     """epsilon-greedy: exploration rate at the first policy step."""
     epsilon_end: float = 0.05
@@ -123,6 +130,8 @@ class DQNConfig:
         require(0 <= self.epsilon_end <= self.epsilon_start <= 1, "agent.epsilon_start", self.epsilon_start,
                  f"need 0 <= epsilon_end ({self.epsilon_end}) <= epsilon_start <= 1")
         require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
+        require(self.noise_resample == "update" or self.exploration == "noisy", "agent.noise_resample",
+                self.noise_resample, "applies to exploration=noisy only; remove it or set exploration=noisy")
 
 
 @dataclass(frozen=True)

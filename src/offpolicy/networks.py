@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -178,26 +179,54 @@ class NoisyDense(nn.Module):
         return x @ kernel + bias
 
 
-def q_layer_sizes(obs_dim: int, hidden_sizes: Sequence[int], n_actions: int) -> list[tuple[str, int, int]]:
-    """(name, fan_in, fan_out) of every QNetwork layer, input to output."""
-    widths = [obs_dim, *hidden_sizes, n_actions]
-    return [(f"layer_{i}", widths[i], widths[i + 1]) for i in range(len(widths) - 1)]
+class QLayer(NamedTuple):
+    """One Dense or NoisyDense layer of a QNetwork."""
+
+    name: str
+    fan_in: int
+    fan_out: int
+    noisy: bool  # NoisyDense when the network is noisy: every layer but those reading the observation
+
+
+def q_layers(obs_dim: int, hidden_sizes: Sequence[int], n_actions: int, dueling: bool = False) -> list[QLayer]:
+    """The layers of a QNetwork, input to output.
+
+    Plain: layer_0 .. layer_k (obs -> h_1 -> ... -> h_k -> n_actions).
+    Dueling (Wang et al. 2016): a shared trunk layer_0 .. layer_{k-2} (obs -> h_1 -> ... -> h_{k-1}), then two
+    streams, each with its own last hidden layer of width h_k: value_hidden -> value_out (1) and advantage_hidden ->
+    advantage_out (n_actions). Layers reading the observation are plain Dense; all others are noisy (NoisyNet)."""
+    widths = [obs_dim, *hidden_sizes]
+    if not dueling:
+        widths.append(n_actions)
+        return [QLayer(f"layer_{i}", widths[i], widths[i + 1], i > 0) for i in range(len(widths) - 1)]
+    trunk = [QLayer(f"layer_{i}", widths[i], widths[i + 1], i > 0) for i in range(len(widths) - 2)]
+    split, width, deep = widths[-2], widths[-1], len(trunk) > 0
+    streams = []
+    for stream, out in (("value", 1), ("advantage", n_actions)):
+        streams += [QLayer(f"{stream}_hidden", split, width, deep), QLayer(f"{stream}_out", width, out, True)]
+    return trunk + streams
 
 
 def sample_q_noise(key: jax.Array, obs_dim: int, hidden_sizes: Sequence[int], n_actions: int,
-                   noise_type: str = "factorised") -> dict:
-    """Fresh epsilon for every noisy layer of a QNetwork (all layers but the first): {layer name: layer noise}."""
-    layers = q_layer_sizes(obs_dim, hidden_sizes, n_actions)[1:]
+                   noise_type: str = "factorised", dueling: bool = False) -> dict:
+    """Fresh epsilon for every noisy layer of a QNetwork (all layers but those reading the observation):
+    {layer name: layer noise}."""
+    layers = [layer for layer in q_layers(obs_dim, hidden_sizes, n_actions, dueling) if layer.noisy]
     keys = jax.random.split(key, len(layers))
-    return {name: sample_layer_noise(k, fan_in, fan_out, noise_type) for k, (name, fan_in, fan_out) in zip(keys, layers)}
+    return {name: sample_layer_noise(k, fan_in, fan_out, noise_type)
+            for k, (name, fan_in, fan_out, _) in zip(keys, layers)}
 
 
 class QNetwork(nn.Module):
     """Q(s, ·) for n_actions discrete actions, the NoisyNet tutorial's network by default:
     Dense(128) -> ReLU -> Noisy(128) -> ReLU -> Noisy(n_actions).
 
-    The first layer is a plain Dense; every later layer is NoisyDense when ``noisy`` (else a plain Dense with the
-    same mu initialisation, for epsilon-greedy). All weights start ~ U(±1/sqrt(fan_in)).
+    The layers reading the observation are plain Dense; every later layer is NoisyDense when ``noisy`` (else a plain
+    Dense with the same mu initialisation, for epsilon-greedy). All weights start ~ U(±1/sqrt(fan_in)).
+
+    ``dueling`` (Wang et al. 2016): the last hidden layer is split into a value and an advantage stream (see
+    ``q_layers``) and Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a'). V and A are recorded with ``sow`` (collection
+    "intermediates": ``apply(..., mutable=["intermediates"])`` returns them).
     """
 
     n_actions: int
@@ -205,17 +234,30 @@ class QNetwork(nn.Module):
     noisy: bool = True
     sigma0: float = 0.5
     bias_sigma_fan_out: bool = False
+    dueling: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array, noise: dict | None = None) -> jax.Array:
-        x = obs
-        layers = q_layer_sizes(obs.shape[-1], self.hidden_sizes, self.n_actions)
-        for i, (name, fan_in, fan_out) in enumerate(layers):
-            if i == 0 or not self.noisy:
-                x = fan_in_dense(fan_out, fan_in, name=name)(x)
-            else:
-                x = NoisyDense(fan_out, self.sigma0, self.bias_sigma_fan_out, name=name)(
+        layers = {layer.name: layer for layer in q_layers(obs.shape[-1], self.hidden_sizes, self.n_actions,
+                                                          self.dueling)}
+
+        def dense(name: str, x: jax.Array, relu: bool) -> jax.Array:
+            layer = layers[name]
+            if layer.noisy and self.noisy:
+                x = NoisyDense(layer.fan_out, self.sigma0, self.bias_sigma_fan_out, name=name)(
                     x, None if noise is None else noise[name])
-            if i < len(layers) - 1:
-                x = nn.relu(x)
-        return x  # [B, n_actions]
+            else:
+                x = fan_in_dense(layer.fan_out, layer.fan_in, name=name)(x)
+            return nn.relu(x) if relu else x
+
+        x = obs
+        trunk = [name for name in layers if name.startswith("layer_")]
+        for i, name in enumerate(trunk):
+            x = dense(name, x, relu=self.dueling or i < len(trunk) - 1)
+        if not self.dueling:
+            return x  # [B, n_actions]
+        value = dense("value_out", dense("value_hidden", x, relu=True), relu=False)  # [B, 1]
+        advantage = dense("advantage_out", dense("advantage_hidden", x, relu=True), relu=False)  # [B, n_actions]
+        self.sow("intermediates", "value", value)
+        self.sow("intermediates", "advantage", advantage)
+        return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)

@@ -127,3 +127,61 @@ def test_epsilon_schedule_and_epsilon_greedy_actions():
     actions, _ = dqn.act(cfg, SPEC, late, obs, jax.random.key(3), explore=True)
     agree = float(np.mean(np.asarray(actions) == np.asarray(greedy)))
     assert 0.9 < agree < 0.96
+
+
+# -- Rainbow components (issue 16): Double DQN, the dueling head, NoisyNet noise per step ------------------------------
+@pytest.mark.parametrize("exploration", ["noisy", "epsilon"])
+def test_double_target_takes_the_online_argmax_valued_by_the_target_net(exploration):
+    cfg = DQNConfig(gamma=0.9, exploration=exploration, double=True)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    # online Q(s', .) = [2, 0.5, -1] picks action 0, which the target net values at 1 (its own max would be 10)
+    state = state.replace(params=with_constant_q(state.params, [2.0, 0.5, -1.0]),
+                          target_params=with_constant_q(state.target_params, [1.0, 10.0, 3.0]))
+    b = batch(action=[0, 1, 2], terminated=[False, True, False], truncated=[False, False, True])
+    _, metrics = jitted_update(cfg)(state, b, jax.random.key(1))
+    # y = 1 + 0.9 * (1 - terminated) * Q'(s', 0) = [1.9, 1, 1.9]; q(s, a) = [2, 0.5, -1]
+    # td errors [0.1, -0.5, -2.9]; huber(delta=1) -> [0.005, 0.125, 2.4]
+    assert float(metrics["loss"]) == pytest.approx((0.005 + 0.125 + 2.4) / 3, rel=1e-5)
+
+
+@pytest.mark.parametrize("hidden", [(16, 16), (16,)])
+def test_dueling_head_is_value_plus_advantage_minus_its_mean(hidden):
+    cfg = DQNConfig(dueling=True, hidden_sizes=hidden)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    net = dqn.network(cfg, SPEC)
+    obs = jax.random.normal(jax.random.key(1), (64, 4))
+    apply = jax.jit(lambda p, o, n: net.apply(p, o, n, mutable=["intermediates"]))
+    for noise in (state.online_noise, None):  # with a noise sample, and with the mean weights mu
+        q, sown = apply(state.params, obs, noise)
+        v, a = sown["intermediates"]["value"][0], sown["intermediates"]["advantage"][0]
+        assert q.shape == a.shape == (64, 3) and v.shape == (64, 1)
+        np.testing.assert_allclose(q - q.mean(-1, keepdims=True), a - a.mean(-1, keepdims=True), atol=1e-6)
+        np.testing.assert_allclose(q.mean(-1), v[:, 0], atol=1e-6)  # V is recoverable: the mean of Q over actions
+        assert np.ptp(np.asarray(a - a.mean(-1, keepdims=True))) > 1e-2 and np.ptp(np.asarray(v)) > 1e-3
+    # two streams after the shared layers; the layers reading the observation are plain, every other one noisy
+    trunk = {(16, 16): ["layer_0"], (16,): []}[hidden]
+    streams = ["value_hidden", "value_out", "advantage_hidden", "advantage_out"]
+    assert sorted(state.params["params"]) == sorted(trunk + streams)
+    noisy = streams if trunk else ["value_out", "advantage_out"]
+    assert sorted(state.online_noise) == sorted(noisy)
+    assert state.params["params"]["value_out"]["kernel_mu"].shape == (16, 1)
+
+
+@pytest.mark.parametrize("resample", ["update", "step"])
+def test_acting_noise_per_update_or_per_step(resample):
+    cfg = DQNConfig(noise_resample=resample, sigma0=2.0)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    net = dqn.network(cfg, SPEC)
+    obs = jax.random.normal(jax.random.key(1), (256, 4))
+    act = jax.jit(functools.partial(dqn.act, cfg, SPEC, explore=True))
+    with_state_noise = np.argmax(net.apply(state.params, obs, state.online_noise), -1)
+    for k in (2, 3):
+        actions, after = act(state, obs, jax.random.key(k))
+        assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(after.online_noise),
+                                                         jax.tree.leaves(state.online_noise)))  # the update's noise
+        if resample == "update":  # the state's sample, whatever the key
+            np.testing.assert_array_equal(actions, with_state_noise)
+        else:  # a fresh sample drawn from this step's key
+            fresh = np.argmax(net.apply(state.params, obs, dqn.resample(cfg, SPEC, jax.random.key(k))), -1)
+            np.testing.assert_array_equal(actions, fresh)
+            assert not np.array_equal(actions, with_state_noise)

@@ -18,6 +18,11 @@ CASES = [(registry.get(a).default_preset, {}) for a in registry.names()]
 CASES += [(p, {}) for p in preset_names() if (p, {}) not in CASES]
 CASES += [(p, {"eval_noise": True}) for p in preset_names() if make_config(p).algo == "dqn"
           and make_config(p).agent.exploration == "noisy" and not make_config(p).agent.eval_noise][:1]
+# The dueling head (two streams merged into one plain MLP on export): with a shared layer and the mean weights, and
+# without one (both streams read the observation) with eval_noise. The widths are ones whose perturbed policy picks
+# every action somewhere (with 16-16, seed 0's perturbation makes one action win everywhere).
+CASES += [("noisy-dqn-cartpole", {"dueling": True, "hidden_sizes": [32, 32]}),
+          ("noisy-dqn-cartpole", {"dueling": True, "eval_noise": True, "hidden_sizes": [16]})]
 IDS = [p + "".join(f"-{k}" for k in o) for p, o in CASES]
 
 

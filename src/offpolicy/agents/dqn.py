@@ -4,13 +4,17 @@ The update, in the order the tutorial's ``update_model`` runs it (equations in d
 
     y         = r + gamma * (1 - terminated) * max_a Q'(s', a; eps')     TD target from the target net and its noise;
                                                                            truncation is NOT terminal
+                (double: Q'(s', argmax_a Q(s', a; eps); eps') instead of the max: the online net picks, the target
+                 net evaluates; van Hasselt et al. 2016)
     L         = mean huber(Q(s, a; eps) - y)                             on the taken action a only (smooth L1)
     theta     <- Adam step on L
     eps, eps' <- fresh independent samples                               online and target noise, after every update
     theta'    <- theta            every target_update updates            hard copy (parameters only, not the noise)
 
 The noise eps (online) and eps' (target) are explicit arrays in the state. Training actions are argmax_a Q(s, a; eps)
-with the current eps; evaluation (``explore=False``) uses the mean weights mu only, unless ``eval_noise``.
+with the current eps (``noise_resample="update"``, the tutorial's), or with a fresh sample drawn for every action
+(``"step"``, the NoisyNet paper's Algorithm 1); evaluation (``explore=False``) uses the mean weights mu only, unless
+``eval_noise``. ``dueling`` gives the Q-network a value and an advantage stream (Wang et al. 2016, networks.QNetwork).
 With ``exploration="epsilon"`` the same network has plain Dense layers instead of noisy ones, and training actions
 are epsilon-greedy with epsilon falling linearly over ``epsilon_decay_steps`` policy steps.
 """
@@ -27,7 +31,7 @@ import optax
 from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
 from offpolicy.buffer import Transition
 from offpolicy.hparams import DQNConfig
-from offpolicy.networks import QNetwork, q_layer_sizes, sample_q_noise
+from offpolicy.networks import QNetwork, q_layers, sample_q_noise
 
 
 @flax.struct.dataclass
@@ -43,7 +47,7 @@ class DQNState:
 
 def network(cfg: DQNConfig, spec: EnvSpec) -> QNetwork:
     return QNetwork(spec.n_actions, tuple(cfg.hidden_sizes), noisy=cfg.exploration == "noisy", sigma0=cfg.sigma0,
-                    bias_sigma_fan_out=cfg.bias_sigma_fan_out)
+                    bias_sigma_fan_out=cfg.bias_sigma_fan_out, dueling=cfg.dueling)
 
 
 def optimizer(cfg: DQNConfig) -> optax.GradientTransformation:
@@ -55,7 +59,8 @@ def resample(cfg: DQNConfig, spec: EnvSpec, key: jax.Array) -> dict:
     """A fresh noise pytree for one Q-network ({} when exploration is epsilon-greedy)."""
     if cfg.exploration != "noisy":
         return {}
-    return sample_q_noise(key, spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions, cfg.noise_type)
+    return sample_q_noise(key, spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions, cfg.noise_type,
+                          cfg.dueling)
 
 
 def epsilon(cfg: DQNConfig, policy_steps: jax.Array) -> jax.Array:
@@ -87,10 +92,16 @@ def q_values(cfg: DQNConfig, spec: EnvSpec, state: DQNState, obs: jax.Array, noi
 
 
 def act(cfg: DQNConfig, spec: EnvSpec, state: DQNState, obs: jax.Array, key: jax.Array, explore: bool):
-    """int32 actions [B]. explore: argmax of the noisy Q (NoisyNet) or epsilon-greedy; else argmax of Q with mu."""
+    """int32 actions [B]. explore: argmax of the noisy Q (NoisyNet) or epsilon-greedy; else argmax of Q with mu.
+    With NoisyNet and ``noise_resample="step"`` the exploring Q uses noise drawn from ``key`` for this action only
+    (one sample shared by the batch, as one network acts); the state's online noise is left for the update."""
     if not explore:
         return jnp.argmax(q_values(cfg, spec, state, obs, noisy=cfg.eval_noise), axis=-1).astype(jnp.int32), state
-    greedy = jnp.argmax(q_values(cfg, spec, state, obs, noisy=True), axis=-1).astype(jnp.int32)  # [B]
+    if cfg.exploration == "noisy" and cfg.noise_resample == "step":
+        q = network(cfg, spec).apply(state.params, obs, resample(cfg, spec, key))
+    else:
+        q = q_values(cfg, spec, state, obs, noisy=True)
+    greedy = jnp.argmax(q, axis=-1).astype(jnp.int32)  # [B]
     n = obs.shape[0]
     if cfg.exploration == "epsilon":
         coin_key, action_key = jax.random.split(key)
@@ -109,12 +120,17 @@ def update(cfg: DQNConfig, spec: EnvSpec, state: DQNState, batch: Transition, ke
 
     # TD target from the target network with its own noise; only a true termination stops the bootstrap.
     target_noise = state.target_noise if cfg.exploration == "noisy" else None
-    next_q = q_net.apply(state.target_params, batch.next_obs, target_noise)  # [B, n_actions]
-    not_terminal = 1.0 - batch.terminated.astype(jnp.float32)
-    td_target = jax.lax.stop_gradient(batch.reward + cfg.gamma * not_terminal * jnp.max(next_q, axis=-1))  # [B]
-
-    # Loss on the taken action's Q, with the online noise the actions were chosen with.
     online_noise = state.online_noise if cfg.exploration == "noisy" else None
+    next_q = q_net.apply(state.target_params, batch.next_obs, target_noise)  # [B, n_actions]
+    if cfg.double:  # the online net (with its current noise) picks a', the target net evaluates it
+        next_action = jnp.argmax(q_net.apply(state.params, batch.next_obs, online_noise), axis=-1)  # [B]
+        next_value = jnp.take_along_axis(next_q, next_action[:, None], axis=-1)[:, 0]
+    else:
+        next_value = jnp.max(next_q, axis=-1)
+    not_terminal = 1.0 - batch.terminated.astype(jnp.float32)
+    td_target = jax.lax.stop_gradient(batch.reward + cfg.gamma * not_terminal * next_value)  # [B]
+
+    # Loss on the taken action's Q, with the online noise (the actions of noise_resample="update" were chosen with it).
 
     def loss_fn(params):
         q_all = q_net.apply(params, batch.obs, online_noise)  # [B, n_actions]
@@ -154,29 +170,43 @@ def update(cfg: DQNConfig, spec: EnvSpec, state: DQNState, batch: Transition, ke
 def policy_network(cfg: DQNConfig, spec: EnvSpec, state: DQNState) -> PolicyNetwork:
     """The greedy policy of ``act(..., explore=False)`` as plain arrays (for export): argmax_a Q(s, a) of the online
     network with the NoisyNet mean weights mu, or, with ``eval_noise``, with the state's current noise folded in
-    (w = mu + sigma * eps, as ``q_values(..., noisy=True)`` computes it)."""
+    (w = mu + sigma * eps, as ``q_values(..., noisy=True)`` computes it).
+
+    A dueling network is written as the same plain MLP: its two streams side by side in one hidden layer
+    ([h, 2h']: value then advantage), and the head Q = V + A - mean A, linear in that layer's output, as one output
+    layer: kernel [w_V repeated for every action; w_A - mean_a w_A], bias b_V + b_A - mean b_A."""
     params = state.params["params"]
     noisy = cfg.exploration == "noisy"
     with_noise = noisy and cfg.eval_noise
-    kernels, biases = [], []
-    for i, (name, _, _) in enumerate(q_layer_sizes(spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions)):
-        layer = params[name]
-        if i == 0 or not noisy:  # a plain Dense layer
-            kernels.append(layer["kernel"])
-            biases.append(layer["bias"])
-        elif with_noise:
-            eps = state.online_noise[name]
-            kernels.append(layer["kernel_mu"] + layer["kernel_sigma"] * eps["kernel"])
-            biases.append(layer["bias_mu"] + layer["bias_sigma"] * eps["bias"])
-        else:
-            kernels.append(layer["kernel_mu"])
-            biases.append(layer["bias_mu"])
-    n = len(kernels)
-    weights = ("online Q-network, NoisyNet mean weights mu plus sigma times the checkpoint's current noise sample "
-               "(eval_noise)" if with_noise else
-               "online Q-network, NoisyNet mean weights mu" if noisy else "online Q-network")
-    return PolicyNetwork(kernels=tuple(kernels), biases=tuple(biases), activations=("relu",) * (n - 1) + ("identity",),
-                         head="argmax", weights=weights)
+
+    def weights(layer) -> tuple[jax.Array, jax.Array]:
+        p = params[layer.name]
+        if not (noisy and layer.noisy):  # a plain Dense layer
+            return p["kernel"], p["bias"]
+        if with_noise:
+            eps = state.online_noise[layer.name]
+            return p["kernel_mu"] + p["kernel_sigma"] * eps["kernel"], p["bias_mu"] + p["bias_sigma"] * eps["bias"]
+        return p["kernel_mu"], p["bias_mu"]
+
+    layers = q_layers(spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions, cfg.dueling)
+    named = {layer.name: weights(layer) for layer in layers}
+    trunk = [named[layer.name] for layer in layers if layer.name.startswith("layer_")]
+    if cfg.dueling:
+        (vh_k, vh_b), (v_k, v_b) = named["value_hidden"], named["value_out"]  # [h, h'], [h', 1]
+        (ah_k, ah_b), (a_k, a_b) = named["advantage_hidden"], named["advantage_out"]  # [h, h'], [h', n]
+        hidden = (jnp.concatenate([vh_k, ah_k], axis=1), jnp.concatenate([vh_b, ah_b]))
+        head_kernel = jnp.concatenate([jnp.repeat(v_k, spec.n_actions, axis=1),
+                                       a_k - jnp.mean(a_k, axis=1, keepdims=True)], axis=0)
+        head = (head_kernel, v_b + a_b - jnp.mean(a_b))
+        trunk = [*trunk, hidden, head]
+    n = len(trunk)
+    what = ("online Q-network, NoisyNet mean weights mu plus sigma times the checkpoint's current noise sample "
+            "(eval_noise)" if with_noise else
+            "online Q-network, NoisyNet mean weights mu" if noisy else "online Q-network")
+    if cfg.dueling:
+        what += "; dueling streams merged into one hidden and one output layer"
+    return PolicyNetwork(kernels=tuple(k for k, _ in trunk), biases=tuple(b for _, b in trunk),
+                         activations=("relu",) * (n - 1) + ("identity",), head="argmax", weights=what)
 
 
 def make(cfg: DQNConfig, spec: EnvSpec) -> Agent:
