@@ -137,6 +137,14 @@ def check_spaces(env: gym.Env, env_id: str, algo: str) -> EnvSpec:
                 f"{algo.upper()} squashes actions into the bounds. Wrap the env with gymnasium.wrappers.ClipAction "
                 "after giving it finite bounds, or pick an env with a bounded action space."
             )
+        if not np.all(action_space.high > action_space.low):
+            flat = np.flatnonzero(~(np.asarray(action_space.high) > np.asarray(action_space.low)))
+            raise EnvError(
+                f"{env_id}: action bounds need low < high in every dimension; dimension {int(flat[0])} has low="
+                f"{action_space.low[flat[0]]} and high={action_space.high[flat[0]]} (an action of zero width: the "
+                "agent's actions would be NaN). Fix the env's action space, or drop that dimension with a "
+                "gymnasium.ActionWrapper."
+            )
         return EnvSpec(obs_shape=tuple(obs_space.shape), action_dim=int(action_space.shape[0]))
     if kind == "discrete":
         if not isinstance(action_space, gym.spaces.Discrete):

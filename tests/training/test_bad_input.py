@@ -121,6 +121,52 @@ def test_observation_shape_change_mid_run():
         Trainer(config(register("ShapeChange", shape_change, max_steps=200)), progress=False).learn(100)
 
 
+class InfSecondReset(Scripted):
+    resets = 0
+
+    def reset(self, seed=None, options=None):
+        obs, info = super().reset(seed=seed)
+        type(self).resets += 1
+        return (np.full(3, np.inf, np.float32) if type(self).resets == 2 else obs), info
+
+
+def test_inf_in_a_reset_observation_is_named_at_the_reset():
+    # It used to reach the buffer and surface a few hundred steps later as "a loss or parameter became NaN/inf".
+    if "OffpolicyTest/InfSecondReset-v0" not in gym.registry:
+        gym.register("OffpolicyTest/InfSecondReset-v0", entry_point=InfSecondReset, max_episode_steps=50)
+    for nonfinite in ("stop", "skip"):  # skip cannot drop a first observation: both stop
+        InfSecondReset.resets = 0
+        trainer = Trainer(config("OffpolicyTest/InfSecondReset-v0", nonfinite=nonfinite), progress=False)
+        with pytest.raises(NonFiniteError, match=r"reset at step 50 \(episode 2, episode seed \d+\): the env returned "
+                                                 r"a NaN/inf first observation") as info:
+            trainer.learn(100)  # the first episode ends by truncation at step 50
+        assert (info.value.step, info.value.episode, info.value.quantity) == (50, 2, "observation")
+
+
+def test_a_reward_of_one_element_is_a_number_and_any_other_shape_is_named():
+    one = register("RewardShape1", lambda t, r: (r[0], np.array([r[1]], np.float32), *r[2:]))
+    trainer = Trainer(config(one), progress=False)
+    trainer.learn(60)  # random warm-up steps only: the rewards are stored as numbers
+    rewards = np.asarray(trainer.loop.carry.buffer.data.reward)[:60]
+    assert rewards.shape == (60,) and np.all(rewards <= 0) and np.any(rewards < 0)
+    two = register("RewardShape2", lambda t, r: (r[0], np.array([r[1], r[1]]), *r[2:]) if t == 5 else r)
+    with pytest.raises(EnvError, match=r"OffpolicyTest/RewardShape2-v0: step\(\) returned a reward of shape \(2,\) "
+                                       r"at step 5; a Gymnasium reward is one number"):
+        Trainer(config(two), progress=False).learn(60)
+    text = register("RewardText", lambda t, r: (r[0], "high", *r[2:]))
+    with pytest.raises(EnvError, match=r"reward of type str at step 1"):
+        Trainer(config(text), progress=False).learn(60)
+
+
+def test_an_action_dimension_of_zero_width_is_refused_at_start():
+    cls = type("ZeroWidth", (Scripted,), {"action_space": gym.spaces.Box(np.array([-2.0, 0.5], np.float32),
+                                                                          np.array([2.0, 0.5], np.float32))})
+    if "OffpolicyTest/ZeroWidth-v0" not in gym.registry:
+        gym.register("OffpolicyTest/ZeroWidth-v0", entry_point=cls, max_episode_steps=50)
+    with pytest.raises(EnvError, match=r"need low < high in every dimension; dimension 1 has low=0.5 and high=0.5"):
+        Trainer(config("OffpolicyTest/ZeroWidth-v0"), progress=False)
+
+
 def test_unwritable_checkpoint_is_a_clear_error_and_keeps_the_previous(tmp_path, monkeypatch):
     import safetensors.numpy
 

@@ -32,17 +32,26 @@ class GymDriver:
         self.seeds = EpisodeSeeds(seed, EpisodeSeeds.TRAIN)
         self.state = LoopState()
 
-    def reset_episode(self) -> np.ndarray:
-        """Reset the env with the next training episode seed; the first observation as [1, *obs_shape]."""
+    def reset_episode(self, step: int | None = None, episode: int | None = None) -> np.ndarray:
+        """Reset the env with the next training episode seed; the first observation as [1, *obs_shape]. ``step``
+        and ``episode`` (for an error message: the step the previous episode ended at, the new episode's number)
+        default to the counters' values at the start of a run."""
         self.state.episode_seed = self.seeds.next()
-        return self.reset_with(self.state.episode_seed)
+        return self.reset_with(self.state.episode_seed, step, episode)
 
-    def reset_with(self, seed: int) -> np.ndarray:
+    def reset_with(self, seed: int, step: int | None = None, episode: int | None = None) -> np.ndarray:
         result = self.env.reset(seed=seed)
         if not (isinstance(result, tuple) and len(result) == 2):
             raise EnvError(f"{self.env_id}: reset() must return (obs, info) as in Gymnasium; it returned "
                            f"{type(result).__name__}. Port the env to the Gymnasium API (or wrap it with shimmy).")
-        return self._check_obs(result[0], "reset")
+        obs = self._check_obs(result[0], "reset")
+        if not np.isfinite(obs).all():  # nonfinite=skip cannot drop it: there is no transition, only a first state
+            step = self.state.step if step is None else step
+            episode = self.state.episode + 1 if episode is None else episode
+            raise NonFiniteError(
+                f"{self.label}reset at step {step} (episode {episode}, episode seed {seed}): the env returned a "
+                "NaN/inf first observation. Fix the env's reset().", step=step, episode=episode, quantity="observation")
+        return obs
 
     def _check_obs(self, obs: Any, where: str) -> np.ndarray:
         obs = np.asarray(obs, np.float32)
@@ -50,6 +59,19 @@ class GymDriver:
             raise EnvError(f"{self.env_id}: {where} returned an observation of shape {obs.shape} at step "
                            f"{self.state.step}, but the observation space has shape {tuple(self.spec.obs_shape)}.")
         return obs[None]  # [1, *obs_shape]
+
+    def _check_reward(self, reward: Any, t: int) -> float:
+        """The reward as a float: a number, or an array of one element (e.g. shape (1,)); else an EnvError."""
+        try:
+            value = np.asarray(reward, dtype=np.float64)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or value.size != 1:
+            what = f"shape {value.shape}" if value is not None else f"type {type(reward).__name__}"
+            raise EnvError(f"{self.env_id}: step() returned a reward of {what} at step {t}; a Gymnasium reward is "
+                           "one number. Return a float (sum or select the reward terms in the env or a "
+                           "gymnasium.RewardWrapper).")
+        return float(value.reshape(()))
 
     def _step_env(self, env_action):
         try:
@@ -77,7 +99,7 @@ class GymDriver:
         next_obs, reward, terminated, truncated, _ = self._step_env(
             int(action[0]) if self.spec.discrete else action[0])
         next_obs = self._check_obs(next_obs, "step")
-        reward = float(reward)
+        reward = self._check_reward(reward, t)
         store = True
         if not (math.isfinite(reward) and np.isfinite(next_obs).all()):
             quantity = "reward" if not math.isfinite(reward) else "observation"
@@ -92,7 +114,7 @@ class GymDriver:
         s.episode_return += reward
         s.episode_length += 1
         done = bool(terminated or truncated)
-        policy_obs = self.reset_episode() if done else next_obs
+        policy_obs = self.reset_episode(t, s.episode + 2) if done else next_obs  # s.episode: closed episodes
         return next_obs, reward, terminated, truncated, policy_obs, done, store
 
     def close_episode(self, t: int, read_metrics: Callable[[], dict[str, float]]) -> EpisodeRecord:
