@@ -38,7 +38,7 @@ def train(
 
     Args:
         preset: Built-in preset name (see ``offpolicy presets``) or path to a YAML config.
-        algo: Algorithm (ddpg or dqn); overrides the preset's.
+        algo: A registered algorithm (`offpolicy --help` lists them); overrides the preset's.
         env: Gymnasium env id; overrides the preset's. ``mypkg:Env-v0`` imports mypkg first (as --env-module
             mypkg --env Env-v0 does); an env id from a file (config, checkpoint, sweep file) never imports a module.
         env_module: Import this module first (it registers a custom env); recorded in config.yaml as env_module,
@@ -246,13 +246,14 @@ def presets() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from offpolicy import registry
     from offpolicy.sweep.commands import compare, report, sweep
 
     commands = {"train": train, "eval": eval, "export": export, "plot": plot, "presets": presets, "sweep": sweep, "report": report,
                 "compare": compare}
     try:
         tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="offpolicy",
-                                             description="Off-policy deep RL (DDPG, NoisyNet-DQN) in JAX.")
+                                             description=f"Off-policy deep RL in JAX: {', '.join(n.upper() for n in registry.names())}.")
     except OffpolicyError as exc:
         print(f"offpolicy: error: {exc}", file=sys.stderr)
         return 2
