@@ -107,7 +107,8 @@ class DQNConfig:
     """Evaluate and predict with the current noise sample, as the tutorial's test does (default: mean weights mu)."""
     noise_resample: Literal["update", "step"] = "update"
     """NoisyNet: when the acting noise changes: update (after every update, as the tutorial) or step (a fresh sample
-    for every action, as the paper's Algorithm 1; the update's noise is still drawn after every update)."""
+    for every action, as the paper's Algorithm 1; the update's noise is still drawn after every update). Like sigma0,
+    no effect with exploration=epsilon (so DQN(..., exploration="epsilon") from a step preset works)."""
     double: bool = False
     """Double DQN (van Hasselt et al. 2016): the online network picks the next action, the target network values it."""
     dueling: bool = False
@@ -130,8 +131,6 @@ class DQNConfig:
         require(0 <= self.epsilon_end <= self.epsilon_start <= 1, "agent.epsilon_start", self.epsilon_start,
                  f"need 0 <= epsilon_end ({self.epsilon_end}) <= epsilon_start <= 1")
         require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
-        require(self.noise_resample == "update" or self.exploration == "noisy", "agent.noise_resample",
-                self.noise_resample, "applies to exploration=noisy only; remove it or set exploration=noisy")
 
 
 @dataclass(frozen=True)

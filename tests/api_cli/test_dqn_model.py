@@ -85,8 +85,6 @@ def test_config_errors():
         "CartPole-v0", 20_000, 10_000, 128, 150)
     assert cfg.truncation_as_terminal and cfg.agent.bias_sigma_fan_out and cfg.learning_starts == 128
     assert make_config("dqn-cartpole-epsilon").agent.exploration == "epsilon"
-    with pytest.raises(ConfigError, match="agent.noise_resample='step': applies to exploration=noisy only"):
-        make_config("dqn-cartpole-epsilon", {"noise_resample": "step"})
     with pytest.raises(ConfigError, match="noise_resample"):
         make_config("noisy-dqn-cartpole", {"noise_resample": "episode"})
 
