@@ -42,14 +42,19 @@ def batch(n=3, key=0, action=None, reward=None, terminated=None, truncated=None)
     )
 
 
-@pytest.mark.parametrize("exploration", ["noisy", "epsilon"])
-def test_td_target_uses_max_of_target_and_bootstraps_on_truncation_only(exploration):
-    cfg = DQNConfig(gamma=0.9, exploration=exploration)
+def constant_q_update(cfg):
+    """The update's metrics with constant nets, online Q = [2, 0.5, -1] and target Q' = [1, 10, 3] everywhere, on a
+    batch of actions [0, 1, 2], reward 1, the second transition terminated and the third truncated."""
     state = dqn.init(cfg, SPEC, jax.random.key(0))
     state = state.replace(params=with_constant_q(state.params, [2.0, 0.5, -1.0]),
                           target_params=with_constant_q(state.target_params, [1.0, 10.0, 3.0]))
     b = batch(action=[0, 1, 2], terminated=[False, True, False], truncated=[False, False, True])
-    _, metrics = jitted_update(cfg)(state, b, jax.random.key(1))
+    return jitted_update(cfg)(state, b, jax.random.key(1))[1]
+
+
+@pytest.mark.parametrize("exploration", ["noisy", "epsilon"])
+def test_td_target_uses_max_of_target_and_bootstraps_on_truncation_only(exploration):
+    metrics = constant_q_update(DQNConfig(gamma=0.9, exploration=exploration))
     # y = 1 + 0.9 * (1 - terminated) * max(1, 10, 3) = [10, 1, 10]; q(s, a) = [2, 0.5, -1]
     # td errors [-8, -0.5, -11]; huber(delta=1): |e| - 0.5 for |e| > 1, e^2/2 otherwise -> [7.5, 0.125, 10.5]
     assert float(metrics["loss"]) == pytest.approx((7.5 + 0.125 + 10.5) / 3, rel=1e-6)
@@ -132,13 +137,8 @@ def test_epsilon_schedule_and_epsilon_greedy_actions():
 # -- Rainbow components (issue 16): Double DQN, the dueling head, NoisyNet noise per step ------------------------------
 @pytest.mark.parametrize("exploration", ["noisy", "epsilon"])
 def test_double_target_takes_the_online_argmax_valued_by_the_target_net(exploration):
-    cfg = DQNConfig(gamma=0.9, exploration=exploration, double=True)
-    state = dqn.init(cfg, SPEC, jax.random.key(0))
     # online Q(s', .) = [2, 0.5, -1] picks action 0, which the target net values at 1 (its own max would be 10)
-    state = state.replace(params=with_constant_q(state.params, [2.0, 0.5, -1.0]),
-                          target_params=with_constant_q(state.target_params, [1.0, 10.0, 3.0]))
-    b = batch(action=[0, 1, 2], terminated=[False, True, False], truncated=[False, False, True])
-    _, metrics = jitted_update(cfg)(state, b, jax.random.key(1))
+    metrics = constant_q_update(DQNConfig(gamma=0.9, exploration=exploration, double=True))
     # y = 1 + 0.9 * (1 - terminated) * Q'(s', 0) = [1.9, 1, 1.9]; q(s, a) = [2, 0.5, -1]
     # td errors [0.1, -0.5, -2.9]; huber(delta=1) -> [0.005, 0.125, 2.4]
     assert float(metrics["loss"]) == pytest.approx((0.005 + 0.125 + 2.4) / 3, rel=1e-5)
