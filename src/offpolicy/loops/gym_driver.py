@@ -62,6 +62,8 @@ class GymDriver:
 
     def _check_reward(self, reward: Any, t: int) -> float:
         """The reward as a float: a number, or an array of one element (e.g. shape (1,)); else an EnvError."""
+        if isinstance(reward, (float, int, np.floating, np.integer)):  # the per-step case: no array to build
+            return float(reward)
         try:
             value = np.asarray(reward, dtype=np.float64)
         except (TypeError, ValueError):
