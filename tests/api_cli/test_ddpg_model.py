@@ -3,11 +3,13 @@
 import json
 import pickle
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from tiny_runs import TINY as SHARED_TINY
 
 from offpolicy import DDPG
+from offpolicy.agents import ddpg
 from offpolicy.errors import CheckpointError, EnvError
 
 # The contract tests' settings (tests/tiny_runs.py) on the DDPG preset's env: their programs serve this model too.
@@ -27,7 +29,14 @@ OBS = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -3.0], [-0.6, 0.8, 5.0]], np.float32
 def test_predict_deterministic_is_noise_free_and_repeatable(model):
     a1, a2 = model.predict(OBS), model.predict(OBS)
     np.testing.assert_array_equal(a1, a2)
-    assert a1.shape == (3, 1) and np.all(np.abs(a1) <= 2.0)  # Pendulum torque bounds
+    assert a1.shape == (3, 1)
+    # the actor's mu in [-1, 1], from the agent state and the actor network, mapped onto Pendulum's own bounds
+    actor, _ = ddpg.networks(model.config.agent, model._trainer.spec)
+    mu = np.asarray(actor.apply(model._trainer.state.actor, OBS), np.float64)
+    space = gym.make("Pendulum-v1").action_space
+    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+    assert np.all(np.abs(mu) < 1) and np.ptp(mu) > 0.01  # the check below can tell a scale or an offset
+    np.testing.assert_allclose(a1, low + (mu + 1) / 2 * (high - low), rtol=1e-6, atol=1e-6)
     single = model.predict(OBS[0])
     assert single.shape == (1,)
     np.testing.assert_allclose(single, a1[0], rtol=1e-6)
@@ -107,8 +116,6 @@ def test_unusable_envs_get_clear_errors(env, match):
 
 
 def test_unbounded_action_space_is_refused():
-    import gymnasium as gym
-
     from offpolicy.envs import check_spaces
 
     class Unbounded(gym.Env):

@@ -9,6 +9,7 @@ import pytest
 from tiny_runs import TINY as SHARED_TINY
 
 from offpolicy import DDPG, DQN
+from offpolicy.agents import dqn
 from offpolicy.config import make_config
 from offpolicy.errors import ConfigError, EnvError
 
@@ -29,11 +30,19 @@ def test_save_load_gives_identical_greedy_actions_and_state(tmp_path):
 
 
 def test_predict_deterministic_uses_mu_and_is_repeatable():
-    model = DQN("CartPole-v1", seed=0, progress=False, **TINY)
+    # seed 5: its initial network picks both actions on these observations, and its noise sample changes 22 of them
+    model = DQN("CartPole-v1", seed=5, progress=False, **TINY)
     obs = np.random.default_rng(1).normal(size=(128, 4)).astype(np.float32)
     first = model.predict(obs)
     assert np.array_equal(first, model.predict(obs))
-    assert set(np.unique(first)) <= {0, 1}
+    assert first.shape == (128,) and set(np.unique(first)) == {0, 1}
+    # the greedy action of the mean weights mu: the Q-network applied with no noise at all ...
+    cfg, spec, state = model.config.agent, model._trainer.spec, model._trainer.state
+    net = dqn.network(cfg, spec)
+    np.testing.assert_array_equal(first, np.argmax(net.apply(state.params, obs, None), axis=-1))
+    # ... which this check tells from the current noise sample: the noisy Q picks other actions for some of them
+    noisy = np.argmax(net.apply(state.params, obs, state.online_noise), axis=-1)
+    assert np.sum(noisy != first) >= 10
 
 
 def test_run_directory_has_every_output_and_the_dqn_metrics(tmp_path):

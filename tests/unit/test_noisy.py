@@ -1,5 +1,6 @@
 """NoisyDense and the DQN noise state: factorised epsilon, sigma init, gradients, resampling, mu-only evaluation."""
 
+import functools
 import math
 
 import jax
@@ -9,6 +10,7 @@ import pytest
 
 from offpolicy.agents import dqn
 from offpolicy.agents.base import EnvSpec
+from offpolicy.buffer import Transition
 from offpolicy.config import DQNConfig
 from offpolicy.networks import NoisyDense, QNetwork, sample_layer_noise, sample_q_noise, signed_sqrt
 
@@ -81,32 +83,72 @@ def test_gradients_reach_mu_and_sigma_of_every_noisy_layer():
     assert float(jnp.abs(grads["layer_2"]["kernel_sigma"]).max()) == 0
 
 
-def test_update_resamples_noise_and_resample_touches_nothing_else():
-    cfg = DQNConfig()
+def _batch(n: int = 8) -> Transition:
+    """A small hand-made CartPole-shaped batch: both actions, some terminal transitions."""
+    obs = jax.random.normal(jax.random.key(7), (n, 4))
+    return Transition(obs=obs, action=jnp.arange(n, dtype=jnp.int32) % 2, reward=jnp.linspace(-1.0, 1.0, n),
+                      next_obs=obs[::-1], terminated=jnp.arange(n) % 3 == 0, truncated=jnp.zeros(n, bool))
+
+
+def _differs_everywhere(before: dict, after: dict, what: str) -> None:
+    assert jax.tree.structure(before) == jax.tree.structure(after) and jax.tree.leaves(before)
+    for (path, old), new in zip(jax.tree_util.tree_leaves_with_path(before), jax.tree.leaves(after)):
+        assert not np.allclose(old, new), f"{what}: {jax.tree_util.keystr(path)} is the same sample"
+
+
+@pytest.mark.parametrize("noise_resample", ["update", "step"])
+def test_update_resamples_noise_and_resample_touches_nothing_else(noise_resample):
+    # the real update step: both noise samples are replaced by fresh ones (also with per-action noise, "step": the
+    # update's own noise still changes after every update), the parameters learn, the target waits for its copy
+    cfg = DQNConfig(hidden_sizes=(16, 16), noise_resample=noise_resample)
     state = dqn.init(cfg, SPEC, jax.random.key(0))
-    fresh = dqn.resample(cfg, SPEC, jax.random.key(5))
-    assert jax.tree.structure(fresh) == jax.tree.structure(state.online_noise)
-    for old, new in zip(jax.tree.leaves(state.online_noise), jax.tree.leaves(fresh)):
-        assert not np.allclose(old, new)
+    new, metrics = jax.jit(functools.partial(dqn.update, cfg, SPEC))(state, _batch(), jax.random.key(4))
+    _differs_everywhere(state.online_noise, new.online_noise, "online noise before and after the update")
+    _differs_everywhere(state.target_noise, new.target_noise, "target noise before and after the update")
+    _differs_everywhere(new.online_noise, new.target_noise, "online and target noise after the update")
+    head = "layer_2"
+    assert not np.allclose(new.params["params"][head]["kernel_mu"], state.params["params"][head]["kernel_mu"])
+    jax.tree.map(np.testing.assert_array_equal, new.target_params, state.target_params)  # target_update=150
+    assert int(new.updates) == 1 and set(metrics) == {"loss", "q_mean", "sigma_mean"}
+    # resample gives a fresh pytree of the same structure
+    _differs_everywhere(state.online_noise, dqn.resample(cfg, SPEC, jax.random.key(5)), "resample")
     # act with exploration does not touch params or noise; only the step counter moves
     _, after_act = dqn.act(cfg, SPEC, state, jnp.zeros((1, 4)), jax.random.key(1), explore=True)
     jax.tree.map(np.testing.assert_array_equal, (after_act.params, after_act.online_noise, after_act.target_noise),
                  (state.params, state.online_noise, state.target_noise))
 
 
-def test_target_noise_is_independent_of_online_noise():
-    cfg = DQNConfig()
+def test_epsilon_update_has_no_noise():
+    cfg = DQNConfig(hidden_sizes=(16, 16), exploration="epsilon")
     state = dqn.init(cfg, SPEC, jax.random.key(0))
-    pairs = zip(jax.tree.leaves(state.online_noise), jax.tree.leaves(state.target_noise))
-    for online, target in pairs:
-        assert not np.allclose(online, target)
-    # over many draws the two are uncorrelated (factorised bias eps = f(eps_out): mean 0, var E|x| = sqrt(2/pi))
-    keys = jax.random.split(jax.random.key(1), 2000)
-    _, online_key, target_key = jax.vmap(lambda k: jax.random.split(k, 3))(keys).transpose(1, 0)
-    online = jax.vmap(lambda k: dqn.resample(cfg, SPEC, k)["layer_2"]["bias"])(online_key)
-    target = jax.vmap(lambda k: dqn.resample(cfg, SPEC, k)["layer_2"]["bias"])(target_key)
-    corr = np.corrcoef(np.asarray(online[:, 0]), np.asarray(target[:, 0]))[0, 1]
-    assert abs(corr) < 0.1
+    new, metrics = jax.jit(functools.partial(dqn.update, cfg, SPEC))(state, _batch(), jax.random.key(4))
+    assert new.online_noise == {} and new.target_noise == {}
+    assert dqn.resample(cfg, SPEC, jax.random.key(5)) == {}
+    assert not np.allclose(new.params["params"]["layer_2"]["kernel"], state.params["params"]["layer_2"]["kernel"])
+    assert set(metrics) == {"loss", "q_mean", "epsilon"}
+
+
+def _assert_uncorrelated(online: dict, target: dict, draws: int) -> None:
+    """The first kernel and bias element of every noisy layer: online and target samples uncorrelated over draws."""
+    assert set(online) == set(target) == {"layer_1", "layer_2"}
+    for layer in online:
+        for leaf in ("kernel", "bias"):
+            o = np.asarray(online[layer][leaf]).reshape(draws, -1)[:, 0]
+            t = np.asarray(target[layer][leaf]).reshape(draws, -1)[:, 0]
+            assert o.std() > 0.3 and t.std() > 0.3  # real draws, not a constant
+            corr = np.corrcoef(o, t)[0, 1]
+            assert abs(corr) < 0.1, f"online and target noise correlated: {layer} {leaf} element 0, corr {corr:.3f}"
+
+
+def test_target_noise_is_independent_of_online_noise():
+    cfg = DQNConfig(hidden_sizes=(16, 16))
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    _differs_everywhere(state.online_noise, state.target_noise, "online and target noise at init")
+    # the noise the library itself draws after an update, from the key the learner gives it, over 1000 keys
+    draws = 1000
+    keys = jax.random.split(jax.random.key(2), draws)
+    after = jax.jit(jax.vmap(lambda k: dqn.update(cfg, SPEC, state, _batch(), k)[0]))(keys)
+    _assert_uncorrelated(after.online_noise, after.target_noise, draws)
 
 
 def test_mu_only_evaluation_is_deterministic_and_ignores_noise():
