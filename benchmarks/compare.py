@@ -100,7 +100,7 @@ def hyperparameters(algo: str, seed: int, quick: bool = False) -> dict:
     hp = {"algo": algo, "env": cfg.env, "total_steps": budget["total_steps"], "learning_starts": ls,
           "warmup_steps": warmup, "buffer_size": a.buffer_size, "batch_size": a.batch_size, "gamma": a.gamma,
           "hidden_sizes": list(a.hidden_sizes),
-          "eval_seeds": EpisodeSeeds(seed, EpisodeSeeds.EVAL).take(EVAL_EPISODES)}
+          "eval_seeds": EpisodeSeeds(seed, EpisodeSeeds.FINAL).take(EVAL_EPISODES)}
     if algo == "ddpg":
         n = a.noise
         hp.update(tau=a.tau, actor_lr=a.actor_lr, critic_lr=a.critic_lr, final_layer_init=a.final_layer_init,

@@ -192,7 +192,7 @@ def main() -> None:
             trainer = make_trainer(args.system, args.algo, hp, args.seed, loop)
             result = run_host(trainer, hp) if loop == "host" else run_compiled(trainer, hp)
             summary = result.pop("summary")
-            final = trainer.last_eval[1]  # finish()'s evaluation: noise-free, on trainer.eval_seeds
+            final = trainer.final_eval[1]  # finish()'s evaluation: noise-free, on trainer.eval_seeds (final seeds)
             if final["seeds"] != list(hp["eval_seeds"]):
                 raise RuntimeError("offpolicy's evaluation seeds differ from the ones the peers were given")
             result.update(eval_mean=final["mean"], eval_std=final["std"], eval_returns=final["returns"],

@@ -133,8 +133,8 @@ class OffPolicyModel:
             if live_plot is not None:
                 self._trainer.callbacks.remove(live_plot)
                 self._trainer.progress = restore_progress
-                if self._trainer.last_eval is not None:  # e.g. finish()'s final evaluation
-                    live_plot.on_eval(*self._trainer.last_eval)
+                if self._trainer.final_eval is not None:  # finish()'s evaluation, the last point
+                    live_plot.on_eval(*self._trainer.final_eval)
                 live_plot.end()
         return self
 
@@ -187,7 +187,7 @@ class OffPolicyModel:
         return action[0] if single else action
 
     def evaluate(self, episodes: int = 10) -> dict:
-        """Noise-free evaluation on a separate env with the run's evaluation seeds."""
+        """Noise-free evaluation on a separate env with the run's final-evaluation seeds (10 episodes: eval.json's)."""
         if self._trainer_ is None and self._loaded is not None:
             return self._loaded.evaluate(episodes)
         return self._trainer.evaluate(episodes)

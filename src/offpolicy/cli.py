@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
 
-from offpolicy.errors import OffpolicyError
+from offpolicy.errors import OffpolicyError, Terminated
 
 
 def train(
@@ -69,8 +70,17 @@ def train(
                 or seeds is not None or loop is not None):
             raise OffpolicyError("--resume continues a run with its own config: pass only --resume RUN_DIR "
                                  "(and optionally --total-steps to extend it, --env-module to import its env's module).")
-        if not (resume / "checkpoints").is_dir():
-            raise OffpolicyError(f"{resume}: not a run directory with checkpoints/ to resume.")
+        from offpolicy.run.writer import finished_steps, read_run_config
+
+        if not (resume / "config.yaml").is_file():
+            raise OffpolicyError(f"{resume}: not a run directory (no config.yaml) to resume."
+                                 + (" A multi-seed run's seeds are its s<seed>/ folders; they have no training "
+                                    "checkpoints." if (resume / "aggregate.csv").is_file() else ""))
+        done = finished_steps(resume)
+        if done is not None and done >= (total_steps or read_run_config(resume).total_steps):
+            print(f"{resume} finished at step {done} (summary.json); nothing to resume. To train it longer: "
+                  f"offpolicy train --resume {resume} --total-steps N (N > {done}).")
+            return
         if env_module is not None:
             import_env_module(env_module)
         trainer = Trainer.resume(resume, total_steps=total_steps, progress=progress)
@@ -125,6 +135,9 @@ def _train_and_report(trainer, steps: int, video: bool) -> None:
     if trainer.resumed_from is not None:
         print(f"resuming {path} from {trainer.resumed_from.name} (step {trainer.step} of "
               f"{trainer.config.total_steps})")
+    elif trainer.restarted:
+        print(f"{path} has no training checkpoint yet (stopped before the first one, or trained without "
+              f"--checkpoint-every): training it again from step 0 with its config.yaml")
     try:
         if steps > 0:
             trainer.learn(steps)
@@ -245,20 +258,34 @@ def presets() -> None:
         print(f"{name:28s} {data.get('algo', '?'):6s} {data.get('env', '?'):16s} {data.get('total_steps', '?')} steps")
 
 
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """offpolicy's own warnings as one line, like its errors; other libraries' as Python shows them."""
+    if issubclass(category, UserWarning) and "offpolicy" in Path(filename).parts:
+        print(f"offpolicy: warning: {message}", file=file or sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     from offpolicy import registry
     from offpolicy.sweep.commands import compare, report, sweep
 
     commands = {"train": train, "eval": eval, "export": export, "plot": plot, "presets": presets, "sweep": sweep, "report": report,
                 "compare": compare}
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="offpolicy",
                                              description=f"Off-policy deep RL in JAX: {', '.join(n.upper() for n in registry.names())}.")
     except OffpolicyError as exc:
         print(f"offpolicy: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        warnings.showwarning = shown
     return 0
 
 

@@ -73,6 +73,9 @@ class RunConfig:
     """Noise-free evaluation every this many env steps (0: only at the end)."""
     eval_episodes: int = 10
     """Episodes per evaluation (separate env, seeds disjoint from training)."""
+    eval_max_steps: int = 10_000
+    """Step cap of an evaluation episode when the env has no time limit of its own (no max_episode_steps; set one
+    with env_kwargs.max_episode_steps): a policy that never ends an episode cannot hang the evaluation."""
     video: bool = True
     """Record an MP4 of one noise-free test episode at the end."""
     checkpoint_every: int = 0
@@ -106,6 +109,7 @@ class RunConfig:
                  f"must be >= agent.batch_size ({batch}) so the first batch can be drawn")
         require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
         require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "must be >= 1")
+        require(self.eval_max_steps >= 1, "eval_max_steps", self.eval_max_steps, "must be >= 1")
         require(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "must be >= 0")
         require(self.loop in ("host", "compiled"), "loop", self.loop, "must be host or compiled")
         require(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "must be >= 1")

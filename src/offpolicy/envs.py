@@ -188,17 +188,23 @@ def to_env_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.n
 class EpisodeSeeds:
     """Deterministic stream of per-episode reset seeds derived from the master seed.
 
-    Training draws from [0, 2**31) and evaluation from [2**31, 2**32), so their episodes never share a seed.
+    Each stream draws from its own range, so no two streams ever share a seed: training from [0, 2**31), the
+    periodic evaluations from [2**31, 2**31 + 2**30) (each evaluation takes the next seeds of the stream), and the
+    final evaluation (eval.json, ``evaluate()`` of a model or Policy, ``offpolicy eval``) and the video from
+    [2**31 + 2**30, 2**32), so the reported final policy is scored on episodes no periodic evaluation (and so no
+    choice of ``checkpoints/best``) has seen.
     """
 
-    TRAIN, EVAL, VIDEO = 0, 1, 2
+    TRAIN, EVAL, VIDEO, FINAL = 0, 1, 2, 3
+    _RANGES = {TRAIN: (0, 2**31), EVAL: (2**31, 2**30), VIDEO: (2**31 + 2**30, 2**30),
+               FINAL: (2**31 + 2**30, 2**30)}  # stream -> (offset, size)
 
     def __init__(self, seed: int, stream: int):
         self._rng = np.random.default_rng([seed, stream])
-        self._offset = 0 if stream == self.TRAIN else 2**31
+        self._offset, self._size = self._RANGES[stream]
 
     def next(self) -> int:
-        return int(self._offset + self._rng.integers(0, 2**31))
+        return int(self._offset + self._rng.integers(0, self._size))
 
     def take(self, n: int) -> list[int]:
         return [self.next() for _ in range(n)]

@@ -27,3 +27,7 @@ class NonFiniteError(OffpolicyError):
 
 class ExportFormatError(OffpolicyError, ValueError):
     """An exported policy file (``offpolicy export``) is unreadable, tampered with, or of an unknown format version."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during training: handled like Ctrl-C (``checkpoints/interrupted`` is saved); the CLI exits with 143."""

@@ -127,7 +127,8 @@ class Policy:
         return export_policy(self, path, format, force)
 
     def evaluate(self, episodes: int = 10) -> dict:
-        """Noise-free episodes on a fresh env with the run's evaluation seeds (the first ``episodes`` of them)."""
+        """Noise-free episodes on a fresh env with the run's final-evaluation seeds (the first ``episodes`` of them:
+        10 reproduce the run's eval.json)."""
         evaluator = self._evaluator(episodes)
         try:
             return evaluator.evaluate(self.agent_state)
@@ -148,7 +149,7 @@ class Policy:
 
         cfg = self.config
         check_registered(cfg.env, cfg.env_module)
-        return Evaluator(cfg.env, cfg.algo, cfg.env_kwargs, cfg.seed, episodes, self._act)
+        return Evaluator(cfg.env, cfg.algo, cfg.env_kwargs, cfg.seed, episodes, self._act, cfg.eval_max_steps)
 
 
 def _bounds(saved: Any, dim: int, path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -63,8 +63,4 @@ def test_every_episode_starts_from_a_different_state():
     trainer.close()
     assert len(starts) == 6  # first reset + one per finished 200-step episode
     assert len({tuple(np.round(s, 6)) for s in starts}) == len(starts)
-    # evaluation seeds are disjoint from training seeds
-    from offpolicy.envs import EpisodeSeeds
-
-    train = set(EpisodeSeeds(0, EpisodeSeeds.TRAIN).take(1000))
-    assert not train & set(trainer.eval_seeds)
+    # evaluation seeds: tests/training/test_evaluation_seeds.py

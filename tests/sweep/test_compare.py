@@ -158,7 +158,7 @@ def test_hyperparameters_come_from_the_presets():
     assert (dqn["total_steps"], dqn["learning_starts"], dqn["buffer_size"], dqn["target_update"]) == (20_000, 1000,
                                                                                                        10_000, 150)
     assert dqn["epsilon"] == {"start": 1.0, "end": 0.05, "decay_steps": 10_000}
-    assert dqn["eval_seeds"] == EpisodeSeeds(3, EpisodeSeeds.EVAL).take(10)
+    assert dqn["eval_seeds"] == EpisodeSeeds(3, EpisodeSeeds.FINAL).take(10)  # the final evaluation's
     ddpg = compare.hyperparameters("ddpg", 0, quick=True)
     assert (ddpg["total_steps"], ddpg["learning_starts"], ddpg["warmup_steps"]) == (3000, 1000, 1000)
     assert (ddpg["actor_lr"], ddpg["critic_lr"], ddpg["tau"], ddpg["noise"]["theta"]) == (3e-4, 1e-3, 5e-3, 1.0)

@@ -1,10 +1,12 @@
 """Bad input during training: broken envs, NaN/inf, unwritable checkpoints, stale compilations, memory."""
 
 import errno
+import json
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from run_files import metric_rows
 
 from offpolicy.config import make_config
 from offpolicy.errors import CheckpointError, ConfigError, EnvError, NonFiniteError
@@ -205,3 +207,27 @@ def test_no_recompilation_after_start_up():
     # random warm-up and policy actions before learning_starts share one program (the action choice is traced);
     # learning is a store call and a learn call: three programs, nothing new after start-up
     assert trainer.loop.fns.cache_size() == compiled == 3
+
+
+def ends_at_3000(t, r):
+    """No time limit and no end in sight: the env's own safety net, so a missing evaluation cap shows as 3,000-step
+    evaluation episodes instead of a hung test."""
+    return (*r[:3], t >= 3000, r[4])
+
+
+def test_an_env_that_never_ends_is_capped_in_evaluation_warned_about_and_still_saves(tmp_path):
+    cfg = config(register("NeverEnds", ends_at_3000, max_steps=None), warmup_steps=400, learning_starts=1000,
+                 eval_every=200, eval_episodes=2, eval_max_steps=60, checkpoint_every=100)
+    with pytest.warns(UserWarning, match=r"has no time limit .* stops after eval_max_steps=60 steps, and training "
+                                         r"checkpoints are taken only at episode ends"):
+        trainer = Trainer(cfg, run_dir=tmp_path / "run", progress=False)
+    with pytest.warns(UserWarning, match=r"step 200: a training checkpoint has been due since step 100, but no "
+                                         r"episode has ended"):
+        trainer.learn(400)
+    trainer.finish()
+    trainer.close()
+    run = tmp_path / "run"
+    assert json.loads((run / "eval.json").read_text())["lengths"] == [60, 60]
+    assert [r["eval_length_mean"] for r in metric_rows(run / "evaluations.csv")] == ["60.0", "60.0"]
+    assert (run / "checkpoints/final/agent.safetensors").is_file() and (run / "summary.json").is_file()
+    assert not list((run / "checkpoints").glob("train-*"))  # none could be taken: the user was told

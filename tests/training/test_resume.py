@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from run_files import assert_same_run, checkpoint_bytes, metric_rows
+from run_files import assert_same_run, metric_rows
 
 ENV = {**os.environ, "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
 ARGS = ["train", "ddpg-pendulum", "--no-progress", "--no-video", "--checkpoint-every", "400", "--set",
@@ -82,28 +82,105 @@ def test_sigkill_inside_a_checkpoint_write_keeps_the_previous_one(reference, tmp
     assert_same_run(reference, run)
 
 
+def all_bytes(run_dir):
+    return {p.relative_to(run_dir): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
 def test_resume_of_a_finished_run_changes_nothing_and_keeps_a_bounded_number(reference, tmp_path):
     kept = sorted(p.name for p in (reference / "checkpoints").glob("train-*"))
     assert kept == ["train-000001200", "train-000001600"]  # keep_checkpoints=2 of the 4 written
-    before = checkpoint_bytes(reference)
+    before = all_bytes(reference)
     result = cli("train", "--resume", str(reference), "--no-progress", "--no-video")
     assert result.returncode == 0, result.stderr
-    assert checkpoint_bytes(reference) == before
+    assert "finished at step 1600 (summary.json); nothing to resume" in result.stdout
+    assert all_bytes(reference) == before  # summary.json's timings too: nothing retrained, nothing rewritten
 
 
-def test_resume_extends_a_run_with_total_steps(reference, tmp_path):
+def test_resume_refuses_an_edited_config_and_extends_with_total_steps(reference, tmp_path):
     import shutil
 
     run = tmp_path / "run"
     shutil.copytree(reference, run)
+    text = (run / "config.yaml").read_text()
+    assert "  critic_lr: 0.001\n" in text
+    (run / "config.yaml").write_text(text.replace("  critic_lr: 0.001\n", "  critic_lr: 0.01\n"))
+    before = all_bytes(run)
+    result = cli("train", "--resume", str(run), "--total-steps", "2000", "--no-progress", "--no-video")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "config.yaml was edited after the run started (agent.critic_lr: 0.001 when trained, 0.01 in the " \
+           "file)" in result.stderr
+    assert all_bytes(run) == before  # refused before anything was touched
+    (run / "config.yaml").write_text(text.replace("  critic_lr: 0.001\n", "  critic_lr: oops\n"))
+    result = cli("train", "--resume", str(run), "--no-progress", "--no-video")
+    assert result.returncode == 2 and "config.yaml: agent.critic_lr='oops': expected a number. Undo the edit" \
+        in result.stderr, result.stderr
+    (run / "config.yaml").write_text(text)
     result = cli("train", "--resume", str(run), "--total-steps", "2000", "--no-progress", "--no-video")
     assert result.returncode == 0, result.stderr
-    assert metric_rows(run / "metrics.csv")[-1]["step"] == "2000"
-    assert metric_rows(run / "metrics.csv")[: len(metric_rows(reference / "metrics.csv"))] == metric_rows(reference / "metrics.csv")
+    rows = metric_rows(run / "metrics.csv")
+    assert rows[-1]["step"] == "2000"
+    assert rows[: len(metric_rows(reference / "metrics.csv"))] == metric_rows(reference / "metrics.csv")
+    assert "total_steps: 2000\n" in (run / "config.yaml").read_text()  # the file says what the run trained
+    # a longer budget written into config.yaml extends the run as --total-steps does
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("total_steps: 2000", "total_steps: 2400"))
+    result = cli("train", "--resume", str(run), "--no-progress", "--no-video")
+    assert result.returncode == 0, result.stderr
+    assert metric_rows(run / "metrics.csv")[-1]["step"] == "2400"
+
+
+def test_sigterm_before_the_first_checkpoint_saves_interrupted_and_resume_restarts_it(reference, tmp_path):
+    run = tmp_path / "run"
+    args = [a if a != "400" else "1200" for a in ARGS]  # the first training checkpoint only at step 1200
+    proc = subprocess.Popen([sys.executable, "-m", "offpolicy.cli", *args, "--run-dir", str(run)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (run / "metrics.csv").is_file() or len((run / "metrics.csv").read_text().splitlines()) < 2:
+        assert proc.poll() is None and time.time() < deadline, "the run ended before the first episode end"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)  # after the first episode (step 200), long before step 1200
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM) at step" in out and (run / "checkpoints" / "interrupted").is_dir()
+    assert not list((run / "checkpoints").glob("train-*"))
+    result = cli("train", "--resume", str(run), "--no-progress", "--no-video")
+    assert result.returncode == 0, result.stderr
+    assert "no training checkpoint yet" in result.stdout and "again from step 0" in result.stdout
+    assert not (run / "checkpoints" / "interrupted").exists()  # the old attempt's outputs are gone
+    assert_same_run(reference, run)
 
 
 def test_resume_errors_are_clear(tmp_path, reference):
     result = cli("train", "--resume", str(tmp_path))
-    assert result.returncode == 2 and "not a run directory with checkpoints" in result.stderr
+    assert result.returncode == 2 and "not a run directory (no config.yaml) to resume" in result.stderr
     result = cli("train", "ddpg-pendulum", "--resume", str(reference))
     assert result.returncode == 2 and "pass only --resume RUN_DIR" in result.stderr
+
+
+def test_a_signal_inside_a_jitted_step_stops_at_its_end_with_the_state_saved(tmp_path):
+    import json
+
+    from tiny_runs import TINY
+
+    from offpolicy.config import make_config
+    from offpolicy.errors import Terminated
+    from offpolicy.run.trainer import Trainer
+
+    config = make_config("ddpg-pendulum", {**TINY, "video": False})
+    trainer = Trainer(config, run_dir=tmp_path / "run", progress=False)
+    original, sent = trainer.loop.fns.step, []
+
+    def step(carry, *args, **kwargs):
+        out = original(carry, *args, **kwargs)  # ``carry`` was donated to the jitted step: its buffers are gone
+        if kwargs["update"] and not sent:
+            sent.append(trainer.step + 1)
+            os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode: still inside this step
+        return out
+
+    trainer.loop.fns.step = step
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        trainer.learn(config.total_steps)
+    trainer.close()
+    saved = json.loads((tmp_path / "run/checkpoints/interrupted/meta.json").read_text())["info"]
+    assert saved["step"] == sent[0] == trainer.step  # the step the signal came in finished, then the run stopped
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is gone with learn()

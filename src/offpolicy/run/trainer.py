@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -28,7 +30,7 @@ from offpolicy.analysis.figures import write_aggregate
 from offpolicy.analysis.stats import bootstrap_ci
 from offpolicy.config import RunConfig
 from offpolicy.envs import check_registered, env_action_space, make_env
-from offpolicy.errors import CheckpointError, ConfigError, NonFiniteError, OffpolicyError
+from offpolicy.errors import CheckpointError, ConfigError, NonFiniteError, OffpolicyError, Terminated
 from offpolicy.loops.contract import Loop
 from offpolicy.loops.learner import EpisodeRecord, example_transition
 from offpolicy.policy import noise_free_act
@@ -36,7 +38,15 @@ from offpolicy.provenance import available_memory, new_stamped_dir, versions
 from offpolicy.run import checkpoint
 from offpolicy.run.evaluate import Evaluator
 from offpolicy.run.progress import Progress
-from offpolicy.run.writer import RunWriter, check_new, training_checkpoints
+from offpolicy.run.writer import (
+    RunWriter,
+    check_config_file,
+    check_new,
+    clear_outputs,
+    finished_steps,
+    read_run_config,
+    training_checkpoints,
+)
 
 
 def new_run_dir(root: str | Path, name: str, seed: int | str) -> Path:
@@ -105,7 +115,8 @@ class SeedRun:
         self.config, self.evaluator = config, evaluator
         self.writer: RunWriter | None = None
         self.best_eval: float | None = None
-        self.last_eval: tuple[int, dict] | None = None
+        self.last_eval: tuple[int, dict] | None = None  # the newest periodic evaluation
+        self.final_eval: tuple[int, dict] | None = None  # finish()'s, on the final seeds
         self.eval_history: list[tuple[int, dict]] = []  # (step, result) of every evaluation this process ran
         self.last_row: tuple[int, float, float] | None = None  # (step, clock, excluded) at the previous row
 
@@ -145,8 +156,11 @@ class Trainer:
         self.runs = []
         for s in self.seeds:
             seed_config = dataclasses.replace(config, seed=s)
-            evaluator = Evaluator(config.env, config.algo, config.env_kwargs, s, config.eval_episodes, self.policy_fn)
+            evaluator = Evaluator(config.env, config.algo, config.env_kwargs, s, config.eval_episodes, self.policy_fn,
+                                  config.eval_max_steps)
             self.runs.append(SeedRun(seed_config, evaluator))
+        if self.runs[0].evaluator.time_limit is None:
+            warnings.warn(_no_time_limit(config), stacklevel=2)
         space = env_action_space(self.runs[0].evaluator.env)
         self.action_bounds = None if self.spec.discrete else (space.low.tolist(), space.high.tolist())
         self.progress = progress
@@ -155,8 +169,11 @@ class Trainer:
         self.callbacks: list[Any] = []
         self.wall_time = 0.0
         self.resumed_from: Path | None = None
-        self._checkpoint_due = False
+        self.restarted = False  # resume() found no training checkpoint and starts the run again from step 0
+        self._checkpoint_due: int | None = None  # the step a training checkpoint fell due (taken at an episode end)
+        self._warned_no_episode_end = False
         self._bar: Progress | None = None
+        self._interrupts = _Interrupts()
         if any(self.run_dirs):
             self.open_run_dirs()
 
@@ -183,12 +200,13 @@ class Trainer:
         """The run directory (one seed) or the parent directory (several seeds)."""
         return self.parent_dir if self.multi else self.run_dirs[0]
 
-    def open_run_dirs(self, resume_rows: tuple[int, int, int] | None = None) -> None:
+    def open_run_dirs(self, resume_rows: tuple[int, int, int] | None = None, restart: bool = False) -> None:
         """Start writing each seed's run directory (new or empty), or, with ``resume_rows`` = (metrics rows,
-        evaluation rows, step) from a training checkpoint, continue a one-seed run's logs from that point."""
+        evaluation rows, step) from a training checkpoint, continue a one-seed run's logs from that point, or with
+        ``restart`` write a one-seed run's cleared directory again from step 0."""
         for run, path in zip(self.runs, self.run_dirs):
             run.writer = RunWriter(path, run.config, self.spec, self.agent.metric_names, self.action_bounds,
-                                   resume_rows)
+                                   resume_rows, restart)
 
     def open_run_dir(self, run_dir: str | Path) -> None:
         """Start writing a one-seed Trainer's outputs to ``run_dir`` (must be new or empty)."""
@@ -232,6 +250,11 @@ class Trainer:
         return self.runs[0].last_eval
 
     @property
+    def final_eval(self) -> tuple[int, dict] | None:
+        """Seed 0's final evaluation (step, result) once ``finish`` ran: eval.json's numbers."""
+        return self.runs[0].final_eval
+
+    @property
     def best_eval(self) -> float | None:
         return self.runs[0].best_eval
 
@@ -248,7 +271,8 @@ class Trainer:
         for run in self.runs:
             run.last_row = (self.step, bar.start, 0.0)
         try:
-            self.loop.run(total_steps, on_episode=self._on_episode, on_step=self._on_step)
+            with _Interrupts() as self._interrupts:
+                self.loop.run(total_steps, on_episode=self._on_episode, on_step=self._on_step)
         except NonFiniteError as exc:
             bar.close(self.step)
             if self.runs[0].writer is not None and not self.multi:
@@ -256,11 +280,14 @@ class Trainer:
                 raise NonFiniteError(f"{exc} The last good agent state is saved in {path}.", exc.step, exc.episode,
                                      exc.quantity) from None
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             bar.close(self.step)
+            how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
             if self.runs[0].writer is not None and not self.multi:
-                path = self._save_policy(0, "interrupted")
-                print(f"\ninterrupted at step {self.step}; state saved to {path}")
+                try:
+                    print(f"\n{how} at step {self.step}; state saved to {self._save_policy(0, 'interrupted')}")
+                except RuntimeError:  # stopped inside a jitted step (a second Ctrl-C): its inputs are gone
+                    print(f"\n{how} at step {self.step} inside a step; the state could not be saved")
             raise
         finally:
             self.wall_time += bar.elapsed()
@@ -268,6 +295,7 @@ class Trainer:
 
     def _on_step(self, step: int, resumable: bool) -> None:
         bar, cfg = self._bar, self.config
+        self._interrupts.check()
         if step % 100 == 0:
             postfix = None
             if self.multi:
@@ -279,16 +307,24 @@ class Trainer:
             for i in range(len(self.runs)):
                 self._evaluate_into(i, step)
             bar.exclude_since(tic)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            self._checkpoint_due = True
-        if self._checkpoint_due and resumable and self.runs[0].writer is not None:
-            tic = time.perf_counter()
-            self.save_training_checkpoint()
-            bar.exclude_since(tic)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and self._checkpoint_due is None:
+            self._checkpoint_due = step
+        if self._checkpoint_due is not None and self.runs[0].writer is not None:
+            if resumable:
+                tic = time.perf_counter()
+                self.save_training_checkpoint()
+                bar.exclude_since(tic)
+            elif step - self._checkpoint_due >= cfg.checkpoint_every and not self._warned_no_episode_end:
+                self._warned_no_episode_end = True
+                warnings.warn(f"step {step}: a training checkpoint has been due since step {self._checkpoint_due}, but "
+                              "no episode has ended since (checkpoints are taken at episode ends). The final and an "
+                              "interrupted checkpoint are still saved; give the env a time limit "
+                              "(env_kwargs.max_episode_steps) to get resumable checkpoints.", stacklevel=2)
 
     def _evaluate_into(self, i: int, step: int) -> dict:
+        """A periodic evaluation of seed ``i`` (fresh seeds each time): logged, and a new best saved."""
         run = self.runs[i]
-        result = run.evaluator.evaluate(self.loop.agent_state(i))
+        result = run.evaluator.evaluate_periodic(self.loop.agent_state(i))
         run.record_eval(step, result, lambda extra: self._save_policy(i, "best", extra))
         if i == 0:
             for cb in self.callbacks:
@@ -335,22 +371,23 @@ class Trainer:
             "loop": self.loop.host_state(),
             "trainer": {"best_eval": run.best_eval, "last_eval": run.last_eval,
                         "metrics_rows": metrics_rows, "eval_rows": eval_rows,
-                        "wall_time": self.wall_time + elapsed},
+                        "wall_time": self.wall_time + elapsed, "eval_seeds": run.evaluator.periodic.get_state()},
         }
         path = run.writer.save_training(s.step, self.loop.carry,
                                         {"step": s.step, "episodes": s.episode, "updates": s.updates}, host)
-        self._checkpoint_due = False
+        self._checkpoint_due = None
         return path
 
     @classmethod
     def resume(cls, run_dir: str | Path, total_steps: int | None = None, progress: bool = True) -> Trainer:
-        """A Trainer positioned exactly where ``run_dir``'s newest valid training checkpoint was taken."""
+        """A Trainer positioned exactly where ``run_dir``'s newest valid training checkpoint was taken; with no
+        training checkpoint yet (interrupted or killed before the first, or trained without ``checkpoint_every``), a
+        Trainer that starts the run again from step 0 in the same directory (``restarted``). Refused when the run's
+        config.yaml was edited (except ``total_steps``: a longer budget extends the run, as ``total_steps`` does)."""
         run_dir = Path(run_dir)
         candidates = training_checkpoints(run_dir)
         if not candidates:
-            raise CheckpointError(
-                f"{run_dir}: no training checkpoint to resume from (checkpoints/train-*). Train with "
-                "--checkpoint-every N (or set checkpoint_every) to make runs resumable.")
+            return cls._restart(run_dir, total_steps, progress)
         errors = []
         for path in reversed(candidates):  # newest first; a damaged one falls back to the previous
             try:
@@ -360,8 +397,10 @@ class Trainer:
                 errors.append(str(exc))
         else:
             raise CheckpointError(f"{run_dir}: no readable training checkpoint: {'; '.join(errors)}")
-        if total_steps is not None:
-            config = dataclasses.replace(config, total_steps=total_steps)
+        edited_budget = check_config_file(run_dir, config)
+        budget = total_steps if total_steps is not None else edited_budget
+        if budget is not None:
+            config = dataclasses.replace(config, total_steps=budget)
             config.check()
         trainer = cls(config, run_dir=None, progress=progress)
         if trainer.spec != spec:
@@ -372,9 +411,34 @@ class Trainer:
         run = trainer.runs[0]
         run.best_eval, trainer.wall_time = t["best_eval"], t["wall_time"]
         run.last_eval = tuple(t["last_eval"]) if t["last_eval"] else None
+        if "eval_seeds" in t:  # written since evaluations draw fresh seeds; older checkpoints restart the stream
+            run.evaluator.periodic.set_state(t["eval_seeds"])
         trainer.run_dirs = [run_dir]
         trainer.open_run_dirs(resume_rows=(t["metrics_rows"], t["eval_rows"], trainer.step))
         trainer.resumed_from = path
+        return trainer
+
+    @classmethod
+    def _restart(cls, run_dir: Path, total_steps: int | None, progress: bool) -> Trainer:
+        """``resume`` of a run with no training checkpoint: the same run again from step 0, in its directory."""
+        config = read_run_config(run_dir)
+        done = finished_steps(run_dir)
+        if done is not None:
+            raise CheckpointError(f"{run_dir}: finished at step {done} and has no training checkpoint to continue "
+                                  "from (train with --checkpoint-every N to make a run extendable).")
+        for name in ("interrupted", "last-good", "best"):  # a saved state says which settings it trained with
+            if (run_dir / "checkpoints" / name / checkpoint.META_FILE).is_file():
+                _, trained, _ = checkpoint.read_meta(run_dir / "checkpoints" / name)
+                check_config_file(run_dir, trained)
+                break
+        if total_steps is not None:
+            config = dataclasses.replace(config, total_steps=total_steps)
+            config.check()
+        trainer = cls(config, run_dir=None, progress=progress)  # validates the env before anything is removed
+        clear_outputs(run_dir)
+        trainer.run_dirs = [run_dir]
+        trainer.open_run_dirs(restart=True)
+        trainer.restarted = True
         return trainer
 
     # -- final outputs ------------------------------------------------------------------------------------------------
@@ -389,10 +453,15 @@ class Trainer:
 
     def _finish_seed(self, i: int, video: bool | None) -> dict:
         run, s, cfg = self.runs[i], self.loop.states[i], self.runs[i].config
-        if run.last_eval is not None and run.last_eval[0] == s.step:
-            result = run.last_eval[1]
-        else:
-            result = self._evaluate_into(i, s.step)
+        result = run.evaluator.evaluate(self.loop.agent_state(i))  # the final seeds: no periodic evaluation saw them
+        run.final_eval = (s.step, result)
+        if run.last_eval is None or run.last_eval[0] != s.step:  # the curve ends at the final step (never "best")
+            run.eval_history.append(run.final_eval)
+            if run.writer is not None:
+                run.writer.evaluation(s.step, result)
+        unchosen = run.best_eval is None  # no periodic evaluation: nothing was chosen, best is the final policy
+        if unchosen:
+            run.best_eval = result["mean"]
         learn_sps = s.learn_steps / s.learn_time if s.learn_time > 0 else None
         summary = {
             "algo": cfg.algo, "env": cfg.env, "seed": cfg.seed, "steps": s.step,
@@ -407,6 +476,8 @@ class Trainer:
             return summary
         writer = run.writer
         self._save_policy(i, "final", {"eval": _brief(result)})
+        if unchosen:
+            self._save_policy(i, "best", {"eval": _brief(result)})
         writer.write_json("eval.json", {"step": s.step, "checkpoint": "final", **result})
         if s.episode > 0:  # a run shorter than one episode has no metrics row to draw
             writer.plot(f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})")
@@ -456,6 +527,51 @@ class Trainer:
         for env in self.envs:
             env.close()
         self.envs = []
+
+
+class _Interrupts:
+    """While training, Ctrl-C (SIGINT) and SIGTERM (``kill``, a scheduler's stop) stop the run at the end of the
+    current step (the next ``on_step``: the loop's state is whole there; raised in the middle of a jitted step, whose
+    input buffers are donated, the state could not be saved), where the Trainer raises KeyboardInterrupt
+    (Terminated for SIGTERM) and saves ``checkpoints/interrupted``. A second Ctrl-C stops at once, unsaved. Only the
+    main thread may set signal handlers; elsewhere nothing changes."""
+
+    def __init__(self):
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: at once
+        if self.signal is None:
+            self.signal = signum
+            name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+            print(f"\n{name}: stopping at the end of this step to save the state"
+                  + (" (Ctrl-C again stops at once, unsaved)" if signum == signal.SIGINT else ""), flush=True)
+
+    def check(self) -> None:
+        """Raise the stop a signal asked for (called where the loop's state is whole)."""
+        if self.signal is not None:
+            raise Terminated() if self.signal == signal.SIGTERM else KeyboardInterrupt()
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+
+
+def _no_time_limit(config: RunConfig) -> str:
+    message = (f"{config.env} has no time limit (max_episode_steps): an evaluation episode stops after "
+               f"eval_max_steps={config.eval_max_steps} steps")
+    if config.checkpoint_every:
+        message += (", and training checkpoints are taken only at episode ends, so an env that never ends writes "
+                    "none (the final and an interrupted checkpoint are still saved)")
+    return message + ". Give it one with env_kwargs.max_episode_steps=N."
 
 
 def _brief(result: dict) -> dict:
