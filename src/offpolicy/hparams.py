@@ -113,6 +113,9 @@ class DQNConfig:
     """Double DQN (van Hasselt et al. 2016): the online network picks the next action, the target network values it."""
     dueling: bool = False
     """Dueling network (Wang et al. 2016): value and advantage streams after the shared layers, Q = V + A - mean A."""
+    n_step: int = 1
+    """n-step returns (Rainbow, Hessel et al. 2018): learn from r_t + ... + gamma^(n-1) r_{t+n-1} + gamma^n Q'(s_{t+n}),
+    the window cut at an episode end (a truncation still bootstraps from its own final observation). 1: one-step."""
     epsilon_start: float = 1.0
     """epsilon-greedy: exploration rate at the first policy step."""
     epsilon_end: float = 0.05
@@ -131,6 +134,8 @@ class DQNConfig:
         require(0 <= self.epsilon_end <= self.epsilon_start <= 1, "agent.epsilon_start", self.epsilon_start,
                  f"need 0 <= epsilon_end ({self.epsilon_end}) <= epsilon_start <= 1")
         require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
+        require(1 <= self.n_step <= min(self.buffer_size, 1000), "agent.n_step", self.n_step,
+                f"must be in 1..{min(self.buffer_size, 1000)} (and at most agent.buffer_size)")
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,18 @@ def test_acting_noise_per_update_or_per_step(resample):
             fresh = np.argmax(net.apply(state.params, obs, dqn.resample(cfg, SPEC, jax.random.key(k))), -1)
             np.testing.assert_array_equal(actions, fresh)
             assert not np.array_equal(actions, with_state_noise)
+
+
+def test_n_step_target_bootstraps_with_each_samples_own_discount():
+    # the n-step batch's discount (gamma^k of each window) replaces gamma; the reward is already the k-step return
+    cfg = DQNConfig(gamma=0.9, n_step=3)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    state = state.replace(params=with_constant_q(state.params, [2.0, 0.5, -1.0]),
+                          target_params=with_constant_q(state.target_params, [1.0, 10.0, 3.0]))
+    b = batch(action=[0, 1, 2], terminated=[False, True, False], truncated=[False, False, True])
+    b = b.replace(reward=jnp.array([3.0, 1.0, 2.0]), discount=jnp.array([0.729, 0.81, 0.81]))
+    _, metrics = jitted_update(cfg)(state, b, jax.random.key(1))
+    # y = r + discount * (1 - terminated) * 10 = [10.29, 1, 10.1]; q(s, a) = [2, 0.5, -1]
+    # td errors [-8.29, -0.5, -11.1]; huber -> [7.79, 0.125, 10.6]
+    assert float(metrics["loss"]) == pytest.approx((7.79 + 0.125 + 10.6) / 3, rel=1e-5)
+    assert dqn.make(cfg, SPEC).sample is not None and dqn.make(DQNConfig(), SPEC).sample is None

@@ -74,3 +74,58 @@ def test_add_and_sample_jit_with_donation():
         buf = add(buf, batch_of([v]))
     batch = jax.jit(rb.sample, static_argnums=2)(buf, jax.random.key(1), 64)
     assert set(np.asarray(batch.reward).astype(int).tolist()) <= set(range(2, 10))
+
+
+def trajectory(capacity, rewards, terminated=(), truncated=()):
+    """A buffer written with one transition per reward (id v: obs v, next_obs v + 0.5), in order, as a loop writes
+    them; ``terminated`` / ``truncated`` list the ids whose step ended an episode."""
+    ids = np.arange(len(rewards), dtype=np.float32)
+    b = batch_of(ids, terminated=np.isin(ids, terminated), truncated=np.isin(ids, truncated))
+    buf = rb.init(capacity, example())
+    return rb.add(buf, b.replace(reward=jnp.asarray(rewards, jnp.float32)))
+
+
+def n_step_at(buf, positions, n=3, gamma=0.5):
+    out = rb.n_step_batch(buf, jnp.asarray(positions, jnp.int32), n, gamma)
+    return {k: np.asarray(getattr(out, k)) for k in ("reward", "terminated", "truncated", "discount")} | {
+        "start": np.asarray(out.obs[:, 0]), "bootstrap": np.asarray(out.next_obs[:, 0])}
+
+
+def test_n_step_returns_on_a_hand_made_trajectory():
+    # ids 0..7, rewards 1, 2, 4, 8, ...; id 3 terminates an episode, id 5 is truncated (a time limit)
+    buf = trajectory(16, [1, 2, 4, 8, 16, 32, 64, 128], terminated=[3], truncated=[5])
+    got = n_step_at(buf, [0, 1, 2, 3, 4, 5, 6, 7])
+    # full window: 1 + .5*2 + .25*4 = 3, bootstrap from s_3 (next_obs of id 2 = 2.5) with gamma^3
+    # id 1: 2 + .5*4 + .25*8 = 6, the window's last step (id 3) terminates: no bootstrap
+    # id 2: 4 + .5*8 = 8, cut at the termination of id 3 (never reaching into the next episode)
+    # id 3: 8, the terminal step itself; id 4: 16 + .5*32 = 32, cut at the truncation of id 5, which still
+    # bootstraps from id 5's own next_obs (the truncated episode's final observation), gamma^2
+    # id 5: 32, truncated, gamma^1; id 6: 64 + .5*128 = 128, cut by the newest stored transition (id 7); id 7: 128
+    np.testing.assert_allclose(got["reward"], [3, 6, 8, 8, 32, 32, 128, 128])
+    np.testing.assert_allclose(got["discount"], [0.125, 0.125, 0.25, 0.5, 0.25, 0.5, 0.25, 0.5])
+    np.testing.assert_array_equal(got["bootstrap"], [2.5, 3.5, 3.5, 3.5, 5.5, 5.5, 7.5, 7.5])
+    np.testing.assert_array_equal(got["terminated"], [False, True, True, True, False, False, False, False])
+    np.testing.assert_array_equal(got["truncated"], [False, False, False, False, True, True, False, False])
+    np.testing.assert_array_equal(got["start"], np.arange(8))
+
+
+def test_n_step_window_crosses_the_ring_buffers_end():
+    # capacity 5, ids 0..6 written: positions hold ids [5, 6, 2, 3, 4]; the oldest is id 2 (position 2)
+    buf = trajectory(5, [1, 2, 4, 8, 16, 32, 64])
+    got = n_step_at(buf, [3, 4, 0, 1])
+    # id 3 (position 3): ids 3, 4, 5 = 8 + .5*16 + .25*32 = 24, over positions 3, 4, 0; id 4: 16 + 16 + 16 = 48
+    # id 5 (position 0): 32 + .5*64, then the newest (id 6) ends the known steps; id 6: 64 alone
+    np.testing.assert_allclose(got["reward"], [24, 48, 64, 64])
+    np.testing.assert_allclose(got["discount"], [0.125, 0.125, 0.25, 0.5])
+    np.testing.assert_array_equal(got["bootstrap"], [5.5, 6.5, 6.5, 6.5])
+    np.testing.assert_array_equal(got["start"], [3, 4, 5, 6])
+
+
+def test_one_step_n_step_batch_is_the_plain_transition():
+    buf = trajectory(8, [1, 2, 4, 8], terminated=[1])
+    got = n_step_at(buf, [0, 1, 2, 3], n=1, gamma=0.9)
+    np.testing.assert_allclose(got["reward"], [1, 2, 4, 8])
+    np.testing.assert_allclose(got["discount"], [0.9] * 4, rtol=1e-6)
+    np.testing.assert_array_equal(got["bootstrap"], [0.5, 1.5, 2.5, 3.5])
+    sampled = rb.sample_n_step(buf, jax.random.key(0), 64, 3, 0.5)
+    assert set(np.asarray(sampled.obs[:, 0]).tolist()) <= {0, 1, 2, 3}

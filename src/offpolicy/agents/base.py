@@ -27,6 +27,8 @@ class Agent(NamedTuple):
     act(state, obs[B, ...], key, explore) -> (action[B, ...], state)    ``explore`` is static (Python bool)
     reset(state, episode_start[B]) -> state                               per-episode state (e.g. OU noise)
     update(state, batch, key) -> (state, metrics: dict of scalars)
+    sample(buffer, key, batch_size) -> batch                              the learner's minibatch; None: uniform
+                                                                          one-step transitions (buffer.sample)
     """
 
     algo: str
@@ -37,6 +39,7 @@ class Agent(NamedTuple):
     reset: Callable[[Any, jax.Array], Any]
     update: Callable[[Any, Any, jax.Array], tuple[Any, dict[str, jax.Array]]]
     metric_names: tuple[str, ...]
+    sample: Callable[..., Any] | None = None
 
 
 class PolicyNetwork(NamedTuple):

@@ -4,6 +4,8 @@ The update, in the order the tutorial's ``update_model`` runs it (equations in d
 
     y         = r + gamma * (1 - terminated) * max_a Q'(s', a; eps')     TD target from the target net and its noise;
                                                                            truncation is NOT terminal
+                (n_step > 1: r is the n-step return sum_{j<k} gamma^j r_{t+j}, s' = s_{t+k} and gamma^k replaces
+                 gamma, the window k <= n cut at an episode end; buffer.n_step_batch)
                 (double: Q'(s', argmax_a Q(s', a; eps); eps') instead of the max: the online net picks, the target
                  net evaluates; van Hasselt et al. 2016)
     L         = mean huber(Q(s, a; eps) - y)                             on the taken action a only (smooth L1)
@@ -29,6 +31,7 @@ import jax.numpy as jnp
 import optax
 
 from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
+from offpolicy import buffer as rb
 from offpolicy.buffer import Transition
 from offpolicy.hparams import DQNConfig
 from offpolicy.networks import QNetwork, q_layers, sample_q_noise
@@ -128,7 +131,8 @@ def update(cfg: DQNConfig, spec: EnvSpec, state: DQNState, batch: Transition, ke
     else:
         next_value = jnp.max(next_q, axis=-1)
     not_terminal = 1.0 - batch.terminated.astype(jnp.float32)
-    td_target = jax.lax.stop_gradient(batch.reward + cfg.gamma * not_terminal * next_value)  # [B]
+    discount = cfg.gamma if batch.discount is None else batch.discount  # n-step: gamma^k of each sample's window
+    td_target = jax.lax.stop_gradient(batch.reward + discount * not_terminal * next_value)  # [B]
 
     # Loss on the taken action's Q, with the online noise (the actions of noise_resample="update" were chosen with it).
 
@@ -222,4 +226,5 @@ def make(cfg: DQNConfig, spec: EnvSpec) -> Agent:
         reset=reset,
         update=functools.partial(update, cfg, spec),
         metric_names=("loss", "q_mean", *extra),
+        sample=functools.partial(rb.sample_n_step, n=cfg.n_step, gamma=cfg.gamma) if cfg.n_step > 1 else None,
     )

@@ -154,7 +154,7 @@ def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transi
 
     def do_update(learner):
         agent_state, sums, count, bad, first_bad = learner
-        batch = rb.sample(buffer, sample_key, batch_size)
+        batch = (agent.sample or rb.sample)(buffer, sample_key, batch_size)
         new_state, metrics = agent.update(agent_state, batch, update_key)
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((new_state, metrics))
                                     if jnp.issubdtype(x.dtype, jnp.floating)]))
