@@ -143,7 +143,8 @@ class OffPolicyModel:
 
         if self._live is None:
             cfg = self.config
-            self._live = LivePlot(self._trainer.agent.metric_names, title=f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})")
+            self._live = LivePlot(self._trainer.agent.metric_names, title=f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})",
+                                  learning_starts=cfg.learning_starts)
         return self._live
 
     def show_video(self, path: str | Path | None = None, width: int | None = None):

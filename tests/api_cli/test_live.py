@@ -119,9 +119,9 @@ def test_in_notebook_needs_an_ipython_kernel(monkeypatch):
     assert not in_notebook()
 
 
-def test_render_draws_the_score_and_one_panel_per_loss_as_png():
+def test_render_draws_the_score_and_one_panel_per_metric_as_png():
     plot = LivePlot(("actor_loss", "critic_loss", "q_mean"), title="DDPG Pendulum-v1 (seed 0)", enabled=True,
-                    sink=lambda png: None)
+                    sink=lambda png: None, learning_starts=300)
     plot.begin(2000)
     plot.on_episode({**row(200), "actor_loss": None, "critic_loss": None})  # warm-up: no losses yet
     for step in range(400, 2001, 200):
@@ -129,17 +129,18 @@ def test_render_draws_the_score_and_one_panel_per_loss_as_png():
     plot.on_eval(2000, {"mean": -150.0, "std": 10.0})
     png = plot.render()
     assert png.startswith(PNG_SIGNATURE)
-    assert len(plot._fig.axes) == 3  # score, actor_loss, critic_loss (q_mean is no loss)
-    assert plot._fig.axes[1].get_title() == "actor_loss"
+    assert [ax.get_title() for ax in plot._fig.axes[1:]] == ["actor_loss", "critic_loss", "q_mean"]
+    assert any(list(line.get_xdata()) == [300, 300] for line in plot._fig.axes[0].lines)  # learning starts
     assert "step 2,000 / 2,000 (100%)" in plot.status_line() and "eval -150.0" in plot.status_line()
 
 
-def test_sac_gets_a_panel_for_each_loss_and_for_alpha():
+def test_sac_gets_a_panel_for_every_metric_it_logs():
     from offpolicy.agents import EnvSpec, make_agent
     from offpolicy.hparams import SACConfig
 
     names = make_agent("sac", SACConfig(), EnvSpec(obs_shape=(3,), action_dim=1)).metric_names
-    assert LivePlot(names).losses == ("actor_loss", "critic_loss", "alpha_loss", "alpha")
+    assert {"actor_loss", "critic_loss", "alpha_loss", "alpha", "q_mean"} <= set(names)
+    assert LivePlot(names).losses == names
 
 
 def test_later_calls_continue_the_curves_with_a_new_figure(monkeypatch):
@@ -239,5 +240,5 @@ def test_live_plot_columns_match_the_csv_names():
     plot.on_episode({"step": 10, "episode_return": 10.0, "loss": None, "steps_per_s": None})
     plot.on_episode({"step": 30, "episode_return": 20.0, "loss": 0.25, "steps_per_s": 800.0})
     metrics, evals = plot.columns()
-    assert list(metrics) == ["step", "episode_return", "loss"] and evals == {}
+    assert list(metrics) == ["step", "episode_return", "loss", "q_mean", "sigma_mean"] and evals == {}
     np.testing.assert_array_equal(metrics["loss"], [np.nan, 0.25])

@@ -26,9 +26,23 @@ COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:b
 # One run
 
 
+BASE_COLUMNS = ("step", "episode", "episode_return", "episode_length", "steps_per_s", "time_s")
+"""metrics.csv's columns that are not an agent's metric."""
+METRIC_LABELS = {"q_mean": "mean Q(s, a) over the batch (return units)", "sigma_mean": "mean σ of the noisy layers",
+                 "epsilon": "ε (random-action rate)", "alpha": "α (entropy coefficient)",
+                 "entropy": "policy entropy (nats)"}
+
+
 def panel_metrics(names) -> list[str]:
-    """The logged metrics drawn in a panel of their own beside the score: every loss, and SAC's temperature alpha."""
-    return [k for k in names if k.endswith("loss") or k == "alpha"]
+    """The logged metrics drawn in a panel of their own beside the score: every metric the agent logs."""
+    return [k for k in names if k not in BASE_COLUMNS]
+
+
+def panel_grid(n_metrics: int) -> tuple[int, int]:
+    """(rows, columns) of the score panel plus ``n_metrics`` metric panels: at most 4 per row."""
+    n = 1 + n_metrics
+    cols = min(n, 4)
+    return -(-n // cols), cols
 
 
 def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
@@ -39,14 +53,22 @@ def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def draw_learning_curve(fig: Figure, metrics: dict[str, np.ndarray], evals: dict[str, np.ndarray],
-                        title: str | None = None) -> None:
+                        title: str | None = None, learning_starts: int | None = None) -> None:
     """Draw the tutorial's panels into ``fig``: score per episode (with its 10-episode mean and the noise-free
-    evaluations), then each loss the algorithm logs (actor and critic for DDPG) and SAC's alpha, against environment steps.
-    ``metrics``/``evals`` are columns as in metrics.csv / evaluations.csv (step, episode_return, *_loss; step,
+    evaluations), then every metric the algorithm logs (losses, mean Q, NoisyNet σ, ε, SAC's α ...), against
+    environment steps, at most 4 panels a row; a dotted line marks ``learning_starts`` (the first update) when given.
+    ``metrics``/``evals`` are columns as in metrics.csv / evaluations.csv (step, episode_return, metrics; step,
     eval_return_mean, eval_return_std). Shared by the run's PNG and the live notebook plot."""
     losses = panel_metrics(metrics)
-    axes = fig.subplots(1, 1 + len(losses), squeeze=False)[0]
+    rows, cols = panel_grid(len(losses))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[1 + len(losses):]:
+        ax.set_visible(False)
     step = metrics["step"]
+    mark = learning_starts is not None and len(step) and learning_starts <= step[-1]
+    for i, ax in enumerate(axes[: 1 + len(losses)]):
+        if mark:
+            ax.axvline(learning_starts, color="gray", ls=":", lw=1, label="learning starts" if i == 0 else None)
     score = metrics["episode_return"]
     ax = axes[0]
     ax.plot(step, score, color="tab:blue", alpha=0.35, lw=1, label="episode return")
@@ -57,6 +79,7 @@ def draw_learning_curve(fig: Figure, metrics: dict[str, np.ndarray], evals: dict
     last = np.nanmean(score[-10:])
     ax.set_title(f"step {int(step[-1])}: score {last:.1f} (last 10 episodes)")
     ax.set_xlabel("environment step")
+    ax.set_ylabel("episode return (sum of rewards)")
     ax.legend(loc="lower right", fontsize=8)
     for ax, name in zip(axes[1:], losses):
         y = metrics[name]
@@ -64,6 +87,7 @@ def draw_learning_curve(fig: Figure, metrics: dict[str, np.ndarray], evals: dict
         ax.plot(step[ok], y[ok], color="tab:orange", lw=1.2)
         ax.set_title(name)
         ax.set_xlabel("environment step")
+        ax.set_ylabel(METRIC_LABELS.get(name, name.replace("_", " ") + " (mean over the episode's updates)"))
     if title:
         fig.suptitle(title)
 
@@ -84,12 +108,24 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, title: str | No
         if missing:
             raise CheckpointError(f"{run_dir / name}: no column {', '.join(map(repr, missing))} (it has "
                                   f"{', '.join(map(repr, table))}); not a file written by `offpolicy train`.")
-    losses = panel_metrics(metrics)
-    fig = Figure(figsize=(6 * (1 + len(losses)), 4.5), layout="constrained")
-    draw_learning_curve(fig, metrics, evals, title)
+    rows, cols = panel_grid(len(panel_metrics(metrics)))
+    fig = Figure(figsize=(6 * cols, 4.5 * rows), layout="constrained")
+    draw_learning_curve(fig, metrics, evals, title, _learning_starts(run_dir))
     out = Path(out) if out else run_dir / "learning_curve.png"
     fig.savefig(out, dpi=100)
     return out
+
+
+def _learning_starts(run_dir: Path) -> int | None:
+    """The run's learning_starts from its config.yaml (None when it cannot be read: the mark is left out)."""
+    from offpolicy.config import read_yaml_mapping
+    from offpolicy.errors import ConfigError
+
+    try:
+        value = read_yaml_mapping(run_dir / "config.yaml").get("learning_starts")
+    except ConfigError:
+        return None
+    return value if isinstance(value, int) else None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -119,17 +155,35 @@ def write_aggregate(run_dir: Path, seeds: list[int], steps: list[int], table: np
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4))  # not pyplot: no global backend or figure state (same PNG bytes as pyplot's Agg)
-    ax = fig.subplots()
-    for i in range(len(seeds)):
-        ax.plot(steps, table[i], lw=0.7, alpha=0.35, color="gray", label="single seeds" if i == 0 else None)
-    ax.plot(steps, mean, lw=2, color="C0", label=f"mean of {len(seeds)} seeds")
-    if not np.isnan(low).all():
-        ax.fill_between(steps, low, high, alpha=0.25, color="C0", label="95% bootstrap CI")
-    ax.set(xlabel="env steps (per seed)", ylabel="evaluation return (noise-free)", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    draw_aggregate(fig, seeds, steps, table, mean, low, high, title)
     fig.tight_layout()
     fig.savefig(run_dir / "aggregate.png", dpi=120)
+
+
+MIN_SEEDS_FOR_BAND = 5
+"""Below this many seeds the aggregate figure draws each seed instead of a bootstrap band: a percentile bootstrap
+over 3 seeds spans little more than their min-max."""
+
+
+def draw_aggregate(fig: Figure, seeds: list[int], steps: list[int], table: np.ndarray, mean: np.ndarray,
+                   low: np.ndarray, high: np.ndarray, title: str) -> None:
+    """The aggregate curve into ``fig``: the mean over seeds, with its 95% bootstrap band from MIN_SEEDS_FOR_BAND
+    seeds on (each seed a thin gray line), or with each seed drawn in its own colour below that."""
+    ax = fig.subplots()
+    few = len(seeds) < MIN_SEEDS_FOR_BAND
+    for i, seed in enumerate(seeds):
+        if few:
+            ax.plot(steps, table[i], lw=1, alpha=0.8, color=COLORS[(i + 1) % len(COLORS)], marker=".",
+                    label=f"seed {seed}")
+        else:
+            ax.plot(steps, table[i], lw=0.7, alpha=0.35, color="gray", label="single seeds" if i == 0 else None)
+    ax.plot(steps, mean, lw=2, color="C0", label=f"mean of {len(seeds)} seeds"
+            + (f" (too few for an interval: fewer than {MIN_SEEDS_FOR_BAND})" if few else ""))
+    if not few and not np.isnan(low).all():
+        ax.fill_between(steps, low, high, alpha=0.25, color="C0", label="95% bootstrap CI of the mean")
+    ax.set(xlabel="env steps (per seed)", ylabel="evaluation return (noise-free)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -192,6 +246,7 @@ def plot_finals(analyses: list[Analysis], out: Path, title: str | None = None) -
         ax.set_yticks(range(len(rows)), [a.group.label for _, a in rows], fontsize=8)
         ax.invert_yaxis()
         ax.set_title(f"{env}: final evaluation return per seed (bar: IQM, line: 95% CI)", fontsize=9)
+        ax.set_xlabel("final evaluation return (mean over its episodes)")
         ax.grid(axis="x", alpha=0.3)
     if title:
         fig.suptitle(title)

@@ -82,11 +82,12 @@ class LivePlot:
                  min_interval: float = 2.0, max_overhead: float = 0.03, max_interval: float = 15.0,
                  enabled: bool | None = None,
                  sink: Callable[[bytes], Any] | None = None, clock: Callable[[], float] = time.perf_counter,
-                 dpi: int = 72):
+                 dpi: int = 72, learning_starts: int | None = None):
         if not 0 <= min_interval <= max_interval or not 0 < max_overhead <= 1:
             raise ValueError("need 0 <= min_interval <= max_interval and 0 < max_overhead <= 1")
         self.metric_names = tuple(metric_names)
         self.losses = tuple(panel_metrics(self.metric_names))
+        self.learning_starts = learning_starts
         self.title = title
         self.min_interval = min_interval
         self.max_overhead = max_overhead
@@ -161,16 +162,18 @@ class LivePlot:
         """The current figure as PNG bytes."""
         from matplotlib.figure import Figure
 
-        from offpolicy.analysis.figures import draw_learning_curve
+        from offpolicy.analysis.figures import draw_learning_curve, panel_grid
 
+        rows, cols = panel_grid(len(self.losses))
         if self._fig is None:  # fixed margins: a layout engine would double the cost of every redraw
-            self._fig = Figure(figsize=(4.8 * (1 + len(self.losses)), 3.6))
+            self._fig = Figure(figsize=(4.8 * cols, 3.6 * rows))
         fig = self._fig
         fig.clear()
         metrics, evals = self.columns()
         title = f"{self.title} — {self.status_line()}" if self.title else self.status_line()
-        draw_learning_curve(fig, metrics, evals, title)
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.80, wspace=0.3)
+        draw_learning_curve(fig, metrics, evals, title, self.learning_starts)
+        top = 1 - 0.2 / rows
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15 / rows, top=top, wspace=0.35, hspace=0.45)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=self.dpi)
         return buf.getvalue()

@@ -168,7 +168,10 @@ def provenance_lines(sources: list[Path], runs: list[RunResult]) -> list[str]:
 
 
 def _unit(session: dict) -> str:
-    return "processes (batches of trials)" if session.get("batch_seeds") else "trials"
+    one = session.get("workers") == 1
+    if session.get("batch_seeds"):
+        return "process (a batch of trials)" if one else "processes (batches of trials)"
+    return "trial" if one else "trials"
 
 
 def _batched(session: dict) -> str:
