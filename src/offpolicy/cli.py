@@ -1,4 +1,4 @@
-"""Command line: ``offpolicy train | eval | export | plot | presets``. Errors a user can fix print one line, exit status 2."""
+"""Command line: ``offpolicy train | eval | export | plot | presets | keys``. Errors a user can fix print one line, exit status 2."""
 
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ def train(
             training in one jitted loop: Pendulum-v1, CartPole-v1, Acrobot-v1, MountainCar(Continuous)).
         total_steps: Environment steps; overrides the preset's.
         set: Config overrides as key=value (full key like agent.noise.sigma, or a unique suffix like sigma); several
-            after one --set, or --set repeated: every one applies, and a key given twice is refused.
+            after one --set, or --set repeated: every one applies, and a key given twice is refused. See `offpolicy keys
+            PRESET` for every key (type, default, meaning).
         out: Parent folder for a new run directory (named <preset or algo-env>_s<seed>_<time>).
         run_dir: Exact run directory to create instead (must not exist or be empty).
         checkpoint_every: Write a full training checkpoint at the first episode end after every N steps.
@@ -147,8 +148,9 @@ def _train_and_report(trainer, steps: int, video: bool) -> None:
     ev, sps = summary["final_eval"], summary["learning_phase_steps_per_s"]
     print(f"final eval over {ev['episodes']} episodes: {ev['mean']:.1f} ± {ev['std']:.1f}"
           + (f"; learning phase {sps:.0f} steps/s" if sps else "") + f"; wall time {summary['wall_time_s']:.1f} s")
-    print(f"outputs in {path}/ (config.yaml, metrics.csv, evaluations.csv, eval.json, learning_curve.png, "
-          f"checkpoints/, tb/{', video.mp4' if (path / 'video.mp4').exists() else ''})")
+    names = ("config.yaml", "metrics.csv", "evaluations.csv", "eval.json", "learning_curve.png", "checkpoints/", "tb/",
+             "video.mp4")
+    print(f"outputs in {path}/ ({', '.join(n for n in names if (path / n.rstrip('/')).exists())})")
 
 
 def eval(  # noqa: A001 - the subcommand is `eval`
@@ -258,6 +260,28 @@ def presets() -> None:
         print(f"{name:28s} {data.get('algo', '?'):6s} {data.get('env', '?'):16s} {data.get('total_steps', '?')} steps")
 
 
+def keys(
+    preset: Annotated[str | None, tyro.conf.Positional, tyro.conf.arg(metavar="[PRESET]")] = None,
+    /,
+    algo: str | None = None,
+) -> None:
+    """List every config key with its type, default and meaning (all algorithms: docs/config.md).
+
+    Examples: ``offpolicy keys ddpg-pendulum`` (the preset's values); ``offpolicy keys --algo dqn`` (DQN's defaults).
+
+    Args:
+        preset: Built-in preset name (see ``offpolicy presets``) or path to a YAML config: show its values.
+        algo: A registered algorithm whose agent keys to list (default: the preset's, else the default algorithm);
+            with a preset, replaces the preset's algorithm.
+    """
+    import shutil
+
+    from offpolicy.config_docs import render_text
+
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print(render_text(preset, algo, width), end="")
+
+
 _default_showwarning = warnings.showwarning
 
 
@@ -270,15 +294,22 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["--version"]:  # before tyro and before any subcommand's imports
+        from offpolicy._version import __version__
+
+        print(f"offpolicy {__version__}")
+        return 0
     from offpolicy import registry
     from offpolicy.sweep.commands import compare, report, sweep
 
-    commands = {"train": train, "eval": eval, "export": export, "plot": plot, "presets": presets, "sweep": sweep, "report": report,
-                "compare": compare}
+    commands = {"train": train, "eval": eval, "export": export, "plot": plot, "presets": presets, "keys": keys, "sweep": sweep,
+                "report": report, "compare": compare}
     shown, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="offpolicy",
-                                             description=f"Off-policy deep RL in JAX: {', '.join(n.upper() for n in registry.names())}.")
+                                             description=f"Off-policy deep RL in JAX: {', '.join(n.upper() for n in registry.names())}. "
+                                                         "`offpolicy --version` prints the version.")
     except OffpolicyError as exc:
         print(f"offpolicy: error: {exc}", file=sys.stderr)
         return 2

@@ -8,8 +8,11 @@ values). :func:`parse_seeds` is the one seeds grammar of ``offpolicy train --see
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import functools
+import inspect
 import re
 import types
 import typing
@@ -42,7 +45,7 @@ _MODULE_ENV_HELP = ("a 'module:' env id imports module {module!r}, and a config 
                     "or `import {module}` in Python) and name the env as {env!r}")
 
 # --------------------------------------------------------------------------------------------------------------------
-# The run's dataclass. Each field has a one-line docstring (shown by ``offpolicy train --help`` and in docs/config.md).
+# The run's dataclass. Each field has a one-line docstring (shown by ``offpolicy keys`` and in docs/config.md).
 # Agent configs (offpolicy.hparams) are frozen and hashable: they are static arguments of the jitted functions.
 
 
@@ -63,8 +66,9 @@ class RunConfig:
     """Master seed: network init, warm-up actions, noise, per-episode env seeds all derive from it."""
     total_steps: int = 50_000
     """Environment steps to train for."""
-    warmup_steps: int = 10_000
-    """Steps of uniformly random actions at the start (the learner is not used)."""
+    warmup_steps: int | None = None
+    """Steps of uniformly random actions at the start (the learner is not used). Unset (null): the same as
+    learning_starts, so changing learning_starts moves both, like SB3's learning_starts."""
     learning_starts: int = 10_000
     """Updates begin once this many transitions are stored (one update per env step after that)."""
     truncation_as_terminal: bool = False
@@ -93,6 +97,10 @@ class RunConfig:
     agent: Any = field(default_factory=registry.get(registry.DEFAULT).config_class)
     """Algorithm hyperparameters (the section's type depends on algo)."""
 
+    def __post_init__(self) -> None:
+        if self.warmup_steps is None:  # unset: follows learning_starts
+            object.__setattr__(self, "warmup_steps", self.learning_starts)
+
     def check(self) -> None:
         entry = registry.get(self.algo)
         require(isinstance(self.agent, entry.config_class), "agent", type(self.agent).__name__,
@@ -116,9 +124,64 @@ class RunConfig:
         self.agent.check()
 
 
-def _closest(name: str, options: list[str], noun: str = "keys") -> str:
+# Stable-Baselines3 / rl-zoo spellings -> ours: used for the hint of an unknown key only, never accepted in their place.
+# A tuple names our keys (only those valid for the algorithm in question are suggested); a str says why none fits.
+_SB3_NAMES: dict[str, tuple[str, ...] | str] = {
+    "learning_rate": ("agent.lr", "agent.actor_lr", "agent.critic_lr", "agent.alpha_lr"),
+    "n_timesteps": ("total_steps",),
+    "total_timesteps": ("total_steps",),
+    "eval_freq": ("eval_every",),
+    "n_eval_episodes": ("eval_episodes",),
+    "target_update_interval": ("agent.target_update",),
+    "net_arch": ("agent.hidden_sizes",),
+    "policy_kwargs": ("agent.hidden_sizes",),
+    "exploration_final_eps": ("agent.epsilon_end",),
+    "exploration_initial_eps": ("agent.epsilon_start",),
+    "exploration_fraction": ("agent.epsilon_decay_steps",),
+    "target_policy_noise": ("agent.target_noise",),
+    "noise_std": ("agent.noise.sigma",),
+    "noise_type": ("agent.noise.kind",),
+    "actor_learning_rate": ("agent.actor_lr",),
+    "critic_learning_rate": ("agent.critic_lr",),
+    "train_freq": "not supported yet: offpolicy makes one update per env step",
+    "gradient_steps": "not supported yet: offpolicy makes one update per env step",
+}
+
+
+def _sb3_hint(name: str, options: list[str], prefix: str = "") -> str | None:
+    """The hint for an SB3/rl-zoo name, or None: our keys for it among ``options`` (full keys, or field names under
+    ``prefix``), or why there is none."""
+    ours = _SB3_NAMES.get(name.rsplit(".", 1)[-1])
+    if isinstance(ours, str):
+        return f" {name!r} (SB3/rl-zoo): {ours}."
+    valid = [repr(key) for key in ours or () if key in options
+             or (key.startswith(prefix) and key[len(prefix):] in options)]
+    if not valid:
+        return None
+    keys = valid[0] if len(valid) == 1 else f"{', '.join(valid[:-1])} and {valid[-1]}"
+    return f" For {name!r} (as in SB3/rl-zoo) use {keys}."
+
+
+def _closest(name: str, options: list[str], noun: str = "keys", prefix: str = "") -> str:
+    hint = _sb3_hint(name, options, prefix)
+    if hint is not None:
+        return hint
     match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
     return f" Did you mean '{match[0]}'?" if match else f" Valid {noun}: {', '.join(sorted(options))}."
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's docstring (the string literal right under it in the class body), on one line, read from the
+    source of ``cls`` with ``ast`` (dataclasses keep no field docs at runtime). Fields without one are left out."""
+    tree = ast.parse(Path(inspect.getsourcefile(cls)).read_text(encoding="utf-8"))
+    body = next(node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == cls.__name__)
+    docs = {}
+    for stmt, after in zip(body, body[1:]):
+        if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[stmt.target.id] = " ".join(after.value.value.split())
+    return docs
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -198,7 +261,7 @@ def _from_mapping(cls: type, data: Any, prefix: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
-            raise ConfigError(f"unknown key '{prefix}{key}'.{_closest(str(key), names)}")
+            raise ConfigError(f"unknown key '{prefix}{key}'.{_closest(str(key), names, prefix=prefix)}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:

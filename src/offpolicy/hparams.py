@@ -1,6 +1,6 @@
 """Hyperparameters of each algorithm: frozen, hashable dataclasses (static arguments of the jitted functions).
 
-Each field has a one-line docstring (shown by ``offpolicy train --help`` and in docs/config.md). The registry
+Each field has a one-line docstring (shown by ``offpolicy keys`` and in docs/config.md). The registry
 (offpolicy.registry) names which class belongs to which algorithm; this module imports nothing from offpolicy but
 its errors, so the registry and the config parser can both use it.
 """

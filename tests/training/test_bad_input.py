@@ -231,3 +231,22 @@ def test_an_env_that_never_ends_is_capped_in_evaluation_warned_about_and_still_s
     assert [r["eval_length_mean"] for r in metric_rows(run / "evaluations.csv")] == ["60.0", "60.0"]
     assert (run / "checkpoints/final/agent.safetensors").is_file() and (run / "summary.json").is_file()
     assert not list((run / "checkpoints").glob("train-*"))  # none could be taken: the user was told
+
+
+def test_warmup_follows_learning_starts_unless_set_and_budgets_that_mean_nothing_are_named():
+    from offpolicy.run.trainer import budget_warnings
+
+    # the SB3-style override moves both phases; a warm-up the user (or preset) set stays as set
+    cfg = make_config("ddpg-pendulum", {"total_steps": 3000, "learning_starts": 1000})
+    assert (cfg.warmup_steps, cfg.learning_starts) == (1000, 1000)
+    assert make_config("ddpg-pendulum", {"learning_starts": 1000, "warmup_steps": 300}).warmup_steps == 300
+    assert make_config("sac-pendulum", {"learning_starts": 500}).warmup_steps == 100  # the preset sets its own
+    assert make_config("ddpg-pendulum").warmup_steps == 10_000  # the presets' numbers are unchanged
+    assert budget_warnings(make_config("ddpg-pendulum", {"total_steps": 20_000}), 200) == []
+    assert budget_warnings(cfg, 200) == [
+        "eval_every=5000 > total_steps=3000: no periodic evaluation comes; the only evaluation is the final one (the "
+        "learning curve's evaluations are one point)."]
+    random_only = budget_warnings(make_config("ddpg-pendulum", {"total_steps": 3000, "warmup_steps": 3000,
+                                                                "learning_starts": 4000, "eval_every": 1000}), None)
+    assert [m.split(":")[0] for m in random_only] == ["warmup_steps=3000 >= total_steps=3000",
+                                                       "learning_starts=4000 > total_steps=3000"]

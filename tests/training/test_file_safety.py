@@ -196,7 +196,8 @@ def test_a_run_shorter_than_one_episode_finishes_with_a_summary(tmp_path):
     config = make_config(None, {"algo": "ddpg", "env": "Pendulum-v1", "total_steps": 20, "warmup_steps": 100,
                                 "learning_starts": 128, "hidden_sizes": [8, 8], "eval_every": 0,
                                 "eval_episodes": 1, "video": False})
-    trainer = Trainer(config, run_dir=tmp_path / "run", progress=False)
+    with pytest.warns(UserWarning, match=r"total_steps=20 is less than Pendulum-v1's time limit \(200 steps\)"):
+        trainer = Trainer(config, run_dir=tmp_path / "run", progress=False)
     try:
         trainer.learn(20)
         summary = trainer.finish()

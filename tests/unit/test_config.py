@@ -273,3 +273,25 @@ def test_huge_deep_or_binary_yaml_files_are_refused_at_once(tmp_path):
     binary.write_bytes(b"algo: ddpg\n\xff\xfe\x00garbage")
     with pytest.raises(ConfigError, match=r"binary.yaml: not UTF-8 text \(byte 11\)"):
         make_config(str(binary))
+
+
+@pytest.mark.parametrize(
+    "preset,key,named,not_named",
+    [
+        ("ddpg-pendulum", "learning_rate", ["'agent.actor_lr'", "'agent.critic_lr'"], ["agent.lr'", "alpha_lr"]),
+        ("sac-pendulum", "learning_rate", ["'agent.actor_lr'", "'agent.critic_lr'", "'agent.alpha_lr'"], []),
+        ("noisy-dqn-cartpole", "learning_rate", ["'agent.lr'"], ["actor_lr"]),
+        ("ddpg-pendulum", "n_timesteps", ["'total_steps'"], []),
+        ("ddpg-pendulum", "eval_freq", ["'eval_every'"], []),
+        ("noisy-dqn-cartpole", "target_update_interval", ["'agent.target_update'"], []),
+        ("ddpg-pendulum", "train_freq", ["not supported yet"], []),
+        ("ddpg-pendulum", "exploration_final_eps", [], ["epsilon_end"]),  # a DQN key: never suggested for DDPG
+    ],
+)
+def test_sb3_names_get_our_key_as_a_hint_and_are_never_accepted(preset, key, named, not_named):
+    with pytest.raises(ConfigError) as info:
+        make_config(preset, {key: 1})
+    message = str(info.value)
+    assert f"unknown key {key!r}" in message
+    assert all(name in message for name in named) and not any(name in message for name in not_named), message
+    assert ("SB3/rl-zoo" in message) == bool(named), message  # the hint comes from the alias table, not by spelling

@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
 from offpolicy import buffer as rb
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
 from offpolicy.buffer import Transition
 from offpolicy.hparams import DQNConfig
 from offpolicy.networks import QNetwork, q_layers, sample_q_noise

@@ -161,6 +161,8 @@ class Trainer:
             self.runs.append(SeedRun(seed_config, evaluator))
         if self.runs[0].evaluator.time_limit is None:
             warnings.warn(_no_time_limit(config), stacklevel=2)
+        for message in budget_warnings(config, self.runs[0].evaluator.time_limit):
+            warnings.warn(message, stacklevel=2)
         space = env_action_space(self.runs[0].evaluator.env)
         self.action_bounds = None if self.spec.discrete else (space.low.tolist(), space.high.tolist())
         self.progress = progress
@@ -563,6 +565,28 @@ class _Interrupts:
     def __exit__(self, *exc) -> None:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+
+
+def budget_warnings(config: RunConfig, time_limit: int | None) -> list[str]:
+    """One line for each budget that does not mean what it seems to: a run that never acts on its own policy or
+    never updates, periodic evaluations that never come, a run shorter than one episode (``time_limit``: the env's
+    max_episode_steps, None when it has none)."""
+    total, out = config.total_steps, []
+    if config.warmup_steps >= total:
+        out.append(f"warmup_steps={config.warmup_steps} >= total_steps={total}: every action of this run is uniformly "
+                   "random, the agent never acts on its own policy; lower warmup_steps (unset, it follows "
+                   "learning_starts).")
+    if config.learning_starts > total:
+        out.append(f"learning_starts={config.learning_starts} > total_steps={total}: no update ever runs, the agent "
+                   "stays as initialised; lower learning_starts.")
+    if config.eval_every > total:
+        out.append(f"eval_every={config.eval_every} > total_steps={total}: no periodic evaluation comes; the only "
+                   "evaluation is the final one (the learning curve's evaluations are one point).")
+    if time_limit is not None and total < time_limit:
+        out.append(f"total_steps={total} is less than {config.env}'s time limit ({time_limit} steps): unless an "
+                   "episode ends earlier, metrics.csv gets no row and there is no learning curve (the final "
+                   "evaluation, checkpoints and summary.json are still written).")
+    return out
 
 
 def _no_time_limit(config: RunConfig) -> str:
