@@ -431,7 +431,8 @@ DQN_CELLS = [
     example = rb.Transition(obs=jnp.zeros(4), action=jnp.zeros((), jnp.int32), reward=jnp.zeros(()),
                             next_obs=jnp.zeros(4), terminated=jnp.zeros((), bool), truncated=jnp.zeros((), bool))
     buf = rb.init(10_000, example)
-    print({k: (v.shape, str(v.dtype)) for k, v in vars(buf.data).items()})
+    # (a sixth field, discount, is set only in the minibatches of n-step returns: agent.n_step > 1)
+    print({k: (v.shape, str(v.dtype)) for k, v in vars(buf.data).items() if v is not None})
     """),
     md(r"""
     ## 3. The noisy layer

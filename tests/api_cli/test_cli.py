@@ -140,3 +140,15 @@ def test_bad_seed_and_loop_input(tmp_path, args, message):
     result = offpolicy("train", "noisy-dqn-cartpole", "--run-dir", str(tmp_path / "r"), *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_train_says_what_it_is_doing_before_and_after_the_bar(tmp_path, capsys):
+    from offpolicy.cli import main
+
+    assert main(["train", "ddpg-pendulum", "--run-dir", str(tmp_path / "run"), "--no-video", *TINY]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("offpolicy: starting ddpg on Pendulum-v1 (host loop): loading JAX")  # before any work
+    assert "ddpg Pendulum-v1 (compiling)" in err  # the first step's program
+    assert "ddpg Pendulum-v1 (compiling the update)" in err  # the step before learning_starts (100)
+    after = err[err.rindex("100%"):]  # after the bar: the final evaluation and the plot, in that order
+    assert after.index("offpolicy: evaluating the final policy (2 episodes)") < after.index("plotting learning_curve")

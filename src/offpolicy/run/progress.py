@@ -15,8 +15,10 @@ class Progress:
 
         unit = "agent-step" if agents > 1 else "step"
         self.agents = agents
+        self.desc = desc
         self.bar = tqdm(total=total * agents, unit=unit, disable=not enabled, dynamic_ncols=True, desc=desc,
                         mininterval=0.5)
+        self.state: str | None = None
         self.start_step = start_step
         self.start = time.perf_counter()
         self.closed = False
@@ -28,6 +30,12 @@ class Progress:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
+
+    def status(self, text: str | None) -> None:
+        """Say what the bar is waiting for (e.g. "compiling the update") beside its description; None clears it."""
+        if text != self.state:
+            self.state = text
+            self.bar.set_description_str(f"{self.desc} ({text})" if text else self.desc, refresh=True)
 
     def at(self, step: int, postfix: dict[str, str] | None = None) -> None:
         """The bar shows ``step`` (per seed); cheap enough to call every 100 steps."""

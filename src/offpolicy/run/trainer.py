@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -176,6 +177,7 @@ class Trainer:
         self._warned_no_episode_end = False
         self._bar: Progress | None = None
         self._interrupts = _Interrupts()
+        self._compiled_once = False
         if any(self.run_dirs):
             self.open_run_dirs()
 
@@ -272,6 +274,8 @@ class Trainer:
         bar = self._bar = Progress(total_steps, desc, self.step, agents=len(self.seeds), enabled=self.progress)
         for run in self.runs:
             run.last_row = (self.step, bar.start, 0.0)
+        if not self._compiled_once:  # the first call of the loop's step program compiles it (seconds)
+            bar.status("compiling")
         try:
             with _Interrupts() as self._interrupts:
                 self.loop.run(total_steps, on_episode=self._on_episode, on_step=self._on_step)
@@ -298,6 +302,11 @@ class Trainer:
     def _on_step(self, step: int, resumable: bool) -> None:
         bar, cfg = self._bar, self.config
         self._interrupts.check()
+        if bar.state is not None:
+            self._compiled_once = True
+            bar.status(None)
+        if cfg.loop == "host" and step + 1 == cfg.learning_starts and step >= 1:  # the next step compiles the update
+            bar.status("compiling the update")
         if step % 100 == 0:
             postfix = None
             if self.multi:
@@ -455,6 +464,7 @@ class Trainer:
 
     def _finish_seed(self, i: int, video: bool | None) -> dict:
         run, s, cfg = self.runs[i], self.loop.states[i], self.runs[i].config
+        self._say(f"evaluating the final policy ({cfg.eval_episodes} episodes)" + self._of_seed(i))
         result = run.evaluator.evaluate(self.loop.agent_state(i))  # the final seeds: no periodic evaluation saw them
         run.final_eval = (s.step, result)
         if run.last_eval is None or run.last_eval[0] != s.step:  # the curve ends at the final step (never "best")
@@ -482,14 +492,24 @@ class Trainer:
             self._save_policy(i, "best", {"eval": _brief(result)})
         writer.write_json("eval.json", {"step": s.step, "checkpoint": "final", **result})
         if s.episode > 0:  # a run shorter than one episode has no metrics row to draw
+            self._say("plotting learning_curve.png" + self._of_seed(i))
             writer.plot(f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})")
         if cfg.video if video is None else video:
+            self._say("recording video.mp4 (one noise-free episode)" + self._of_seed(i))
             try:
                 self.record_video(writer.run_dir / "video.mp4", i)
             except Exception as exc:  # rendering needs pygame and ffmpeg; training results stay valid without it
                 warnings.warn(f"could not record the test-episode video: {exc}", stacklevel=2)
         writer.write_json("summary.json", summary)
         return summary
+
+    def _say(self, text: str) -> None:
+        """A status line on stderr for the work after the bar's 100% (final evaluation, plot, video)."""
+        if self.progress:
+            print(f"offpolicy: {text} ...", file=sys.stderr, flush=True)
+
+    def _of_seed(self, i: int) -> str:
+        return f", seed {self.seeds[i]}" if self.multi else ""
 
     def _finish_seeds(self) -> dict:
         summaries = self.seed_summaries
