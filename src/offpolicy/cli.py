@@ -84,9 +84,6 @@ def train(
             return
         if env_module is not None:
             import_env_module(env_module)
-        if progress:
-            print(f"offpolicy: resuming {resume}: loading JAX, the checkpoint and the envs, compiling ...",
-                  file=sys.stderr, flush=True)
         trainer = Trainer.resume(resume, total_steps=total_steps, progress=progress)
         _train_and_report(trainer, trainer.config.total_steps - trainer.step, video)
         return
@@ -113,19 +110,10 @@ def train(
         label = f"{seed_list[0]}-{seed_list[-1]}" if seed_list == list(range(seed_list[0], seed_list[-1] + 1)) \
             else f"{seed_list[0]}..{seed_list[-1]}"
         path = run_dir if run_dir is not None else new_run_dir(out, name, label)
-        _starting(config, progress)
         _train_seeds_and_report(Trainer(config, path, progress=progress, seeds=seed_list), video)
         return
     path = run_dir if run_dir is not None else new_run_dir(out, name, config.seed)
-    _starting(config, progress)
     _train_and_report(Trainer(config, run_dir=path, progress=progress), config.total_steps, video)
-
-
-def _starting(config, progress: bool) -> None:
-    """Say at once what the seconds before the bar are for (JAX, the envs, the first compilations)."""
-    if progress:
-        print(f"offpolicy: starting {config.algo} on {config.env} ({config.loop} loop): loading JAX, making the envs, "
-              "compiling ...", file=sys.stderr, flush=True)
 
 
 def _train_seeds_and_report(multi, video: bool) -> None:

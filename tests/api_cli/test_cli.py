@@ -147,7 +147,7 @@ def test_train_says_what_it_is_doing_before_and_after_the_bar(tmp_path, capsys):
 
     assert main(["train", "ddpg-pendulum", "--run-dir", str(tmp_path / "run"), "--no-video", *TINY]) == 0
     err = capsys.readouterr().err
-    assert err.startswith("offpolicy: starting ddpg on Pendulum-v1 (host loop): loading JAX")  # before any work
+    assert err.startswith("offpolicy: building ddpg on Pendulum-v1 (host loop): compiling")  # before the compile
     assert "ddpg Pendulum-v1 (compiling)" in err  # the first step's program
     assert "ddpg Pendulum-v1 (compiling the update)" in err  # the step before learning_starts (100)
     after = err[err.rindex("100%"):]  # after the bar: the final evaluation and the plot, in that order

@@ -55,8 +55,9 @@ def new_run_dir(root: str | Path, name: str, seed: int | str) -> Path:
     return new_stamped_dir(root, f"{name}_s{seed}")
 
 
-def make_loop(config: RunConfig, seeds: list[int]) -> tuple[Loop, Any, list]:
-    """The loop the config asks for over ``seeds``: (loop, agent, Gymnasium training envs, empty for compiled)."""
+def make_loop(config: RunConfig, seeds: list[int], announce=None) -> tuple[Loop, Any, list]:
+    """The loop the config asks for over ``seeds``: (loop, agent, Gymnasium training envs, empty for compiled).
+    ``announce()``, when given, runs once the env and the sizes are validated, before the first compilation."""
     common = dict(buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
                   warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
                   truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite,
@@ -70,6 +71,8 @@ def make_loop(config: RunConfig, seeds: list[int]) -> tuple[Loop, Any, list]:
         jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
         agent = make_agent(config.algo, config.agent, spec)
         check_buffer_fits(agent, config.agent.buffer_size, len(seeds))
+        if announce is not None:
+            announce()
         return CompiledLoop(agent, jax_env, seed=seed, **common), agent, []
     from offpolicy.loops.host import HostLoop
 
@@ -78,6 +81,8 @@ def make_loop(config: RunConfig, seeds: list[int]) -> tuple[Loop, Any, list]:
     agent = make_agent(config.algo, config.agent, made[0][1])
     try:
         check_buffer_fits(agent, config.agent.buffer_size, len(seeds))
+        if announce is not None:
+            announce()
         loop = HostLoop(agent, envs if len(seeds) > 1 else envs[0], seed=seed, env_id=config.env, **common)
     except BaseException:
         for env in envs:
@@ -151,7 +156,10 @@ class Trainer:
         self.parent_dir, self.run_dirs = self._plan_dirs(run_dir, run_dirs)
         for path in ([self.parent_dir] if self.parent_dir is not None else []) + [p for p in self.run_dirs if p]:
             check_new(path)
-        self.loop, self.agent, self.envs = make_loop(config, self.seeds)  # may raise EnvError: no dir written yet
+        self.progress = progress
+        self.loop, self.agent, self.envs = make_loop(  # may raise EnvError: no dir written yet
+            config, self.seeds, announce=lambda: self._say(
+                f"building {config.algo} on {config.env} ({config.loop} loop): compiling the first programs"))
         self.spec = self.agent.spec
         self.policy_fn = noise_free_act(self.agent)
         self.runs = []
@@ -166,7 +174,6 @@ class Trainer:
             warnings.warn(message, stacklevel=2)
         space = env_action_space(self.runs[0].evaluator.env)
         self.action_bounds = None if self.spec.discrete else (space.low.tolist(), space.high.tolist())
-        self.progress = progress
         # Observers (e.g. live notebook plots) of seed 0: on_episode(row: dict) gets each metrics.csv row,
         # on_eval(step, result) each evaluation. Time spent in them is kept out of steps/s.
         self.callbacks: list[Any] = []
@@ -504,7 +511,8 @@ class Trainer:
         return summary
 
     def _say(self, text: str) -> None:
-        """A status line on stderr for the work after the bar's 100% (final evaluation, plot, video)."""
+        """A status line on stderr for what happens outside the bar: building the loop (compiling), and the work after
+        its 100% (final evaluation, plot, video)."""
         if self.progress:
             print(f"offpolicy: {text} ...", file=sys.stderr, flush=True)
 
