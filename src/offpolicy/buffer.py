@@ -55,9 +55,14 @@ def add(buffer: ReplayBuffer, batch: Transition) -> ReplayBuffer:
     )
 
 
+def sample_indices(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> jax.Array:
+    """[batch_size] positions drawn uniformly (with replacement) from the valid part of the buffer."""
+    return jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
+
+
 def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Transition:
     """Uniform minibatch (with replacement) from the valid part of the buffer. Requires size >= 1."""
-    idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))  # [batch_size]
+    idx = sample_indices(buffer, key, batch_size)
     return jax.tree.map(lambda store: store[idx], buffer.data)
 
 
@@ -92,5 +97,4 @@ def n_step_batch(buffer: ReplayBuffer, idx: jax.Array, n: int, gamma: float) -> 
 
 def sample_n_step(buffer: ReplayBuffer, key: jax.Array, batch_size: int, n: int, gamma: float) -> Transition:
     """``sample``'s uniform draw, each drawn transition made an n-step one (``n_step_batch``)."""
-    idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
-    return n_step_batch(buffer, idx, n, gamma)
+    return n_step_batch(buffer, sample_indices(buffer, key, batch_size), n, gamma)
