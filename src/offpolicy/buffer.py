@@ -4,7 +4,13 @@ Transitions keep ``terminated`` (a true end: no bootstrap) and ``truncated`` (a 
 ``add`` takes a batch of transitions (leading axis B, e.g. from a vector env) and writes them as a ring.
 ``sample`` draws uniformly with replacement (the tutorial samples without replacement; with a 10k+ buffer and
 batches of 128 the difference is negligible, and with replacement it is one cheap ``randint``).
-``sample_n_step`` draws the same way and turns each drawn transition into an n-step one (``n_step_batch``).
+``n_step_batch`` turns the transitions at drawn positions into n-step ones.
+
+Prioritized replay (Schaul et al. 2016, proportional variant; ``init(..., prioritized=True)``): the buffer also holds a
+sum tree over the priorities p_i = (|delta_i| + eps)^alpha. ``sample_prioritized`` draws position i with probability
+P(i) = p_i / sum_k p_k (stratified: one draw from each of B equal slices of the total, as the paper) and returns the
+importance weights w_i = (N P(i))^-beta / max_j w_j (max over the batch); ``set_priorities`` writes new ones after an
+update; ``add`` gives every new transition the largest priority seen so far, so each is replayed at least once soon.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ class Transition:
     terminated: jax.Array  # [...] bool
     truncated: jax.Array  # [...] bool
     discount: jax.Array | None = None  # [...] the bootstrap's discount gamma^k of an n-step batch; None: gamma
+    weight: jax.Array | None = None  # [...] importance weight of a prioritized batch; None: uniform (all 1)
 
 
 @flax.struct.dataclass
@@ -30,16 +37,22 @@ class ReplayBuffer:
     data: Transition  # each leaf [capacity, ...]
     index: jax.Array  # int32: next write position
     size: jax.Array  # int32: number of valid transitions (<= capacity)
+    tree: jax.Array | None = None  # prioritized: float32 sum tree [2L] (L = capacity rounded up to a power of 2):
+    #                                node 1 the root, node n's children 2n and 2n+1, leaf of position i at L + i
+    max_priority: jax.Array | None = None  # prioritized: float32, the largest priority ever written (starts at 1)
 
     @property
     def capacity(self) -> int:
         return self.data.reward.shape[0]
 
 
-def init(capacity: int, example: Transition) -> ReplayBuffer:
-    """Empty buffer shaped after one (unbatched) example transition."""
+def init(capacity: int, example: Transition, prioritized: bool = False) -> ReplayBuffer:
+    """Empty buffer shaped after one (unbatched) example transition; with a priority sum tree if ``prioritized``."""
     data = jax.tree.map(lambda x: jnp.zeros((capacity,) + jnp.shape(x), jnp.asarray(x).dtype), example)
-    return ReplayBuffer(data=data, index=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32))
+    tree = jnp.zeros((2 * tree_leaves(capacity),), jnp.float32) if prioritized else None
+    max_priority = jnp.ones((), jnp.float32) if prioritized else None
+    return ReplayBuffer(data=data, index=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32), tree=tree,
+                        max_priority=max_priority)
 
 
 def add(buffer: ReplayBuffer, batch: Transition) -> ReplayBuffer:
@@ -48,10 +61,14 @@ def add(buffer: ReplayBuffer, batch: Transition) -> ReplayBuffer:
     capacity = buffer.capacity
     positions = (buffer.index + jnp.arange(n, dtype=jnp.int32)) % capacity  # [B]
     data = jax.tree.map(lambda store, new: store.at[positions].set(new.astype(store.dtype)), buffer.data, batch)
-    return ReplayBuffer(
+    tree = buffer.tree
+    if tree is not None:  # new transitions at the largest priority so far
+        tree = tree_set(tree, positions, jnp.broadcast_to(buffer.max_priority, positions.shape))
+    return buffer.replace(
         data=data,
         index=(buffer.index + n) % capacity,
         size=jnp.minimum(buffer.size + n, capacity),
+        tree=tree,
     )
 
 
@@ -60,10 +77,14 @@ def sample_indices(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> jax
     return jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
 
 
+def gather(buffer: ReplayBuffer, idx: jax.Array) -> Transition:
+    """The stored one-step transitions at positions ``idx`` [B]."""
+    return jax.tree.map(lambda store: store[idx], buffer.data)
+
+
 def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Transition:
     """Uniform minibatch (with replacement) from the valid part of the buffer. Requires size >= 1."""
-    idx = sample_indices(buffer, key, batch_size)
-    return jax.tree.map(lambda store: store[idx], buffer.data)
+    return gather(buffer, sample_indices(buffer, key, batch_size))
 
 
 def n_step_batch(buffer: ReplayBuffer, idx: jax.Array, n: int, gamma: float) -> Transition:
@@ -95,6 +116,66 @@ def n_step_batch(buffer: ReplayBuffer, idx: jax.Array, n: int, gamma: float) -> 
                       truncated=buffer.data.truncated[last], discount=gamma ** k.astype(jnp.float32))
 
 
-def sample_n_step(buffer: ReplayBuffer, key: jax.Array, batch_size: int, n: int, gamma: float) -> Transition:
-    """``sample``'s uniform draw, each drawn transition made an n-step one (``n_step_batch``)."""
-    return n_step_batch(buffer, sample_indices(buffer, key, batch_size), n, gamma)
+# --------------------------------------------------------------------------------------------------------------------
+# Prioritized replay: a sum tree as one flat array, updated and searched with whole-batch gathers and scatters (one
+# per tree level), so it runs inside the jitted step and the compiled loop, vmapped over seeds.
+
+
+def tree_leaves(capacity: int) -> int:
+    """The number of leaves L of the sum tree: capacity rounded up to a power of 2 (unused leaves hold 0)."""
+    return 1 << max(capacity - 1, 0).bit_length()
+
+
+def tree_set(tree: jax.Array, positions: jax.Array, values: jax.Array) -> jax.Array:
+    """Set the leaves of buffer positions [B] to ``values`` [B] and recompute every node above them from its two
+    children (no running sums: the total is always the tree-ordered sum of the leaves). Repeated positions must carry
+    equal values (as priorities of the same drawn transition do)."""
+    leaves = tree.shape[0] // 2
+    node = positions + leaves
+    tree = tree.at[node].set(values.astype(tree.dtype))
+    for _ in range(leaves.bit_length() - 1):  # log2(L) levels up to the root
+        node = node // 2
+        tree = tree.at[node].set(tree[2 * node] + tree[2 * node + 1])
+    return tree
+
+
+def tree_find(tree: jax.Array, mass: jax.Array) -> jax.Array:
+    """Positions [B] whose leaves hold the points ``mass`` [B] of [0, total): descend from the root, going right with
+    mass minus the left sum whenever mass >= the left child's sum. A right subtree of sum 0 is never entered (float
+    rounding at the top of the range would otherwise reach an empty leaf)."""
+    leaves = tree.shape[0] // 2
+    node = jnp.ones(mass.shape, jnp.int32)
+    for _ in range(leaves.bit_length() - 1):
+        left = tree[2 * node]
+        right = (mass >= left) & (tree[2 * node + 1] > 0)
+        mass = jnp.where(right, mass - left, mass)
+        node = 2 * node + right.astype(jnp.int32)
+    return node - leaves
+
+
+def sample_prioritized(buffer: ReplayBuffer, key: jax.Array, batch_size: int, beta: jax.Array | float
+                       ) -> tuple[jax.Array, jax.Array]:
+    """Positions [B] drawn with probability P(i) = p_i / sum_k p_k, one from each of B equal slices of the total
+    (stratified), and their importance weights w_i = (N P(i))^-beta / max_j w_j [B] (N = stored transitions)."""
+    total = buffer.tree[1]
+    slices = (jnp.arange(batch_size, dtype=jnp.float32) + jax.random.uniform(key, (batch_size,))) / batch_size
+    idx = tree_find(buffer.tree, slices * total)
+    prob = priority_at(buffer, idx) / total
+    weight = (buffer.size.astype(jnp.float32) * prob) ** -beta
+    return idx, weight / jnp.max(weight)
+
+
+def priority(error: jax.Array, alpha: float, eps: float) -> jax.Array:
+    """p = (error + eps)^alpha (error: |TD error|, or C51's per-sample loss)."""
+    return (error + eps) ** alpha
+
+
+def priority_at(buffer: ReplayBuffer, idx: jax.Array) -> jax.Array:
+    """The priorities [B] stored for buffer positions ``idx`` [B]."""
+    return buffer.tree[idx + buffer.tree.shape[0] // 2]
+
+
+def set_priorities(buffer: ReplayBuffer, idx: jax.Array, priorities: jax.Array) -> ReplayBuffer:
+    """Write ``priorities`` [B] at buffer positions ``idx`` [B] and keep the running largest one."""
+    return buffer.replace(tree=tree_set(buffer.tree, idx, priorities),
+                          max_priority=jnp.maximum(buffer.max_priority, jnp.max(priorities)))

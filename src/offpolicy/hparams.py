@@ -92,7 +92,8 @@ class DQNConfig:
     hidden_sizes: tuple[int, ...] = (128, 128)
     """Hidden widths; the first layer is a plain Dense, every later layer (and the output) is noisy."""
     loss: Literal["huber", "mse"] = "huber"
-    """TD loss on the taken action's Q: huber (smooth L1, delta 1, as the tutorial) or mse."""
+    """TD loss on the taken action's Q: huber (smooth L1, delta 1, as the tutorial) or mse (not with distributional:
+    C51's loss is the KL to its projected target)."""
     max_grad_norm: float = 0.0
     """Clip the gradient's global norm to this before Adam (0: no clipping, as the tutorial)."""
     exploration: Literal["noisy", "epsilon"] = "noisy"
@@ -116,6 +117,27 @@ class DQNConfig:
     n_step: int = 1
     """n-step returns (Rainbow, Hessel et al. 2018): learn from r_t + ... + gamma^(n-1) r_{t+n-1} + gamma^n Q'(s_{t+n}),
     the window cut at an episode end (a truncation still bootstraps from its own final observation). 1: one-step."""
+    prioritized: bool = False
+    """Prioritized replay (Schaul et al. 2016, proportional): draw transition i with probability p_i / sum p, p_i =
+    (|TD error| + priority_eps)^priority_alpha (C51: its per-sample loss), new transitions at the largest priority,
+    the loss weighted by (N P(i))^-beta / max w."""
+    priority_alpha: float = 0.6
+    """Prioritized replay: how much the priorities count (0: uniform; Schaul et al.'s 0.6, Rainbow's 0.5)."""
+    priority_beta: float = 0.4
+    """Prioritized replay: importance-weight exponent at the start, annealed linearly to 1 (Schaul et al., Rainbow)."""
+    priority_beta_steps: int | None = None
+    """Prioritized replay: env steps over which beta reaches 1 (unset: the run's total_steps)."""
+    priority_eps: float = 1e-6
+    """Prioritized replay: added to the error so no transition has priority 0."""
+    distributional: bool = False
+    """C51 (Bellemare et al. 2017): learn a categorical return distribution on n_atoms atoms in [v_min, v_max] with
+    the projected Bellman target and a cross-entropy loss; act on Q = sum_i z_i p_i."""
+    n_atoms: int = 51
+    """C51: number of atoms of the return distribution."""
+    v_min: float = -10.0
+    """C51: smallest return the distribution represents (targets below are clipped to it)."""
+    v_max: float = 10.0
+    """C51: largest return the distribution represents (targets above are clipped to it)."""
     epsilon_start: float = 1.0
     """epsilon-greedy: exploration rate at the first policy step."""
     epsilon_end: float = 0.05
@@ -136,6 +158,16 @@ class DQNConfig:
         require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
         require(1 <= self.n_step <= min(self.buffer_size, 1000), "agent.n_step", self.n_step,
                 f"must be in 1..{min(self.buffer_size, 1000)} (and at most agent.buffer_size)")
+        require(self.priority_alpha >= 0, "agent.priority_alpha", self.priority_alpha, "must be >= 0")
+        require(0 <= self.priority_beta <= 1, "agent.priority_beta", self.priority_beta, "must be in [0, 1]")
+        require(self.priority_beta_steps is None or self.priority_beta_steps >= 1, "agent.priority_beta_steps",
+                self.priority_beta_steps, "must be >= 1 (or unset: the run's total_steps)")
+        require(self.priority_eps > 0, "agent.priority_eps", self.priority_eps, "must be > 0")
+        require(not (self.distributional and self.loss == "mse"), "agent.loss", self.loss,
+                "C51 (distributional) learns by the KL to its projected target, not a TD loss: drop agent.loss or "
+                "set agent.distributional false")
+        require(self.n_atoms >= 2, "agent.n_atoms", self.n_atoms, "must be >= 2")
+        require(self.v_max > self.v_min, "agent.v_max", self.v_max, f"must be > agent.v_min ({self.v_min})")
 
 
 @dataclass(frozen=True)

@@ -188,30 +188,32 @@ class QLayer(NamedTuple):
     noisy: bool  # NoisyDense when the network is noisy: every layer but those reading the observation
 
 
-def q_layers(obs_dim: int, hidden_sizes: Sequence[int], n_actions: int, dueling: bool = False) -> list[QLayer]:
+def q_layers(obs_dim: int, hidden_sizes: Sequence[int], n_actions: int, dueling: bool = False,
+             n_atoms: int = 1) -> list[QLayer]:
     """The layers of a QNetwork, input to output.
 
     Plain: layer_0 .. layer_k (obs -> h_1 -> ... -> h_k -> n_actions).
     Dueling (Wang et al. 2016): a shared trunk layer_0 .. layer_{k-2} (obs -> h_1 -> ... -> h_{k-1}), then two
     streams, each with its own last hidden layer of width h_k: value_hidden -> value_out (1) and advantage_hidden ->
-    advantage_out (n_actions). Layers reading the observation are plain Dense; all others are noisy (NoisyNet)."""
+    advantage_out (n_actions). Layers reading the observation are plain Dense; all others are noisy (NoisyNet).
+    With ``n_atoms`` > 1 (C51) every output is n_atoms wide per action (n_actions * n_atoms; value_out n_atoms)."""
     widths = [obs_dim, *hidden_sizes]
     if not dueling:
-        widths.append(n_actions)
+        widths.append(n_actions * n_atoms)
         return [QLayer(f"layer_{i}", widths[i], widths[i + 1], i > 0) for i in range(len(widths) - 1)]
     trunk = [QLayer(f"layer_{i}", widths[i], widths[i + 1], i > 0) for i in range(len(widths) - 2)]
     split, width, deep = widths[-2], widths[-1], len(trunk) > 0
     streams = []
-    for stream, out in (("value", 1), ("advantage", n_actions)):
+    for stream, out in (("value", n_atoms), ("advantage", n_actions * n_atoms)):
         streams += [QLayer(f"{stream}_hidden", split, width, deep), QLayer(f"{stream}_out", width, out, True)]
     return trunk + streams
 
 
 def sample_q_noise(key: jax.Array, obs_dim: int, hidden_sizes: Sequence[int], n_actions: int,
-                   noise_type: str = "factorised", dueling: bool = False) -> dict:
+                   noise_type: str = "factorised", dueling: bool = False, n_atoms: int = 1) -> dict:
     """Fresh epsilon for every noisy layer of a QNetwork (all layers but those reading the observation):
     {layer name: layer noise}."""
-    layers = [layer for layer in q_layers(obs_dim, hidden_sizes, n_actions, dueling) if layer.noisy]
+    layers = [layer for layer in q_layers(obs_dim, hidden_sizes, n_actions, dueling, n_atoms) if layer.noisy]
     keys = jax.random.split(key, len(layers))
     return {name: sample_layer_noise(k, fan_in, fan_out, noise_type)
             for k, (name, fan_in, fan_out, _) in zip(keys, layers)}
@@ -227,6 +229,10 @@ class QNetwork(nn.Module):
     ``dueling`` (Wang et al. 2016): the last hidden layer is split into a value and an advantage stream (see
     ``q_layers``) and Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a'). V and A are recorded with ``sow`` (collection
     "intermediates": ``apply(..., mutable=["intermediates"])`` returns them).
+
+    ``n_atoms`` > 1 (C51, Bellemare et al. 2017): the output is the logits [B, n_actions, n_atoms] of a categorical
+    return distribution per action instead of Q [B, n_actions]; dueling combines the logits the same way, per atom
+    (as Rainbow does).
     """
 
     n_actions: int
@@ -235,11 +241,13 @@ class QNetwork(nn.Module):
     sigma0: float = 0.5
     bias_sigma_fan_out: bool = False
     dueling: bool = False
+    n_atoms: int = 1
 
     @nn.compact
     def __call__(self, obs: jax.Array, noise: dict | None = None) -> jax.Array:
         layers = {layer.name: layer for layer in q_layers(obs.shape[-1], self.hidden_sizes, self.n_actions,
-                                                          self.dueling)}
+                                                          self.dueling, self.n_atoms)}
+        per_action = (self.n_actions,) if self.n_atoms == 1 else (self.n_actions, self.n_atoms)
 
         def dense(name: str, x: jax.Array, relu: bool) -> jax.Array:
             layer = layers[name]
@@ -255,9 +263,11 @@ class QNetwork(nn.Module):
         for i, name in enumerate(trunk):
             x = dense(name, x, relu=self.dueling or i < len(trunk) - 1)
         if not self.dueling:
-            return x  # [B, n_actions]
-        value = dense("value_out", dense("value_hidden", x, relu=True), relu=False)  # [B, 1]
-        advantage = dense("advantage_out", dense("advantage_hidden", x, relu=True), relu=False)  # [B, n_actions]
+            return x.reshape(x.shape[:-1] + per_action)  # [B, n_actions] (C51: [B, n_actions, n_atoms])
+        value = dense("value_out", dense("value_hidden", x, relu=True), relu=False)  # [B, 1] (C51: [B, n_atoms])
+        advantage = dense("advantage_out", dense("advantage_hidden", x, relu=True), relu=False)
+        value = value.reshape(value.shape[:-1] + (1,) + per_action[1:])  # [B, 1] (C51: [B, 1, n_atoms])
+        advantage = advantage.reshape(advantage.shape[:-1] + per_action)  # [B, n_actions] (C51: [B, n_actions, n_atoms])
         self.sow("intermediates", "value", value)
         self.sow("intermediates", "advantage", advantage)
-        return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
+        return value + advantage - jnp.mean(advantage, axis=-len(per_action), keepdims=True)

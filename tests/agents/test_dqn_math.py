@@ -199,4 +199,112 @@ def test_n_step_target_bootstraps_with_each_samples_own_discount():
     # y = r + discount * (1 - terminated) * 10 = [10.29, 1, 10.1]; q(s, a) = [2, 0.5, -1]
     # td errors [-8.29, -0.5, -11.1]; huber -> [7.79, 0.125, 10.6]
     assert float(metrics["loss"]) == pytest.approx((7.79 + 0.125 + 10.6) / 3, rel=1e-5)
-    assert dqn.make(cfg, SPEC).sample is not None and dqn.make(DQNConfig(), SPEC).sample is None
+    assert dqn.make(cfg, SPEC).gather is not None and dqn.make(DQNConfig(), SPEC).gather is None
+
+
+# -- Prioritized replay and C51 (issue 16) ------------------------------------------------------------------------------
+def test_prioritized_update_weights_each_samples_loss_and_returns_its_td_error():
+    cfg = DQNConfig(gamma=0.9, prioritized=True)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    state = state.replace(params=with_constant_q(state.params, [2.0, 0.5, -1.0]),
+                          target_params=with_constant_q(state.target_params, [1.0, 10.0, 3.0]))
+    b = batch(action=[0, 1, 2], terminated=[False, True, False], truncated=[False, False, True])
+    _, metrics = jitted_update(cfg)(state, b.replace(weight=jnp.array([1.0, 0.5, 0.25])), jax.random.key(1))
+    # td errors [-8, -0.5, -11] (test_td_target_...); huber [7.5, 0.125, 10.5] weighted by [1, 0.5, 0.25]
+    assert float(metrics["loss"]) == pytest.approx((7.5 + 0.0625 + 2.625) / 3, rel=1e-6)
+    np.testing.assert_allclose(metrics["priority"], [8.0, 0.5, 11.0], rtol=1e-6)
+    assert "priority" not in jitted_update(DQNConfig(gamma=0.9))(state, b, jax.random.key(1))[1]
+
+
+def project_by_hand(tz, p, v_min, v_max):
+    """The paper's Algorithm 1 projection, written with floor/ceil indices: a second implementation to check
+    dqn.categorical_projection against."""
+    n = len(p)
+    dz = (v_max - v_min) / (n - 1)
+    m = np.zeros(n)
+    for tz_j, p_j in zip(tz, p):
+        b = (min(max(tz_j, v_min), v_max) - v_min) / dz
+        lo, hi = int(np.floor(b)), int(np.ceil(b))
+        if lo == hi:
+            m[lo] += p_j
+        else:
+            m[lo] += p_j * (hi - b)
+            m[hi] += p_j * (b - lo)
+    return m
+
+
+def test_categorical_projection_of_known_distributions():
+    z = jnp.arange(5.0)  # atoms 0 .. 4, dz = 1
+    p = jnp.array([0.1, 0.2, 0.3, 0.2, 0.2])
+    cases = {  # Tz = r + discount * z for: a shift by half an atom (the top one clipped), a halving, a terminal
+        "shift": (0.5 + z, [0.05, 0.15, 0.25, 0.25, 0.3]),
+        "halve": (1.0 + 0.5 * z, [0.0, 0.2, 0.5, 0.3, 0.0]),
+        "terminal": (2.25 + 0.0 * z, [0.0, 0.0, 0.75, 0.25, 0.0]),
+        "below v_min": (-3.0 + 0.5 * z, [1.0, 0.0, 0.0, 0.0, 0.0]),
+        "above v_max": (9.0 + z, [0.0, 0.0, 0.0, 0.0, 1.0]),
+    }
+    tz = jnp.stack([c[0] for c in cases.values()])
+    got = np.asarray(dqn.categorical_projection(tz, jnp.tile(p, (len(cases), 1)), z))
+    np.testing.assert_allclose(got, [c[1] for c in cases.values()], atol=1e-6)
+    np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-6)  # probabilities sum to 1
+    # random points and probabilities on a non-integer support against the paper's floor/ceil version
+    key1, key2 = jax.random.split(jax.random.key(0))
+    tz = jax.random.uniform(key1, (8, 11), minval=-15.0, maxval=15.0)
+    probs = jax.nn.softmax(jax.random.normal(key2, (8, 11)), -1)
+    got = np.asarray(dqn.categorical_projection(tz, probs, jnp.linspace(-10.0, 10.0, 11)))
+    want = np.stack([project_by_hand(np.asarray(t, np.float64), np.asarray(q, np.float64), -10.0, 10.0)
+                     for t, q in zip(tz, probs)])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def with_constant_logits(params, logits):
+    """C51 params whose output logits are ``logits`` [n_actions, n_atoms] for every input."""
+    return with_constant_q(params, np.asarray(logits, np.float32).ravel())
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_c51_target_is_the_projected_next_distribution_and_the_loss_its_kl(double):
+    cfg = DQNConfig(distributional=True, n_atoms=5, v_min=0.0, v_max=4.0, gamma=0.5, double=double,
+                    prioritized=True)
+    z = np.arange(5.0)
+    # target net at s': action 0 uniform (Q 2), action 1 mass near atom 4 (Q ~4), action 2 near atom 0 (Q ~0)
+    target_logits = np.array([[0, 0, 0, 0, 0], [0, 0, 0, 0, 10], [10, 0, 0, 0, 0]], np.float32)
+    # online net: leaning to atom 1 for action 0, to atom 2 for action 1, near atom 4 for action 2 (so Double picks
+    # action 2 at s')
+    online_logits = np.array([[0, 2, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0, 10]], np.float32)
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    state = state.replace(params=with_constant_logits(state.params, online_logits),
+                          target_params=with_constant_logits(state.target_params, target_logits))
+    b = batch(action=[0, 1, 2], terminated=[False, True, False], truncated=[False, False, True])
+    _, metrics = jitted_update(cfg)(state, b, jax.random.key(1))
+
+    def softmax(x):
+        e = np.exp(np.asarray(x, np.float64) - np.max(x))
+        return e / e.sum()
+
+    def expected(next_action):  # per-sample KL(target || p(s, a)) and Q(s, a) when a' = next_action
+        rows = []
+        for terminated, taken in ((False, 0), (True, 1), (False, 2)):  # the truncated third sample bootstraps
+            m = project_by_hand(1.0 + 0.5 * (1 - terminated) * z, softmax(target_logits[next_action]), 0.0, 4.0)
+            p = softmax(online_logits[taken])
+            rows.append((np.sum(m[m > 0] * np.log(m[m > 0])) - np.sum(m * np.log(p)), np.sum(z * p)))
+        return np.array(rows).T
+
+    kl, q = expected(2 if double else 1)  # a' is the online net's argmax (Double), or the target net's own
+    np.testing.assert_allclose(metrics["priority"], kl, rtol=1e-5, atol=1e-6)  # C51's priority is its loss
+    assert float(metrics["loss"]) == pytest.approx(kl.mean(), rel=1e-5)
+    assert float(metrics["q_mean"]) == pytest.approx(q.mean(), rel=1e-5)
+    assert abs(expected(1)[0].mean() - expected(2)[0].mean()) > 0.1  # the test can tell which action bootstraps
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_c51_acts_on_the_mean_of_its_distributions(dueling):
+    cfg = DQNConfig(distributional=True, n_atoms=7, v_min=-3.0, v_max=3.0, dueling=dueling, hidden_sizes=(16, 16))
+    state = dqn.init(cfg, SPEC, jax.random.key(0))
+    obs = jax.random.normal(jax.random.key(1), (64, 4))
+    logits = dqn.network(cfg, SPEC).apply(state.params, obs, None)
+    assert logits.shape == (64, 3, 7)
+    q = np.sum(np.asarray(jax.nn.softmax(logits, -1)) * np.linspace(-3, 3, 7), -1)
+    actions, _ = dqn.act(cfg, SPEC, state, obs, jax.random.key(2), explore=False)
+    np.testing.assert_array_equal(actions, np.argmax(q, -1))
+    assert len(set(np.asarray(actions).tolist())) > 1  # the check can tell a wrong reduction

@@ -66,8 +66,16 @@ def test_save_load_and_policy_act_as_the_trained_model(algo, tmp_path):
 
 
 def test_a_resumed_run_equals_an_uninterrupted_one(algo, tmp_path):
-    cfg = make_config(registry.get(algo).default_preset, {**TINY, "total_steps": 600, "checkpoint_every": 200,
-                                                          "video": False})
+    resumed_equals_uninterrupted(registry.get(algo).default_preset, tmp_path)
+
+
+def test_a_resumed_rainbow_run_equals_an_uninterrupted_one(tmp_path):
+    # the prioritized buffer's sum tree and largest priority are part of the training checkpoint
+    resumed_equals_uninterrupted("rainbow-cartpole", tmp_path)
+
+
+def resumed_equals_uninterrupted(preset, tmp_path):
+    cfg = make_config(preset, {**TINY, "total_steps": 600, "checkpoint_every": 200, "video": False})
     full = Trainer(cfg, run_dir=tmp_path / "full", progress=False)
     full.learn(600)
     full.finish()

@@ -99,16 +99,18 @@ def test_config_errors():
 
 
 def test_rainbow_switches_train_save_and_load(tmp_path):
-    # Double, dueling, 3-step returns and per-step noise together on the host loop; the dueling streams round-trip
-    # through a checkpoint
+    # Double, dueling, 3-step returns, per-step noise, prioritized replay and C51 together on the host loop; the
+    # dueling streams and the atoms round-trip through a checkpoint
     model = DQN("CartPole-v1", seed=1, progress=False, double=True, dueling=True, noise_resample="step", n_step=3,
-                **TINY).learn()
+                prioritized=True, distributional=True, v_min=0.0, v_max=100.0, **TINY).learn()
     state = model._trainer.agent_state()
     assert {"value_out", "advantage_out"} <= set(state.params["params"]) and int(state.updates) == 201
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     loaded = DQN.load(model.save(tmp_path / "ckpt"), progress=False)
     assert loaded.config.agent.double and loaded.config.agent.dueling and loaded.config.agent.noise_resample == "step"
     assert loaded.config.agent.n_step == 3 and model._trainer.loop.rejected_updates(0) == 0
+    assert loaded.config.agent.prioritized and loaded.config.agent.distributional
+    assert state.params["params"]["value_out"]["kernel_mu"].shape == (16, 51)  # C51: one logit per atom
     np.testing.assert_array_equal(model.predict(obs), loaded.predict(obs))
 
 

@@ -15,8 +15,9 @@ from offpolicy.export import NumpyPolicy
 # Every registered algorithm with its default preset, then the other presets (tutorial, epsilon-greedy ...) and the
 # NoisyNet tutorial's way of evaluating (eval_noise: the checkpoint's noise sample folded into the weights).
 CASES = [(registry.get(a).default_preset, {}) for a in registry.names()]
-CASES += [(p, {}) for p in preset_names() if (p, {}) not in CASES]
-CASES += [(p, {"eval_noise": True}) for p in preset_names() if make_config(p).algo == "dqn"
+EXPORTABLE = [p for p in preset_names() if not getattr(make_config(p).agent, "distributional", False)]  # C51: below
+CASES += [(p, {}) for p in EXPORTABLE if (p, {}) not in CASES]
+CASES += [(p, {"eval_noise": True}) for p in EXPORTABLE if make_config(p).algo == "dqn"
           and make_config(p).agent.exploration == "noisy" and not make_config(p).agent.eval_noise][:1]
 # The dueling head (two streams merged into one plain MLP on export): with a shared layer and the mean weights, and
 # without one (both streams read the observation) with eval_noise. The widths are ones whose perturbed policy picks
@@ -77,5 +78,12 @@ def test_an_algorithm_without_policy_network_is_refused(policy, monkeypatch, tmp
     module = importlib.import_module(registry.get(policy.config.algo).agent_module)
     monkeypatch.delattr(module, "policy_network")
     with pytest.raises(OffpolicyError, match=f"algo '{policy.config.algo}' cannot be exported yet"):
+        policy.export(tmp_path / "policy.npz")
+    assert not (tmp_path / "policy.npz").exists()
+
+
+def test_a_distributional_policy_is_refused_in_one_line(tmp_path):
+    policy = perturbed_policy("rainbow-cartpole")
+    with pytest.raises(OffpolicyError, match=r"export of a distributional \(C51\) DQN is not supported yet"):
         policy.export(tmp_path / "policy.npz")
     assert not (tmp_path / "policy.npz").exists()

@@ -80,14 +80,22 @@ def drift_jax_env(discrete: bool) -> JaxEnv:
 ONE_PER_ACTION_KIND = [registry.of_kind(kind)[0].name for kind in ("continuous", "discrete")]
 
 
+# DQN with every Rainbow part (prioritized replay, C51, 3-step returns, Double, dueling, NoisyNet per step): the
+# prioritized buffer's sum tree goes through both loops and vmapped seeds too.
+RAINBOW = "rainbow"
+
+
 def _configs(algo: str):
-    entry = registry.get(algo)
+    entry = registry.get("dqn" if algo == RAINBOW else algo)
     continuous = entry.action_kind == "continuous"
-    overrides = {"algo": algo, "env": "DriftContinuous-v0" if continuous else "DriftDiscrete-v0",
+    overrides = {"algo": entry.name, "env": "DriftContinuous-v0" if continuous else "DriftDiscrete-v0",
                  "hidden_sizes": [32, 32], "buffer_size": 2000, "batch_size": 16, "warmup_steps": 40,
                  "learning_starts": 32}
     if not continuous:
         overrides["target_update"] = 10
+    if algo == RAINBOW:  # the drift env's returns lie in about [-30, 0]; beta reaches 1 within the run
+        overrides.update({"priority_beta_steps": 100, "v_min": -30.0, "v_max": 0.0, "n_atoms": 11})
+        return make_config("rainbow-cartpole", overrides)
     return make_config(entry.default_preset, overrides)
 
 
@@ -124,7 +132,7 @@ def _assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("algo", registry.names())
+@pytest.mark.parametrize("algo", [*registry.names(), RAINBOW])
 def test_compiled_loop_matches_host_loop_on_a_deterministic_env(algo):
     steps = STEPS
     host, _ = _host(algo, SEED, steps)
@@ -139,6 +147,10 @@ def test_compiled_loop_matches_host_loop_on_a_deterministic_env(algo):
     # The same updates: equal parameters and optimiser states after them.
     assert int(compiled.carry.learner.agent.updates) == int(host.carry.agent.updates) == steps - 32 + 1
     _assert_trees_close(host.carry.agent, compiled.carry.learner.agent)
+    if algo == RAINBOW:  # the same priorities, moved away from the initial 1 by the updates
+        # (rtol 1e-4: a KL near 0 is a difference of two near-equal sums, so its last bits differ between programs)
+        np.testing.assert_allclose(np.asarray(hb.tree), np.asarray(cb.tree), rtol=1e-4, atol=1e-5)
+        assert len(np.unique(np.asarray(hb.tree[hb.tree.shape[0] // 2:][:steps]))) > 10
     # The same episode bookkeeping.
     assert compiled.states[0].episode == host.states[0].episode and compiled.states[0].updates == host.states[0].updates
 
@@ -158,7 +170,7 @@ def make_jax_env_for_test(cfg):
     return drift_jax_env(spec.discrete), spec
 
 
-@pytest.mark.parametrize("algo", ONE_PER_ACTION_KIND)
+@pytest.mark.parametrize("algo", [*ONE_PER_ACTION_KIND, RAINBOW])
 def test_vmapped_seed_equals_single_seed_run(algo):
     multi, multi_records = _compiled(algo, [7, SEED], STEPS, CHUNK)
     # The second seed of the batch: a single run with it (the reference run) is the batch's row 1. (Row 1 alone catches

@@ -127,5 +127,5 @@ def test_one_step_n_step_batch_is_the_plain_transition():
     np.testing.assert_allclose(got["reward"], [1, 2, 4, 8])
     np.testing.assert_allclose(got["discount"], [0.9] * 4, rtol=1e-6)
     np.testing.assert_array_equal(got["bootstrap"], [0.5, 1.5, 2.5, 3.5])
-    sampled = rb.sample_n_step(buf, jax.random.key(0), 64, 3, 0.5)
+    sampled = rb.n_step_batch(buf, rb.sample_indices(buf, jax.random.key(0), 64), 3, 0.5)
     assert set(np.asarray(sampled.obs[:, 0]).tolist()) <= {0, 1, 2, 3}

@@ -20,15 +20,32 @@ class EnvSpec(NamedTuple):
         return self.n_actions > 0
 
 
+class Prioritized(NamedTuple):
+    """Prioritized replay (Schaul et al. 2016): priorities (error + eps)^alpha, importance-weight exponent beta
+    annealed linearly from ``beta`` at step 0 to 1 at env step ``beta_steps``."""
+
+    alpha: float
+    beta: float
+    beta_steps: int
+    eps: float
+
+
 class Agent(NamedTuple):
     """An algorithm bound to its config and env spec.
 
     init(key, n_envs) -> state
     act(state, obs[B, ...], key, explore) -> (action[B, ...], state)    ``explore`` is static (Python bool)
     reset(state, episode_start[B]) -> state                               per-episode state (e.g. OU noise)
-    update(state, batch, key) -> (state, metrics: dict of scalars)
-    sample(buffer, key, batch_size) -> batch                              the learner's minibatch; None: uniform
-                                                                          one-step transitions (buffer.sample)
+    update(state, batch, key) -> (state, metrics)                         metrics: the scalars of metric_names;
+                                                                          with prioritized replay also "priority",
+                                                                          the per-sample error [B] (|TD error| or
+                                                                          the per-sample loss), not logged
+    gather(buffer, idx[B]) -> batch                                       the minibatch at the drawn buffer
+                                                                          positions; None: one-step transitions
+                                                                          (buffer.gather)
+    prioritized                                                           None: uniform replay; else the learner
+                                                                          draws by priority, batch.weight holds the
+                                                                          importance weights, update uses them
     """
 
     algo: str
@@ -39,7 +56,8 @@ class Agent(NamedTuple):
     reset: Callable[[Any, jax.Array], Any]
     update: Callable[[Any, Any, jax.Array], tuple[Any, dict[str, jax.Array]]]
     metric_names: tuple[str, ...]
-    sample: Callable[..., Any] | None = None
+    gather: Callable[..., Any] | None = None
+    prioritized: Prioritized | None = None
 
 
 class PolicyNetwork(NamedTuple):

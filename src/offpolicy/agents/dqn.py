@@ -9,6 +9,11 @@ The update, in the order the tutorial's ``update_model`` runs it (equations in d
                 (double: Q'(s', argmax_a Q(s', a; eps); eps') instead of the max: the online net picks, the target
                  net evaluates; van Hasselt et al. 2016)
     L         = mean huber(Q(s, a; eps) - y)                             on the taken action a only (smooth L1)
+                (prioritized: mean w_i huber(...) with the importance weights w of the drawn batch, and the drawn
+                 transitions get priorities from |Q(s, a; eps) - y|; Schaul et al. 2016, buffer.py)
+                (distributional, C51: Q(s, a) = sum_i z_i p_i(s, a) on atoms z_i in [v_min, v_max]; the target is
+                 the distribution of r + gamma (1 - terminated) z under p(s', a'), projected onto the atoms
+                 (``categorical_projection``), and L = mean KL(target || p(s, a)); Bellemare et al. 2017)
     theta     <- Adam step on L
     eps, eps' <- fresh independent samples                               online and target noise, after every update
     theta'    <- theta            every target_update updates            hard copy (parameters only, not the noise)
@@ -31,8 +36,9 @@ import jax.numpy as jnp
 import optax
 
 from offpolicy import buffer as rb
-from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, Prioritized
 from offpolicy.buffer import Transition
+from offpolicy.errors import OffpolicyError
 from offpolicy.hparams import DQNConfig
 from offpolicy.networks import QNetwork, q_layers, sample_q_noise
 
@@ -50,7 +56,36 @@ class DQNState:
 
 def network(cfg: DQNConfig, spec: EnvSpec) -> QNetwork:
     return QNetwork(spec.n_actions, tuple(cfg.hidden_sizes), noisy=cfg.exploration == "noisy", sigma0=cfg.sigma0,
-                    bias_sigma_fan_out=cfg.bias_sigma_fan_out, dueling=cfg.dueling)
+                    bias_sigma_fan_out=cfg.bias_sigma_fan_out, dueling=cfg.dueling, n_atoms=atoms(cfg))
+
+
+def atoms(cfg: DQNConfig) -> int:
+    """Outputs per action: C51's n_atoms, else 1 (Q itself)."""
+    return cfg.n_atoms if cfg.distributional else 1
+
+
+def support(cfg: DQNConfig) -> jax.Array:
+    """C51's atoms z_i = v_min + i (v_max - v_min) / (n_atoms - 1), i = 0 .. n_atoms - 1."""
+    return jnp.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, dtype=jnp.float32)
+
+
+def to_q(cfg: DQNConfig, out: jax.Array) -> jax.Array:
+    """Q [B, n_actions] from the network's output: itself, or (C51) the mean sum_i z_i p_i of its distributions."""
+    return jnp.sum(jax.nn.softmax(out, axis=-1) * support(cfg), axis=-1) if cfg.distributional else out
+
+
+def categorical_projection(target_atoms: jax.Array, probs: jax.Array, z: jax.Array) -> jax.Array:
+    """Project the distribution with probabilities ``probs`` [B, N] on the points ``target_atoms`` [B, N] onto the
+    fixed atoms ``z`` [N] (evenly spaced; Bellemare et al. 2017, Algorithm 1): each point, clipped to [z_0, z_N-1],
+    splits its probability between its two neighbouring atoms in proportion to closeness,
+
+        m_i = sum_j clip(1 - |clip(Tz_j, z_0, z_N-1) - z_i| / dz, 0, 1) p_j,
+
+    which gives a point on an atom all of its mass (no special case). Rows of the result sum to those of ``probs``."""
+    dz = (z[-1] - z[0]) / (z.shape[0] - 1)
+    tz = jnp.clip(target_atoms, z[0], z[-1])  # [B, N]
+    closeness = jnp.clip(1.0 - jnp.abs(tz[:, None, :] - z[None, :, None]) / dz, 0.0, 1.0)  # [B, N (i), N (j)]
+    return jnp.sum(closeness * probs[:, None, :], axis=-1)  # [B, N]
 
 
 def optimizer(cfg: DQNConfig) -> optax.GradientTransformation:
@@ -63,7 +98,7 @@ def resample(cfg: DQNConfig, spec: EnvSpec, key: jax.Array) -> dict:
     if cfg.exploration != "noisy":
         return {}
     return sample_q_noise(key, spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions, cfg.noise_type,
-                          cfg.dueling)
+                          cfg.dueling, atoms(cfg))
 
 
 def epsilon(cfg: DQNConfig, policy_steps: jax.Array) -> jax.Array:
@@ -91,7 +126,7 @@ def init(cfg: DQNConfig, spec: EnvSpec, key: jax.Array, n_envs: int = 1) -> DQNS
 def q_values(cfg: DQNConfig, spec: EnvSpec, state: DQNState, obs: jax.Array, noisy: bool) -> jax.Array:
     """Q(s, ·) of the online network [B, n_actions]: with the current noise, or the mean weights mu only."""
     noise = state.online_noise if noisy and cfg.exploration == "noisy" else None
-    return network(cfg, spec).apply(state.params, obs, noise)
+    return to_q(cfg, network(cfg, spec).apply(state.params, obs, noise))
 
 
 def act(cfg: DQNConfig, spec: EnvSpec, state: DQNState, obs: jax.Array, key: jax.Array, explore: bool):
@@ -101,7 +136,7 @@ def act(cfg: DQNConfig, spec: EnvSpec, state: DQNState, obs: jax.Array, key: jax
     if not explore:
         return jnp.argmax(q_values(cfg, spec, state, obs, noisy=cfg.eval_noise), axis=-1).astype(jnp.int32), state
     if cfg.exploration == "noisy" and cfg.noise_resample == "step":
-        q = network(cfg, spec).apply(state.params, obs, resample(cfg, spec, key))
+        q = to_q(cfg, network(cfg, spec).apply(state.params, obs, resample(cfg, spec, key)))
     else:
         q = q_values(cfg, spec, state, obs, noisy=True)
     greedy = jnp.argmax(q, axis=-1).astype(jnp.int32)  # [B]
@@ -124,26 +159,42 @@ def update(cfg: DQNConfig, spec: EnvSpec, state: DQNState, batch: Transition, ke
     # TD target from the target network with its own noise; only a true termination stops the bootstrap.
     target_noise = state.target_noise if cfg.exploration == "noisy" else None
     online_noise = state.online_noise if cfg.exploration == "noisy" else None
-    next_q = q_net.apply(state.target_params, batch.next_obs, target_noise)  # [B, n_actions]
+    next_out = q_net.apply(state.target_params, batch.next_obs, target_noise)  # [B, n_actions] (C51: [B, A, N])
+    next_q = to_q(cfg, next_out)  # [B, n_actions]
     if cfg.double:  # the online net (with its current noise) picks a', the target net evaluates it
-        next_action = jnp.argmax(q_net.apply(state.params, batch.next_obs, online_noise), axis=-1)  # [B]
-        next_value = jnp.take_along_axis(next_q, next_action[:, None], axis=-1)[:, 0]
+        next_action = jnp.argmax(to_q(cfg, q_net.apply(state.params, batch.next_obs, online_noise)), axis=-1)
     else:
-        next_value = jnp.max(next_q, axis=-1)
+        next_action = jnp.argmax(next_q, axis=-1)  # [B]
     not_terminal = 1.0 - batch.terminated.astype(jnp.float32)
     discount = cfg.gamma if batch.discount is None else batch.discount  # n-step: gamma^k of each sample's window
-    td_target = jax.lax.stop_gradient(batch.reward + discount * not_terminal * next_value)  # [B]
+    if cfg.distributional:  # the target distribution: r + discount z under p'(s', a'), projected onto the atoms
+        next_probs = jax.nn.softmax(jnp.take_along_axis(next_out, next_action[:, None, None], axis=1)[:, 0], -1)
+        shifted = batch.reward[:, None] + (discount * not_terminal)[:, None] * support(cfg)  # [B, N]
+        target = jax.lax.stop_gradient(categorical_projection(shifted, next_probs, support(cfg)))  # [B, N]
+    else:
+        next_value = jnp.take_along_axis(next_q, next_action[:, None], axis=-1)[:, 0]  # max_a Q' without double
+        target = jax.lax.stop_gradient(batch.reward + discount * not_terminal * next_value)  # [B]
+    weight = 1.0 if batch.weight is None else batch.weight  # prioritized replay's importance weights [B]
 
-    # Loss on the taken action's Q, with the online noise (the actions of noise_resample="update" were chosen with it).
+    # Loss on the taken action, with the online noise (the actions of noise_resample="update" were chosen with it).
 
     def loss_fn(params):
-        q_all = q_net.apply(params, batch.obs, online_noise)  # [B, n_actions]
-        q_pred = jnp.take_along_axis(q_all, batch.action[:, None].astype(jnp.int32), axis=-1)[:, 0]  # [B]
-        td_error = q_pred - td_target
-        per_sample = optax.huber_loss(td_error, delta=1.0) if cfg.loss == "huber" else td_error**2
-        return jnp.mean(per_sample), q_pred
+        out = q_net.apply(params, batch.obs, online_noise)  # [B, n_actions] (C51: [B, A, N] logits)
+        taken = jnp.take_along_axis(out, batch.action.astype(jnp.int32).reshape((-1,) + (1,) * (out.ndim - 1)),
+                                    axis=1)[:, 0]  # [B] (C51: [B, N])
+        if cfg.distributional:  # KL(target || p(s, a)): the cross-entropy less the target's own entropy
+            log_p = jax.nn.log_softmax(taken, axis=-1)
+            per_sample = jnp.sum(jax.scipy.special.xlogy(target, target) - target * log_p, axis=-1)  # [B]
+            q_pred = jnp.sum(jnp.exp(log_p) * support(cfg), axis=-1)
+            error = per_sample
+        else:
+            q_pred = taken
+            td_error = q_pred - target
+            per_sample = optax.huber_loss(td_error, delta=1.0) if cfg.loss == "huber" else td_error**2
+            error = jnp.abs(td_error)
+        return jnp.mean(weight * per_sample), (q_pred, error)
 
-    (loss, q_pred), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (loss, (q_pred, error)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     param_updates, opt = tx.update(grads, state.opt, state.params)
     params = optax.apply_updates(state.params, param_updates)
 
@@ -162,6 +213,8 @@ def update(cfg: DQNConfig, spec: EnvSpec, state: DQNState, batch: Transition, ke
         updates=updates,
     )
     metrics = {"loss": loss, "q_mean": jnp.mean(q_pred)}
+    if cfg.prioritized:
+        metrics["priority"] = jax.lax.stop_gradient(error)  # [B] the drawn transitions' new priorities come from it
     if cfg.exploration == "noisy":  # mean |sigma| over the noisy layers' weights: how much noise is left
         sigmas = [jnp.abs(leaf).ravel() for path, leaf in jax.tree_util.tree_leaves_with_path(params)
                   if "sigma" in jax.tree_util.keystr(path)]
@@ -179,6 +232,10 @@ def policy_network(cfg: DQNConfig, spec: EnvSpec, state: DQNState) -> PolicyNetw
     A dueling network is written as the same plain MLP: its two streams side by side in one hidden layer
     ([h, 2h']: value then advantage), and the head Q = V + A - mean A, linear in that layer's output, as one output
     layer: kernel [w_V repeated for every action; w_A - mean_a w_A], bias b_V + b_A - mean b_A."""
+    if cfg.distributional:
+        raise OffpolicyError("export of a distributional (C51) DQN is not supported yet: its greedy action is the "
+                             "argmax of a softmax-weighted sum over atoms, which the policy file's heads cannot "
+                             "express. Use the checkpoint with offpolicy.Policy.load instead.")
     params = state.params["params"]
     noisy = cfg.exploration == "noisy"
     with_noise = noisy and cfg.eval_noise
@@ -226,5 +283,7 @@ def make(cfg: DQNConfig, spec: EnvSpec) -> Agent:
         reset=reset,
         update=functools.partial(update, cfg, spec),
         metric_names=("loss", "q_mean", *extra),
-        sample=functools.partial(rb.sample_n_step, n=cfg.n_step, gamma=cfg.gamma) if cfg.n_step > 1 else None,
+        gather=functools.partial(rb.n_step_batch, n=cfg.n_step, gamma=cfg.gamma) if cfg.n_step > 1 else None,
+        prioritized=Prioritized(cfg.priority_alpha, cfg.priority_beta, cfg.priority_beta_steps, cfg.priority_eps)
+        if cfg.prioritized else None,
     )

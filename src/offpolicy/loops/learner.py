@@ -96,7 +96,7 @@ def init_carry(agent: Agent, buffer_size: int, key: jax.Array, n_envs: int = 1) 
     init_key, loop_key = jax.random.split(key)
     return Carry(
         agent=agent.init(init_key, n_envs),
-        buffer=rb.init(buffer_size, example_transition(agent)),
+        buffer=rb.init(buffer_size, example_transition(agent), prioritized=agent.prioritized is not None),
         key=loop_key,
         metric_sums={name: jnp.zeros((), jnp.float32) for name in agent.metric_names},
         updates_since=jnp.zeros((), jnp.int32),
@@ -141,36 +141,67 @@ def first_action(agent: Agent, carry: Carry, obs: jax.Array, random_action) -> t
     return carry.replace(agent=agent_state, key=key), action
 
 
+def draw_batch(agent: Agent, buffer: rb.ReplayBuffer, key: jax.Array, batch_size: int, t: jax.Array
+               ) -> tuple[jax.Array, Transition]:
+    """The update's minibatch: positions drawn uniformly, or by priority with importance weights (``batch.weight``;
+    beta annealed linearly from ``prioritized.beta`` to 1 at step ``prioritized.beta_steps``), then turned into
+    transitions by the agent's ``gather`` (e.g. n-step windows). Returns (positions [B], batch)."""
+    if agent.prioritized is None:
+        idx, weight = rb.sample_indices(buffer, key, batch_size), None
+    else:
+        p = agent.prioritized
+        if p.beta_steps is None:
+            raise ValueError("prioritized replay needs beta_steps: a training loop's agent comes from "
+                             "offpolicy.run.trainer.agent_for_run (unset: the run's total_steps)")
+        beta = p.beta + (1.0 - p.beta) * jnp.minimum(t / p.beta_steps, 1.0)
+        idx, weight = rb.sample_prioritized(buffer, key, batch_size, beta)
+    batch = (agent.gather or rb.gather)(buffer, idx)
+    return idx, batch if weight is None else batch.replace(weight=weight)
+
+
 def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transition, policy_obs: jax.Array,
                  episode_start: jax.Array, t: jax.Array, update, random_action, store: bool = True):
     """Store ``transition`` (step t), update the agent once if ``update``, and choose the next action.
 
-    A NaN/inf loss or parameter rejects the update (the agent keeps its last good state); the rejection is counted
-    with the step of the first one, for the host to report. Returns (carry, action for ``policy_obs``).
+    A NaN/inf loss or parameter rejects the update (the agent keeps its last good state, the priorities stay); the
+    rejection is counted with the step of the first one, for the host to report. With prioritized replay the drawn
+    transitions get new priorities from the update's per-sample errors. Returns (carry, action for ``policy_obs``).
     """
     buffer = rb.add(carry.buffer, transition) if store else carry.buffer
     key, sample_key, update_key, act_key = jax.random.split(carry.key, 4)
-    learner = (carry.agent, carry.metric_sums, carry.updates_since, carry.bad_updates, carry.first_bad_step)
+    # Only the priorities (not the stored transitions) go through the update's branch.
+    priorities = None if agent.prioritized is None else (buffer.tree, buffer.max_priority)
+    learner = (carry.agent, priorities, carry.metric_sums, carry.updates_since, carry.bad_updates,
+               carry.first_bad_step)
 
     def do_update(learner):
-        agent_state, sums, count, bad, first_bad = learner
-        batch = (agent.sample or rb.sample)(buffer, sample_key, batch_size)
+        agent_state, priorities, sums, count, bad, first_bad = learner
+        current = buffer if priorities is None else buffer.replace(tree=priorities[0], max_priority=priorities[1])
+        idx, batch = draw_batch(agent, current, sample_key, batch_size, t)
         new_state, metrics = agent.update(agent_state, batch, update_key)
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((new_state, metrics))
                                     if jnp.issubdtype(x.dtype, jnp.floating)]))
         agent_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, agent_state)
+        if priorities is not None:  # a rejected update writes the old priorities back
+            p = agent.prioritized
+            priority = jnp.where(finite, rb.priority(metrics["priority"], p.alpha, p.eps),
+                                 rb.priority_at(current, idx))
+            current = rb.set_priorities(current, idx, priority)
+            priorities = (current.tree, current.max_priority)
         sums = {k: sums[k] + jnp.where(finite, metrics[k], 0.0) for k in sums}
         count = count + finite.astype(jnp.int32)
         first_bad = jnp.where(finite | (first_bad >= 0), first_bad, t)
         bad = bad + (~finite).astype(jnp.int32)
-        return agent_state, sums, count, bad, first_bad
+        return agent_state, priorities, sums, count, bad, first_bad
 
     if isinstance(update, bool):
         if update:
             learner = do_update(learner)
     else:
         learner = jax.lax.cond(update, do_update, lambda learner: learner, learner)
-    agent_state, sums, count, bad, first_bad = learner
+    agent_state, priorities, sums, count, bad, first_bad = learner
+    if priorities is not None:
+        buffer = buffer.replace(tree=priorities[0], max_priority=priorities[1])
     action, agent_state = _next_action(agent, agent_state, policy_obs, episode_start, act_key, random_action)
     carry = Carry(agent=agent_state, buffer=buffer, key=key, metric_sums=sums, updates_since=count,
                   bad_updates=bad, first_bad_step=first_bad)

@@ -69,7 +69,7 @@ def make_loop(config: RunConfig, seeds: list[int], announce=None) -> tuple[Loop,
         from offpolicy.loops.compiled import CompiledLoop
 
         jax_env, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
-        agent = make_agent(config.algo, config.agent, spec)
+        agent = agent_for_run(config, spec)
         check_buffer_fits(agent, config.agent.buffer_size, len(seeds))
         if announce is not None:
             announce()
@@ -78,7 +78,7 @@ def make_loop(config: RunConfig, seeds: list[int], announce=None) -> tuple[Loop,
 
     made = [make_env(config.env, config.algo, config.env_kwargs) for _ in seeds]
     envs = [env for env, _ in made]
-    agent = make_agent(config.algo, config.agent, made[0][1])
+    agent = agent_for_run(config, made[0][1])
     try:
         check_buffer_fits(agent, config.agent.buffer_size, len(seeds))
         if announce is not None:
@@ -89,6 +89,15 @@ def make_loop(config: RunConfig, seeds: list[int], announce=None) -> tuple[Loop,
             env.close()
         raise
     return loop, agent, envs
+
+
+def agent_for_run(config: RunConfig, spec: Any) -> Any:
+    """The agent a training loop runs, with what depends on the run's budget filled in (prioritized replay's beta
+    schedule, unset: the run's total_steps)."""
+    agent = make_agent(config.algo, config.agent, spec)
+    if agent.prioritized is not None and agent.prioritized.beta_steps is None:
+        agent = agent._replace(prioritized=agent.prioritized._replace(beta_steps=config.total_steps))
+    return agent
 
 
 def check_buffer_fits(agent: Any, buffer_size: int, n_seeds: int) -> None:
