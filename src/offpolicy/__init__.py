@@ -21,6 +21,7 @@ from offpolicy.errors import (
 from offpolicy.registry import ALGORITHMS as _ALGORITHMS
 
 _LAZY = {  # public name -> the module that defines it
+    "Callback": "offpolicy.callbacks",
     "MODEL_CLASSES": "offpolicy.api",
     "Policy": "offpolicy.policy",
     "RunConfig": "offpolicy.config",
@@ -43,6 +44,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = [*(entry.api_class for entry in _ALGORITHMS.values()), "MODEL_CLASSES", "Policy", "RunConfig",
+__all__ = [*(entry.api_class for entry in _ALGORITHMS.values()), "MODEL_CLASSES", "Callback", "Policy", "RunConfig",
            "make_config", "preset_names", "OffpolicyError", "ConfigError", "EnvError", "CheckpointError",
            "NonFiniteError", "ExportFormatError", "__version__"]
