@@ -81,6 +81,11 @@ def test_asymmetric_bounds_in_training_evaluation_predict_and_load(tmp_path):
     expected = LOW + (mu + 1) / 2 * (HIGH.astype(np.float64) - LOW)
     np.testing.assert_allclose(predicted, expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(eval_actions, model.predict(eval_obs, deterministic=True)[0], rtol=1e-6, atol=1e-6)
+    # SB3's idiom on a 2-D action: the tuple unpacks to the whole action (not its first component) and no state;
+    # by default (deterministic=False) it explores: the same map of an action with noise, still inside the bounds
+    action, state = model.predict(OBS[0])
+    assert state is None and action.shape == (2,) and np.all(action >= LOW) and np.all(action <= HIGH)
+    assert not np.allclose(action, predicted[0])
 
     # a saved checkpoint, loaded as a Policy (no env needed) or as a model, predicts the same
     path = model.save(tmp_path / "ckpt")
