@@ -51,6 +51,7 @@ TRAINING_DIR = "training"
 PYTHON_ENVS = "offpolicy-python"
 """Gymnasium namespace of the envs given to a model as objects or functions (registered for this process only)."""
 SB3_POLICIES = ("MlpPolicy", "CnnPolicy", "MultiInputPolicy")
+_UNSET: Any = object()  # a keyword the caller did not give
 
 class OffPolicyModel:
     """Shared model shell; each registered algorithm gets a subclass (``offpolicy.DDPG``, ...) with its ``algo``.
@@ -73,7 +74,7 @@ class OffPolicyModel:
 
     algo: ClassVar[str]
 
-    def __init__(self, env: Any = None, *args: Any, seed: int | None = None, preset: str | None = None,
+    def __init__(self, env: Any = None, *args: Any, seed: Any = _UNSET, preset: str | None = None,
                  config: RunConfig | None = None, progress: bool | None = None, verbose: int | None = None,
                  tensorboard_log: str | Path | None = None, policy_kwargs: dict | None = None, **overrides: Any):
         if isinstance(env, str) and env in SB3_POLICIES:  # SB3's DDPG("MlpPolicy", env, ...)
@@ -83,10 +84,13 @@ class OffPolicyModel:
             if not args:
                 raise ConfigError("DDPG(\"MlpPolicy\", env): give the env after the policy (or the env alone).")
             env, *args = args
-        if len(args) > 1 or (args and seed is not None):
+        if len(args) > 1 or (args and seed is not _UNSET):
             raise TypeError(f"{type(self).__name__}(env, seed): too many positional arguments; give the other "
                             "settings as keywords.")
-        seed = args[0] if args else 0 if seed is None else seed
+        if seed is None:
+            raise ConfigError("seed=None: offpolicy runs are always seeded (SB3 draws a random seed); give an int "
+                              "(default 0).")
+        seed = args[0] if args else 0 if seed is _UNSET else seed
         self.progress = _progress(progress, verbose)
         self.tensorboard_log = None if tensorboard_log is None else Path(tensorboard_log)
         if policy_kwargs is not None:

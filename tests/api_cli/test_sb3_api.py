@@ -167,6 +167,7 @@ def test_sb3_spellings_are_aliases_or_refused_naming_ours(tmp_path, capsys):
         (lambda: quiet.learn(total_timesteps=10, total_steps=10), "not both"),
         (lambda: quiet.evaluate(2, n_eval_episodes=2), "not both"),
         (lambda: DDPG("CnnPolicy", "Pendulum-v1", **TINY), "offpolicy's agents are MLPs"),
+        (lambda: DDPG("Pendulum-v1", seed=None), "always seeded"),
         (lambda: DDPG("Pendulum-v1", verbose=1, progress=False), "disagree"),
         (lambda: DDPG("Pendulum-v1", policy_kwargs={"activation_fn": None}, **TINY), "'activation_fn' has no"),
         (lambda: DDPG("Pendulum-v1", policy_kwargs={"net_arch": {"pi": [8], "qf": [16]}}), "share one hidden_sizes"),
