@@ -66,7 +66,7 @@ DDPG_CELLS = [
 
     import offpolicy
     from offpolicy import DDPG
-    from offpolicy.run.trainer import new_run_dir
+    from offpolicy import new_run_dir
 
     RUNS = Path("runs")  # run directories (config.yaml, metrics.csv, checkpoints, learning_curve.png, video.mp4)
     print("offpolicy", offpolicy.__version__, "| jax", jax.__version__, "on", jax.default_backend())
@@ -243,8 +243,11 @@ DDPG_CELLS = [
     print(f"critic target = tau*critic + (1-tau)*old target, largest difference: {gap:.1e}")
     """),
     md("""
-    Repeating the update on this fixed buffer shows both losses at work (the critic fits the TD targets; the actor's
-    loss $-Q(s, \\mu(s))$ falls as it finds better actions under the critic):
+    Repeating the update on this fixed buffer shows both losses at work. The critic fits the TD targets, so its loss
+    falls. The actor's loss $-Q(s, \\mu(s))$ is read under a critic that moves too: Pendulum's rewards are all
+    negative, so as the critic's $Q$ falls from its near-zero start towards those (negative) returns, $-Q$ *rises*,
+    although each actor step raises $Q$ under the critic of that moment. A rising actor loss is normal here; the
+    critic loss and the evaluations are the ones to read:
     """),
     code("""
     key = jax.random.key(3)
@@ -291,7 +294,8 @@ DDPG_CELLS = [
     print(f"noise-free return over {result['episodes']} episodes: {result['mean']:.1f} ± {result['std']:.1f}"
           f"  (min {result['min']:.1f}, max {result['max']:.1f})")
     states = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -2.0], [-1.0, 0.0, 1.0]])  # [cos θ, sin θ, angular velocity]
-    print("torques for a batch of 3 states, in Pendulum's own units (±2):", model.predict(states).ravel())
+    actions, _ = model.predict(states, deterministic=True)  # (action, state) as in Stable-Baselines3
+    print("torques for a batch of 3 states, in Pendulum's own units (±2):", actions.ravel())
     """),
     md("""
     ## 8. Video
@@ -315,7 +319,7 @@ DDPG_CELLS = [
     print("run directory:", tutorial.run_dir)
     """),
     code("""
-    from offpolicy.analysis.results import read_csv
+    from offpolicy import read_csv
 
     runs = {"ddpg-pendulum (fixed)": model, "ddpg-pendulum-tutorial": tutorial}
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))
@@ -394,7 +398,7 @@ DQN_CELLS = [
 
     import offpolicy
     from offpolicy import DQN
-    from offpolicy.run.trainer import new_run_dir
+    from offpolicy import new_run_dir
 
     RUNS = Path("runs")  # run directories (config.yaml, metrics.csv, checkpoints, learning_curve.png, video.mp4)
     print("offpolicy", offpolicy.__version__, "| jax", jax.__version__, "on", jax.default_backend())
@@ -612,7 +616,7 @@ DQN_CELLS = [
     print("run directory:", tutorial.run_dir)
     """),
     code("""
-    from offpolicy.analysis.results import read_csv
+    from offpolicy import read_csv
 
     runs = {"noisy-dqn-cartpole (fixed)": model, "noisy-dqn-cartpole-tutorial": tutorial}
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))
@@ -634,8 +638,8 @@ DQN_CELLS = [
     """),
     md("""
     The tutorial also *tests* with noise: its test episode acts with the current $\\varepsilon$. offpolicy evaluates
-    with $\\mu$ (`eval_noise: true` restores the notebook's way). `predict(obs, deterministic=False)` acts with the
-    state's current noise sample; compare a few episodes of the trained model both ways:
+    with $\\mu$ (`eval_noise: true` restores the notebook's way). `predict(obs, deterministic=False)` acts as the agent
+    explores in training, with a noise sample; compare a few episodes of the trained model both ways:
     """),
     code("""
     import gymnasium as gym
@@ -647,7 +651,7 @@ DQN_CELLS = [
             obs, _ = env.reset(seed=seed)
             total, done = 0.0, False
             while not done:
-                obs, reward, terminated, truncated, _ = env.step(int(m.predict(obs, deterministic=deterministic)))
+                obs, reward, terminated, truncated, _ = env.step(int(m.predict(obs, deterministic=deterministic)[0]))
                 total, done = total + reward, terminated or truncated
             returns.append(total)
         return returns

@@ -53,8 +53,10 @@ def test_save_load_and_policy_act_as_the_trained_model(algo, tmp_path):
     path = model.save(tmp_path / "ckpt")
     loaded = type(model).load(path, progress=False)
     policy = Policy.load(path)
-    np.testing.assert_array_equal(loaded.predict(obs), model.predict(obs))
-    np.testing.assert_array_equal(policy.predict(obs), model.predict(obs))
+    action, state = model.predict(obs, deterministic=True)  # SB3's (action, state) tuple
+    assert state is None
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], action)
+    np.testing.assert_array_equal(policy.predict(obs), action)
     assert loaded._trainer_ is None  # predicting built no env, loop or buffer
     assert loaded.evaluate(2)["returns"] == model.evaluate(2)["returns"]
     action = policy.predict(obs[0])

@@ -74,13 +74,18 @@ def test_asymmetric_bounds_in_training_evaluation_predict_and_load(tmp_path):
 
     # predict: the actor's mu (from the agent state and the actor network) mapped onto [low, high]; evaluation acted
     # with the same map
-    predicted = model.predict(OBS)
+    predicted, _ = model.predict(OBS, deterministic=True)
     actor, _ = ddpg.networks(model.config.agent, model._trainer.spec)
     mu = np.asarray(actor.apply(model._trainer.state.actor, OBS), np.float64)
     assert np.all(np.abs(mu) < 1) and np.all(np.ptp(mu, axis=0) > 0.01)
     expected = LOW + (mu + 1) / 2 * (HIGH.astype(np.float64) - LOW)
     np.testing.assert_allclose(predicted, expected, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(eval_actions, model.predict(eval_obs), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(eval_actions, model.predict(eval_obs, deterministic=True)[0], rtol=1e-6, atol=1e-6)
+    # SB3's idiom on a 2-D action: the tuple unpacks to the whole action (not its first component) and no state;
+    # by default (deterministic=False) it explores: the same map of an action with noise, still inside the bounds
+    action, state = model.predict(OBS[0])
+    assert state is None and action.shape == (2,) and np.all(action >= LOW) and np.all(action <= HIGH)
+    assert not np.allclose(action, predicted[0])
 
     # a saved checkpoint, loaded as a Policy (no env needed) or as a model, predicts the same
     path = model.save(tmp_path / "ckpt")
@@ -88,4 +93,4 @@ def test_asymmetric_bounds_in_training_evaluation_predict_and_load(tmp_path):
     np.testing.assert_array_equal(policy.action_bounds[0], LOW)
     np.testing.assert_array_equal(policy.action_bounds[1], HIGH)
     np.testing.assert_array_equal(policy.predict(OBS), predicted)
-    np.testing.assert_array_equal(DDPG.load(path, progress=False).predict(OBS), predicted)
+    np.testing.assert_array_equal(DDPG.load(path, progress=False).predict(OBS, deterministic=True)[0], predicted)

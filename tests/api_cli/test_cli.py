@@ -152,3 +152,24 @@ def test_train_says_what_it_is_doing_before_and_after_the_bar(tmp_path, capsys):
     assert "ddpg Pendulum-v1 (compiling the update)" in err  # the step before learning_starts (100)
     after = err[err.rindex("100%"):]  # after the bar: the final evaluation and the plot, in that order
     assert after.index("offpolicy: evaluating the final policy (2 episodes)") < after.index("plotting learning_curve")
+
+
+HEAVY = ("jax", "jaxlib", "flax", "optax", "matplotlib", "gymnasium", "gymnax", "tensorboardX")
+IMPORTED = """
+import sys
+from offpolicy.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("IMPORTED", sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r})), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["presets"], ["train", "--help"], ["sweep", "--help"]])
+def test_help_and_presets_import_no_jax_matplotlib_or_gymnasium(args):
+    # what makes `offpolicy --help` slow (seconds): each command imports what it needs when it runs, not to be listed
+    result = subprocess.run([sys.executable, "-c", IMPORTED.format(heavy=HEAVY), *args], capture_output=True,
+                            text=True, env=ENV, timeout=120)
+    assert "IMPORTED []" in result.stderr, result.stderr[-2000:]
+    assert "ddpg-pendulum" in result.stdout or "usage: offpolicy" in result.stdout  # it did answer

@@ -27,7 +27,7 @@ OBS = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -3.0], [-0.6, 0.8, 5.0]], np.float32
 
 
 def test_predict_deterministic_is_noise_free_and_repeatable(model):
-    a1, a2 = model.predict(OBS), model.predict(OBS)
+    a1, a2 = model.predict(OBS, deterministic=True)[0], model.predict(OBS, deterministic=True)[0]
     np.testing.assert_array_equal(a1, a2)
     assert a1.shape == (3, 1)
     # the actor's mu in [-1, 1], from the agent state and the actor network, mapped onto Pendulum's own bounds
@@ -37,10 +37,10 @@ def test_predict_deterministic_is_noise_free_and_repeatable(model):
     low, high = space.low.astype(np.float64), space.high.astype(np.float64)
     assert np.all(np.abs(mu) < 1) and np.ptp(mu) > 0.01  # the check below can tell a scale or an offset
     np.testing.assert_allclose(a1, low + (mu + 1) / 2 * (high - low), rtol=1e-6, atol=1e-6)
-    single = model.predict(OBS[0])
+    single, _ = model.predict(OBS[0], deterministic=True)
     assert single.shape == (1,)
     np.testing.assert_allclose(single, a1[0], rtol=1e-6)
-    noisy = model.predict(OBS, deterministic=False)
+    noisy, _ = model.predict(OBS)  # SB3's default: deterministic=False
     assert not np.array_equal(noisy, a1)
 
 
@@ -52,7 +52,7 @@ def test_predict_rejects_wrong_shapes(model):
 def test_save_load_gives_identical_actions_and_evaluation(model, tmp_path):
     path = model.save(tmp_path / "ckpt")
     loaded = DDPG.load(path, progress=False)
-    np.testing.assert_array_equal(loaded.predict(OBS), model.predict(OBS))
+    np.testing.assert_array_equal(loaded.predict(OBS, deterministic=True)[0], model.predict(OBS, deterministic=True)[0])
     assert loaded.evaluate(2)["returns"] == model.evaluate(2)["returns"]
     assert loaded.config == model.config
 
@@ -130,4 +130,4 @@ def test_other_box_envs_work():
     m = DDPG("MountainCarContinuous-v0", seed=1, **{**TINY, "eval_every": 0, "eval_episodes": 1})
     m.learn()
     assert m.num_timesteps == 300
-    assert m.predict(np.zeros(2, np.float32)).shape == (1,)
+    assert m.predict(np.zeros(2, np.float32))[0].shape == (1,)

@@ -22,19 +22,19 @@ def test_save_load_gives_identical_greedy_actions_and_state(tmp_path):
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     path = model.save(tmp_path / "ckpt")
     loaded = DQN.load(path, progress=False)
-    np.testing.assert_array_equal(model.predict(obs), loaded.predict(obs))
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
     # the whole state, noise included, round-trips exactly: even the noisy (training) actions agree
-    np.testing.assert_array_equal(model.predict(obs, deterministic=False), loaded.predict(obs, deterministic=False))
+    np.testing.assert_array_equal(model.predict(obs)[0], loaded.predict(obs)[0])
     assert model.evaluate(2)["returns"] == loaded.evaluate(2)["returns"]
-    assert model.predict(obs[0]).shape == () and model.predict(obs).dtype == np.int64
+    assert model.predict(obs[0])[0].shape == () and model.predict(obs)[0].dtype == np.int64
 
 
 def test_predict_deterministic_uses_mu_and_is_repeatable():
     # seed 5: its initial network picks both actions on these observations, and its noise sample changes 22 of them
     model = DQN("CartPole-v1", seed=5, progress=False, **TINY)
     obs = np.random.default_rng(1).normal(size=(128, 4)).astype(np.float32)
-    first = model.predict(obs)
-    assert np.array_equal(first, model.predict(obs))
+    first, _ = model.predict(obs, deterministic=True)
+    assert np.array_equal(first, model.predict(obs, deterministic=True)[0])
     assert first.shape == (128,) and set(np.unique(first)) == {0, 1}
     # the greedy action of the mean weights mu: the Q-network applied with no noise at all ...
     cfg, spec, state = model.config.agent, model._trainer.spec, model._trainer.state
@@ -69,7 +69,7 @@ def test_epsilon_variant_logs_epsilon_and_has_no_noise_arrays(tmp_path):
 def test_other_discrete_env_works():
     model = DQN("Acrobot-v1", seed=0, progress=False, **{**TINY, "total_steps": 120})
     model.learn()
-    assert model._trainer.spec.n_actions == 3 and model.predict(np.zeros(6, np.float32)) in (0, 1, 2)
+    assert model._trainer.spec.n_actions == 3 and model.predict(np.zeros(6, np.float32))[0] in (0, 1, 2)
 
 
 def test_box_env_given_to_dqn_names_the_fix():
@@ -111,7 +111,7 @@ def test_rainbow_switches_train_save_and_load(tmp_path):
     assert loaded.config.agent.n_step == 3 and model._trainer.loop.rejected_updates(0) == 0
     assert loaded.config.agent.prioritized and loaded.config.agent.distributional
     assert state.params["params"]["value_out"]["kernel_mu"].shape == (16, 51)  # C51: one logit per atom
-    np.testing.assert_array_equal(model.predict(obs), loaded.predict(obs))
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
 
 
 def test_cli_train_eval_plot(tmp_path):

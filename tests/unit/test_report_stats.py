@@ -103,7 +103,8 @@ def test_report_of_a_fabricated_sweep(tmp_path):
     # Ranked by IQM: tau=0.005 IQM = mean(-150, -140) = -145 (mean -305); tau=0.01 (3 seeds): IQM = mean = -300.
     assert rows[0].startswith("| 1 | `tau=0.005` | 4 | **-145.0** [")
     assert "-305.0 [" in rows[0] and "3/4 ≥ -200 | 200 | 2 s |" in rows[0]
-    assert rows[1].startswith("| 2 | `tau=0.01` | 3 (+1 unfinished) | **-300.0** [") and "1/3 ≥ -200 | — | — |" in rows[1]  # fewer than half: no median
+    assert rows[1].startswith("| 2 | `tau=0.01` | 3 (+1 unfinished) | -300.0 [")  # only the best row is bold
+    assert "1/3 ≥ -200 | — | — |" in rows[1]  # fewer than half: no median
     assert "- `tau=0.01/s3`: RuntimeError: boom" in text
     assert (tmp_path / "report" / "curves.png").is_file() and (tmp_path / "report" / "finals.png").is_file()
     low, high = stats.bootstrap_ci(np.array(finals["tau=0.005"]), stats.iqm)

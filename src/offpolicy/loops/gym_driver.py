@@ -91,6 +91,15 @@ class GymDriver:
             )
         return result
 
+    def replay(self, actions: np.ndarray) -> np.ndarray:
+        """Step the just-reset env through ``actions`` ([n, ...], the agent's), as ``transition`` did, without
+        counting anything: it puts the env back where an unfinished episode left it. The last observation, as
+        [1, *obs_shape]."""
+        obs = None
+        for action in actions:
+            obs = self._check_obs(self._step_env(int(action) if self.spec.discrete else action)[0], "step")
+        return obs
+
     def transition(self, action: np.ndarray, t: int):
         """Step the env with the policy's ``action`` ([1, ...], step ``t``), check what comes back, count it into the
         episode, and reset the env at an episode end. Returns ``(next_obs, reward, terminated, truncated,

@@ -260,12 +260,18 @@ class HostLoop:
 
     # -- checkpointing ------------------------------------------------------------------------------------------------
     def host_state(self) -> dict[str, Any]:
-        """JSON-safe host state of a one-seed loop, exact when taken where ``on_step`` said ``resumable``."""
+        """JSON-safe host state of a one-seed loop. With ``carry`` it resumes exactly after any step: at an episode
+        boundary (where ``on_step`` said ``resumable``) the env is reset with the episode's seed; in the middle of an
+        episode, ``load_host_state`` also replays the episode's actions so far, read from the replay buffer (so the
+        episode must fit in the buffer)."""
         if self.vmapped:
             raise NotImplementedError("training checkpoints of a multi-seed loop")
         driver = self.drivers[0]
-        if driver.state.episode_length != 0:
-            raise RuntimeError("host_state() must be taken at an episode boundary")
+        length = driver.state.episode_length
+        if length > self.carry.buffer.capacity:
+            raise ConfigError(f"cannot save the loop in the middle of an episode of {length} steps: the replay buffer "
+                              f"(buffer_size={self.carry.buffer.capacity}) no longer holds its first actions, which a "
+                              "resume replays; save at an episode end.")
         return {
             "loop": dataclasses.asdict(driver.state),
             "seed_stream": driver.seeds.get_state(),
@@ -273,18 +279,29 @@ class HostLoop:
             "action": None if self._action is None else self._action[0].tolist(),
         }
 
+    def _episode_actions(self) -> np.ndarray:
+        """The actions of seed 0's unfinished episode, oldest first, from the replay buffer (every transition of an
+        unfinished episode is stored: a dropped one ends its episode)."""
+        length, buffer = self.drivers[0].state.episode_length, self.carry.buffer
+        positions = (int(buffer.index) - length + np.arange(length)) % buffer.capacity
+        return np.asarray(jax.device_get(buffer.data.action))[positions]
+
     def load_host_state(self, host: dict[str, Any]) -> None:
-        """Restore ``host_state()`` output: counters, seed stream, and the env reset to the episode's seed."""
+        """Restore ``host_state()`` output (after ``carry``): counters, seed stream, and the env reset to the
+        episode's seed, then stepped through the episode's actions so far when it was taken mid-episode."""
         driver = self.drivers[0]
         driver.state = LoopState(**host["loop"])
         driver.seeds.set_state(host["seed_stream"])
         if host["obs"] is None:
             return
         obs = driver.reset_with(driver.state.episode_seed)
+        if driver.state.episode_length:
+            obs = driver.replay(self._episode_actions())
         saved = np.asarray(host["obs"], np.float32)
         if not np.array_equal(obs, saved):
-            raise EnvError(f"{driver.env_id}: resetting with the saved episode seed gives a different observation "
-                           "than when the checkpoint was taken; the env is not deterministic under seeding, so the "
-                           "run cannot be resumed exactly.")
+            raise EnvError(f"{driver.env_id}: resetting with the saved episode seed (and replaying the episode's "
+                           f"{driver.state.episode_length} actions) gives a different observation than when the "
+                           "checkpoint was taken; the env is not deterministic under seeding, so the run cannot be "
+                           "resumed exactly.")
         self._obs = [obs]
         self._action = [np.asarray(host["action"], np.int32 if self.agent.spec.discrete else np.float32)]

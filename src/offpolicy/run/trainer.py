@@ -183,9 +183,11 @@ class Trainer:
             warnings.warn(message, stacklevel=2)
         space = env_action_space(self.runs[0].evaluator.env)
         self.action_bounds = None if self.spec.discrete else (space.low.tolist(), space.high.tolist())
-        # Observers (e.g. live notebook plots) of seed 0: on_episode(row: dict) gets each metrics.csv row,
-        # on_eval(step, result) each evaluation. Time spent in them is kept out of steps/s.
+        # Observers of seed 0 (offpolicy.Callback objects, live notebook plots): on_step(step) after each step the
+        # loop hands back, on_episode(row: dict) each metrics.csv row, on_eval(step, result) each evaluation; any
+        # of them returning False stops learn() after the current step. Time spent in them is kept out of steps/s.
         self.callbacks: list[Any] = []
+        self.stopped_by: str | None = None  # "Class.method" of the callback that stopped the last learn() call
         self.wall_time = 0.0
         self.resumed_from: Path | None = None
         self.restarted = False  # resume() found no training checkpoint and starts the run again from step 0
@@ -248,9 +250,13 @@ class Trainer:
         """Seed 0's agent state."""
         return self.loop.agent_state(0)
 
-    def set_state(self, agent_state: Any) -> None:
-        """Replace the agent state of a one-seed run (e.g. restored from a checkpoint)."""
+    def set_state(self, agent_state: Any, counters: dict[str, int] | None = None) -> None:
+        """Replace the agent state of a one-seed run (e.g. restored from a checkpoint); with ``counters`` (a
+        checkpoint's step, episodes, updates), also continue its step, episode and update counts."""
         self.loop.set_agent_state(agent_state)
+        if counters is not None:
+            s = self.loop.states[0]
+            s.step, s.episode, s.updates = counters["step"], counters["episodes"], counters["updates"]
 
     def policy(self, obs: np.ndarray, i: int = 0) -> np.ndarray:
         return np.asarray(self.policy_fn(self.loop.agent_state(i), jnp.asarray(obs, jnp.float32)))
@@ -292,9 +298,12 @@ class Trainer:
             run.last_row = (self.step, bar.start, 0.0)
         if not self._compiled_once:  # the first call of the loop's step program compiles it (seconds)
             bar.status("compiling")
+        self.stopped_by = None
         try:
             with _Interrupts() as self._interrupts:
                 self.loop.run(total_steps, on_episode=self._on_episode, on_step=self._on_step)
+        except _StopTraining:
+            pass  # a callback asked to stop; the loop's state is whole after the step it stopped at
         except NonFiniteError as exc:
             bar.close(self.step)
             if self.runs[0].writer is not None and not self.multi:
@@ -347,6 +356,19 @@ class Trainer:
                               "no episode has ended since (checkpoints are taken at episode ends). The final and an "
                               "interrupted checkpoint are still saved; give the env a time limit "
                               "(env_kwargs.max_episode_steps) to get resumable checkpoints.", stacklevel=2)
+        if self.callbacks:
+            tic = time.perf_counter()
+            self._notify("on_step", step)
+            bar.exclude_since(tic)
+        if self.stopped_by is not None:
+            raise _StopTraining()
+
+    def _notify(self, method: str, *args: Any) -> None:
+        """Call ``method`` of every callback that has it; one returning False stops training after this step."""
+        for cb in self.callbacks:
+            fn = getattr(cb, method, None)
+            if fn is not None and fn(*args) is False and self.stopped_by is None:
+                self.stopped_by = f"{type(cb).__name__}.{method}"
 
     def _evaluate_into(self, i: int, step: int) -> dict:
         """A periodic evaluation of seed ``i`` (fresh seeds each time): logged, and a new best saved."""
@@ -354,9 +376,7 @@ class Trainer:
         result = run.evaluator.evaluate_periodic(self.loop.agent_state(i))
         run.record_eval(step, result, lambda extra: self._save_policy(i, "best", extra))
         if i == 0:
-            for cb in self.callbacks:
-                if hasattr(cb, "on_eval"):
-                    cb.on_eval(step, result)
+            self._notify("on_eval", step, result)
         return result
 
     def _on_episode(self, i: int, record: EpisodeRecord) -> None:
@@ -373,9 +393,7 @@ class Trainer:
             run.writer.episode(row)
         if i == 0 and self.callbacks:
             tic = time.perf_counter()
-            for cb in self.callbacks:
-                if hasattr(cb, "on_episode"):
-                    cb.on_episode(row)
+            self._notify("on_episode", row)
             bar.exclude_since(tic)
         if not self.multi:
             postfix = {"return": f"{record.episode_return:.1f}"}
@@ -392,18 +410,41 @@ class Trainer:
     def save_training_checkpoint(self) -> Path:
         """Everything needed to continue bit-identically (one seed), taken where the loop said ``resumable``."""
         s, run = self.loop.states[0], self.runs[0]
-        metrics_rows, eval_rows = run.writer.log_rows()
+        path = run.writer.save_training(s.step, self.loop.carry, self.counters(), self.training_host_state())
+        self._checkpoint_due = None
+        return path
+
+    def counters(self) -> dict[str, int]:
+        """Seed 0's step, episode and update counts (a checkpoint's ``info``)."""
+        s = self.loop.states[0]
+        return {"step": s.step, "episodes": s.episode, "updates": s.updates}
+
+    def training_host_state(self) -> dict[str, Any]:
+        """The JSON-safe part of a one-seed training checkpoint (the loop's ``carry`` holds the arrays): the loop's
+        host state and the trainer's evaluation bookkeeping, log positions and wall time."""
+        run = self.runs[0]
+        metrics_rows, eval_rows = run.writer.log_rows() if run.writer is not None else (0, 0)
         elapsed = self._bar.elapsed() if self._bar is not None else 0.0
-        host = {
+        return {
             "loop": self.loop.host_state(),
             "trainer": {"best_eval": run.best_eval, "last_eval": run.last_eval,
                         "metrics_rows": metrics_rows, "eval_rows": eval_rows,
                         "wall_time": self.wall_time + elapsed, "eval_seeds": run.evaluator.periodic.get_state()},
         }
-        path = run.writer.save_training(s.step, self.loop.carry,
-                                        {"step": s.step, "episodes": s.episode, "updates": s.updates}, host)
-        self._checkpoint_due = None
-        return path
+
+    def restore_training(self, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+        """Put a fresh one-seed Trainer exactly where the training checkpoint at ``path`` (its ``meta``) was taken:
+        the loop's carry and host state, the evaluation bookkeeping and wall time. Returns the trainer part of the
+        checkpoint's host state (log positions)."""
+        self.loop.carry = checkpoint.restore(path, self.loop.carry)
+        self.loop.load_host_state(meta["host"]["loop"])
+        t = meta["host"]["trainer"]
+        run = self.runs[0]
+        run.best_eval, self.wall_time = t["best_eval"], t["wall_time"]
+        run.last_eval = tuple(t["last_eval"]) if t["last_eval"] else None
+        if "eval_seeds" in t:  # written since evaluations draw fresh seeds; older checkpoints restart the stream
+            run.evaluator.periodic.set_state(t["eval_seeds"])
+        return t
 
     @classmethod
     def resume(cls, run_dir: str | Path, total_steps: int | None = None, progress: bool = True) -> Trainer:
@@ -432,14 +473,7 @@ class Trainer:
         trainer = cls(config, run_dir=None, progress=progress)
         if trainer.spec != spec:
             raise CheckpointError(f"{path}: saved for env spec {spec}, but {config.env} now has {trainer.spec}.")
-        trainer.loop.carry = checkpoint.restore(path, trainer.loop.carry)
-        trainer.loop.load_host_state(meta["host"]["loop"])
-        t = meta["host"]["trainer"]
-        run = trainer.runs[0]
-        run.best_eval, trainer.wall_time = t["best_eval"], t["wall_time"]
-        run.last_eval = tuple(t["last_eval"]) if t["last_eval"] else None
-        if "eval_seeds" in t:  # written since evaluations draw fresh seeds; older checkpoints restart the stream
-            run.evaluator.periodic.set_state(t["eval_seeds"])
+        t = trainer.restore_training(path, meta)
         trainer.run_dirs = [run_dir]
         trainer.open_run_dirs(resume_rows=(t["metrics_rows"], t["eval_rows"], trainer.step))
         trainer.resumed_from = path
@@ -566,6 +600,10 @@ class Trainer:
         for env in self.envs:
             env.close()
         self.envs = []
+
+
+class _StopTraining(Exception):
+    """Raised in ``on_step`` when a callback returned False; ``learn`` ends quietly there."""
 
 
 class _Interrupts:
