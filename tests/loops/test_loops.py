@@ -176,7 +176,9 @@ def test_vmapped_seed_equals_single_seed_run(algo):
     # The second seed of the batch: a single run with it (the reference run) is the batch's row 1. (Row 1 alone catches
     # a shifted or reversed seed order; each single run costs a compile, so row 0 is left out.)
     single, single_records = _compiled(algo, SEED, STEPS, CHUNK)
-    _assert_trees_close(single.carry, jax.tree.map(lambda x: x[1], multi.carry))
+    # (Rainbow's priorities: rtol 1e-4, as in test_compiled_loop_matches_host_loop_on_a_deterministic_env)
+    _assert_trees_close(single.carry, jax.tree.map(lambda x: x[1], multi.carry),
+                        **({"rtol": 1e-4, "atol": 1e-5} if algo == RAINBOW else {}))
     mine = [r for j, r in multi_records if j == 1]
     assert mine and [r.episode_return for r in mine] == pytest.approx([r.episode_return for _, r in single_records])
     # Different seeds really differ (the test above could not pass with one state shared by all seeds).
