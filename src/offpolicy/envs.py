@@ -72,6 +72,8 @@ def make_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = None,
     except (gym.error.DependencyNotInstalled, ImportError) as exc:  # ImportError: a third-party env's own import
         if _is_missing_mujoco(exc):
             raise EnvError(f"{env_id} needs MuJoCo, which is not installed: {MUJOCO_INSTALL}") from None
+        if _is_missing_box2d(exc):
+            raise EnvError(f"{env_id} needs Box2D, which is not installed: {BOX2D_INSTALL}") from None
         if isinstance(exc, ImportError):
             raise
         raise EnvError(f"cannot make environment {env_id!r}: {exc}") from None
@@ -94,16 +96,34 @@ MUJOCO_INSTALL = 'pip install "offpolicy[mujoco]"'
 """The install command named when a MuJoCo env is made without the ``mujoco`` package."""
 
 
+BOX2D_INSTALL = 'pip install "offpolicy[box2d]"'
+"""The install command named when a Box2D env (LunarLander, BipedalWalker, CarRacing) is made without ``Box2D``."""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    return chain
+
+
+def _is_missing_box2d(exc: BaseException) -> bool:
+    """Whether a failed ``gym.make`` lacks the ``Box2D`` package: an ImportError of ``Box2D`` in the exception's
+    chain, or Gymnasium's DependencyNotInstalled naming Box2D (its box2d envs: "Box2D is not installed, ...", whose
+    own advice, ``gymnasium[box2d]``, builds box2d-py from source with swig; the extra installs a wheel)."""
+    return any((isinstance(e, ImportError) and (e.name or "").split(".")[0] == "Box2D")
+               or (isinstance(e, gym.error.DependencyNotInstalled) and "box2d" in str(e).lower())
+               for e in _chain(exc))
+
+
 def _is_missing_mujoco(exc: BaseException) -> bool:
     """Whether a failed ``gym.make`` lacks the ``mujoco`` package: an ImportError of ``mujoco`` in the exception's
     chain, or Gymnasium's DependencyNotInstalled naming MuJoCo (its MuJoCo envs: "MuJoCo is not installed, ..."),
     but not the old ``mujoco-py`` bindings, which the extra does not provide."""
-    chain: list[BaseException] = []
-    link: BaseException | None = exc
-    while link is not None and link not in chain:  # the exception and its causes
-        chain.append(link)
-        link = link.__cause__ or link.__context__
-    for e in chain:
+    for e in _chain(exc):
         if isinstance(e, ImportError) and e.name is not None:
             if e.name.split(".")[0] == "mujoco":
                 return True

@@ -1,4 +1,4 @@
-"""A MuJoCo env without the mujoco package: one line naming the install command, from wherever envs are made.
+"""A MuJoCo (or Box2D) env without its package: one line naming the install command, from wherever envs are made.
 
 Nothing is uninstalled: ``sys.modules["mujoco"] = None`` makes ``import mujoco`` fail, and Gymnasium's cached MuJoCo
 modules are dropped so ``gym.make`` imports them again and raises its own DependencyNotInstalled, as it does on a
@@ -10,7 +10,7 @@ import gymnasium as gym
 import pytest
 
 from offpolicy.cli import main
-from offpolicy.envs import MUJOCO_INSTALL, make_env
+from offpolicy.envs import BOX2D_INSTALL, MUJOCO_INSTALL, make_env
 from offpolicy.errors import EnvError
 
 
@@ -53,12 +53,17 @@ def test_a_third_party_env_importing_mujoco_gets_the_same_message(monkeypatch):
         make_env("MyRobot-v0", "td3")
 
 
+def test_a_box2d_env_without_the_extra_names_its_install_command(monkeypatch):
+    for name in [m for m in sys.modules if m == "Box2D" or m.startswith(("Box2D.", "gymnasium.envs.box2d"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "Box2D", None)
+    with pytest.raises(EnvError) as info:
+        make_env("LunarLander-v3", "dqn")
+    assert str(info.value) == f"LunarLander-v3 needs Box2D, which is not installed: {BOX2D_INSTALL}"
+    assert BOX2D_INSTALL == 'pip install "offpolicy[box2d]"'
+
+
 def test_other_missing_dependencies_keep_gymnasiums_message(monkeypatch):
-    box2d = gym.error.DependencyNotInstalled('Box2D is not installed, run `pip install "gymnasium[box2d]"`')
-    monkeypatch.setattr(gym, "make", _raise(box2d))
-    with pytest.raises(EnvError, match=r"^cannot make environment 'LunarLander-v3': Box2D is not installed") as info:
-        make_env("LunarLander-v3", "td3")
-    assert "MuJoCo" not in str(info.value)
     old_bindings = gym.error.DependencyNotInstalled("No module named 'mujoco_py'. (HINT: install mujoco-py)")
     monkeypatch.setattr(gym, "make", _raise(old_bindings))
     with pytest.raises(EnvError, match=r"^cannot make environment 'HalfCheetah-v3': No module named 'mujoco_py'"):
