@@ -293,6 +293,41 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         _default_showwarning(message, category, filename, lineno, file, line)
 
 
+# rl-zoo's (and SB3 scripts') command-line flags -> what offpolicy's train and sweep take instead (never accepted).
+_RL_ZOO_FLAGS = {
+    ("-n", "--n-timesteps", "--total-timesteps"): ("--total-steps N", "--set total_steps=N"),
+    ("--eval-freq",): ("--set eval_every=N",) * 2,
+    ("--eval-episodes",): ("--set eval_episodes=N",) * 2,
+    ("--save-freq",): ("--checkpoint-every N (resumable training checkpoints)", "--set checkpoint_every=N"),
+    ("-f", "--log-folder"): ("--out DIR (the parent of the run directory) or --run-dir DIR",
+                             "--out DIR (the parent of the sweep directory)"),
+    ("-tb", "--tensorboard-log"): ("nothing: every run directory has its TensorBoard events in tb/",) * 2,
+    ("-params", "--hyperparams"): ("--set KEY=VALUE ... (offpolicy keys PRESET lists every key)",
+                                   "--set KEY=VALUE ... or --grid KEY=A,B (offpolicy keys PRESET lists every key)"),
+    ("--env-kwargs",): ("--set env_kwargs.KEY=VALUE",) * 2,
+    ("--gym-packages",): ("--env-module MODULE",) * 2,
+    ("-i", "--trained-agent"): ("--resume RUN_DIR (continues a run from its training checkpoint)",
+                                "--resume SWEEP_DIR"),
+    ("--n-envs", "--vec-env"): ("nothing yet: one env per seed (--seeds N trains N seeds together)",
+                                "nothing yet: one env per seed (a config's seeds train together)"),
+    ("--device",): ("nothing: JAX picks the device (JAX_PLATFORMS=cpu or cuda)",) * 2,
+}
+
+
+def rl_zoo_flag_hint(args: list[str]) -> str | None:
+    """A one-line hint when ``train`` or ``sweep`` is given one of rl-zoo's flags (``-n 5000``, ``--eval-freq``),
+    naming offpolicy's spelling; None when there is none."""
+    if args[:1] not in (["train"], ["sweep"]):
+        return None
+    for arg in args[1:]:
+        flag = arg.split("=", 1)[0]
+        for names, ours in _RL_ZOO_FLAGS.items():
+            if flag in names:
+                return (f"{flag} is rl-zoo's flag; offpolicy {args[0]} takes {ours[args[0] == 'sweep']}. "
+                        f"See offpolicy {args[0]} --help.")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["--version"]:  # before tyro and before any subcommand's imports
@@ -300,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"offpolicy {__version__}")
         return 0
+    hint = rl_zoo_flag_hint(args)
+    if hint is not None:
+        print(f"offpolicy: error: {hint}", file=sys.stderr)
+        return 2
     from offpolicy import registry
     from offpolicy.sweep.commands import compare, report, sweep
 

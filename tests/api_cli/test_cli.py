@@ -82,6 +82,10 @@ def test_eval_and_plot_on_a_finished_run(run_dir, tmp_path):
         (["train", "ddpg-pendulum", "--set", "buffer_size=1000000000000"],
          "agent.buffer_size=1000000000000: must be <= 2147483647"),
         (["train"], "name a preset"),
+        # rl-zoo's flags get ours named, never accepted
+        (["train", "ddpg-pendulum", "-n", "5000"], "-n is rl-zoo's flag; offpolicy train takes --total-steps N"),
+        (["train", "ddpg-pendulum", "--eval-freq=1000"], "takes --set eval_every=N"),
+        (["sweep", "ddpg-pendulum", "--n-timesteps", "5000"], "offpolicy sweep takes --set total_steps=N"),
         (["eval", "does-not-exist"], "not found"),
         (["plot", "does-not-exist"], "no metrics.csv"),
     ],
