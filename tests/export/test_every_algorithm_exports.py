@@ -15,15 +15,17 @@ from offpolicy.export import NumpyPolicy
 # Every registered algorithm with its default preset, then the other presets (tutorial, epsilon-greedy ...) and the
 # NoisyNet tutorial's way of evaluating (eval_noise: the checkpoint's noise sample folded into the weights).
 CASES = [(registry.get(a).default_preset, {}) for a in registry.names()]
-EXPORTABLE = [p for p in preset_names() if not getattr(make_config(p).agent, "distributional", False)]  # C51: below
-CASES += [(p, {}) for p in EXPORTABLE if (p, {}) not in CASES]
-CASES += [(p, {"eval_noise": True}) for p in EXPORTABLE if make_config(p).algo == "dqn"
+CASES += [(p, {}) for p in preset_names() if (p, {}) not in CASES]
+CASES += [(p, {"eval_noise": True}) for p in preset_names() if make_config(p).algo == "dqn"
           and make_config(p).agent.exploration == "noisy" and not make_config(p).agent.eval_noise][:1]
 # The dueling head (two streams merged into one plain MLP on export): with a shared layer and the mean weights, and
 # without one (both streams read the observation) with eval_noise. The widths are ones whose perturbed policy picks
 # every action somewhere (with 16-16, seed 0's perturbation makes one action win everywhere).
 CASES += [("noisy-dqn-cartpole", {"dueling": True, "hidden_sizes": [32, 32]}),
           ("noisy-dqn-cartpole", {"dueling": True, "eval_noise": True, "hidden_sizes": [16]})]
+# C51 (the "categorical_argmax" head: logits per action and atom, the atoms in the file): rainbow-cartpole above has
+# it with the dueling streams; here without them and with a shared layer's noise folded in, and on [-10, 10].
+CASES += [("rainbow-cartpole", {"dueling": False, "eval_noise": True, "v_min": -10.0, "v_max": 10.0})]
 IDS = [p + "".join(f"-{k}" for k in o) for p, o in CASES]
 
 
@@ -81,9 +83,3 @@ def test_an_algorithm_without_policy_network_is_refused(policy, monkeypatch, tmp
         policy.export(tmp_path / "policy.npz")
     assert not (tmp_path / "policy.npz").exists()
 
-
-def test_a_distributional_policy_is_refused_in_one_line(tmp_path):
-    policy = perturbed_policy("rainbow-cartpole")
-    with pytest.raises(OffpolicyError, match=r"export of a distributional \(C51\) DQN is not supported yet"):
-        policy.export(tmp_path / "policy.npz")
-    assert not (tmp_path / "policy.npz").exists()

@@ -65,8 +65,10 @@ class PolicyNetwork(NamedTuple):
     ``policy_network(config, spec, state) -> PolicyNetwork`` giving what its ``act(..., explore=False)`` computes.
 
     x = obs; for each layer i: x = activations[i](x @ kernels[i] + biases[i]); then the head:
-      "tanh_then_rescale": action = tanh(x) in [-1, 1], mapped to the env's bounds (continuous agents)
-      "argmax":            action = argmax_a x[..., a] (discrete agents; x is Q(s, .))
+      "tanh_then_rescale":  action = tanh(x) in [-1, 1], mapped to the env's bounds (continuous agents)
+      "argmax":             action = argmax_a x[..., a] (discrete agents; x is Q(s, .))
+      "categorical_argmax": action = argmax_a sum_i z_i softmax_i(x[..., a, :]) (C51: x is [n_actions * n_atoms]
+                            logits, action-major, and z = ``support``)
     """
 
     kernels: tuple[Any, ...]
@@ -76,9 +78,11 @@ class PolicyNetwork(NamedTuple):
     activations: tuple[str, ...]
     """One per layer: "relu", "tanh" or "identity" (the last layer's is usually "identity")."""
     head: str
-    """"tanh_then_rescale" or "argmax"."""
+    """"tanh_then_rescale", "argmax" or "categorical_argmax"."""
     weights: str = "online"
     """What the weights are, in words (e.g. the NoisyNet mean weights mu), recorded in the exported file."""
+    support: Any = None
+    """"categorical_argmax" only: the atoms z [n_atoms] of the return distributions."""
 
 
 def tanh_mlp_policy(layers: dict, n_hidden: int, out: str, weights: str) -> PolicyNetwork:

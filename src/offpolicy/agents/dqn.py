@@ -38,7 +38,6 @@ import optax
 from offpolicy import buffer as rb
 from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, Prioritized
 from offpolicy.buffer import Transition
-from offpolicy.errors import OffpolicyError
 from offpolicy.hparams import DQNConfig
 from offpolicy.networks import QNetwork, q_layers, sample_q_noise
 
@@ -231,11 +230,9 @@ def policy_network(cfg: DQNConfig, spec: EnvSpec, state: DQNState) -> PolicyNetw
 
     A dueling network is written as the same plain MLP: its two streams side by side in one hidden layer
     ([h, 2h']: value then advantage), and the head Q = V + A - mean A, linear in that layer's output, as one output
-    layer: kernel [w_V repeated for every action; w_A - mean_a w_A], bias b_V + b_A - mean b_A."""
-    if cfg.distributional:
-        raise OffpolicyError("export of a distributional (C51) DQN is not supported yet: its greedy action is the "
-                             "argmax of a softmax-weighted sum over atoms, which the policy file's heads cannot "
-                             "express. Use the checkpoint with offpolicy.Policy.load instead.")
+    layer: kernel [w_V repeated for every action; w_A - mean_a w_A], bias b_V + b_A - mean b_A (C51: per atom).
+    C51's network gives its [n_actions * n_atoms] logits, and the head "categorical_argmax" with the atoms takes the
+    argmax of sum_i z_i softmax(logits)."""
     params = state.params["params"]
     noisy = cfg.exploration == "noisy"
     with_noise = noisy and cfg.eval_noise
@@ -249,16 +246,21 @@ def policy_network(cfg: DQNConfig, spec: EnvSpec, state: DQNState) -> PolicyNetw
             return p["kernel_mu"] + p["kernel_sigma"] * eps["kernel"], p["bias_mu"] + p["bias_sigma"] * eps["bias"]
         return p["kernel_mu"], p["bias_mu"]
 
-    layers = q_layers(spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions, cfg.dueling)
+    n_atoms = atoms(cfg)
+    layers = q_layers(spec.obs_shape[0], tuple(cfg.hidden_sizes), spec.n_actions, cfg.dueling, n_atoms)
     named = {layer.name: weights(layer) for layer in layers}
     trunk = [named[layer.name] for layer in layers if layer.name.startswith("layer_")]
-    if cfg.dueling:
-        (vh_k, vh_b), (v_k, v_b) = named["value_hidden"], named["value_out"]  # [h, h'], [h', 1]
-        (ah_k, ah_b), (a_k, a_b) = named["advantage_hidden"], named["advantage_out"]  # [h, h'], [h', n]
+    if cfg.dueling:  # per atom (C51) or for Q itself: output (a, i) = V_i + A_(a, i) - mean_a' A_(a', i)
+        (vh_k, vh_b), (v_k, v_b) = named["value_hidden"], named["value_out"]  # [h, h'], [h', N]
+        (ah_k, ah_b), (a_k, a_b) = named["advantage_hidden"], named["advantage_out"]  # [h, h'], [h', n * N]
         hidden = (jnp.concatenate([vh_k, ah_k], axis=1), jnp.concatenate([vh_b, ah_b]))
-        head_kernel = jnp.concatenate([jnp.repeat(v_k, spec.n_actions, axis=1),
-                                       a_k - jnp.mean(a_k, axis=1, keepdims=True)], axis=0)
-        head = (head_kernel, v_b + a_b - jnp.mean(a_b))
+
+        def centred(w):  # [..., n * N] minus its mean over actions, per atom
+            per_action = w.reshape(w.shape[:-1] + (spec.n_actions, n_atoms))
+            return (per_action - jnp.mean(per_action, axis=-2, keepdims=True)).reshape(w.shape)
+
+        head_kernel = jnp.concatenate([jnp.tile(v_k, (1, spec.n_actions)), centred(a_k)], axis=0)
+        head = (head_kernel, jnp.tile(v_b, spec.n_actions) + centred(a_b))
         trunk = [*trunk, hidden, head]
     n = len(trunk)
     what = ("online Q-network, NoisyNet mean weights mu plus sigma times the checkpoint's current noise sample "
@@ -266,8 +268,12 @@ def policy_network(cfg: DQNConfig, spec: EnvSpec, state: DQNState) -> PolicyNetw
             "online Q-network, NoisyNet mean weights mu" if noisy else "online Q-network")
     if cfg.dueling:
         what += "; dueling streams merged into one hidden and one output layer"
+    if cfg.distributional:
+        what += f"; C51 logits of {n_atoms} atoms per action"
     return PolicyNetwork(kernels=tuple(k for k, _ in trunk), biases=tuple(b for _, b in trunk),
-                         activations=("relu",) * (n - 1) + ("identity",), head="argmax", weights=what)
+                         activations=("relu",) * (n - 1) + ("identity",),
+                         head="categorical_argmax" if cfg.distributional else "argmax", weights=what,
+                         support=support(cfg) if cfg.distributional else None)
 
 
 def make(cfg: DQNConfig, spec: EnvSpec) -> Agent:

@@ -7,10 +7,12 @@ A file is an ``.npz`` archive (``numpy.savez``) of plain arrays, loaded with ``a
     layers.<i>.bias   float32 [fan_out]
     action.low        float32 [action_dim]  continuous only: the env's action bounds
     action.high       float32 [action_dim]
+    head.support      float32 [n_atoms]     "categorical_argmax" only: the atoms of the return distributions
 
 The policy: x = obs; for every layer, x = activation(x @ kernel + bias); then the head: "tanh_then_rescale" gives
 ``clip(low + (tanh(x) + 1) * (high - low) / 2, low, high)`` (the map of gymnasium's RescaleAction that training
-stepped the env through), "argmax" gives ``argmax(x, axis=-1)`` (the first index on ties). docs/export.md has the
+stepped the env through), "argmax" gives ``argmax(x, axis=-1)`` (the first index on ties), "categorical_argmax"
+(C51) reads x as [n_actions, n_atoms] logits and gives ``argmax_a sum_i support_i softmax(x[a])_i``. docs/export.md has the
 metadata fields; every one is checked on load, with one-line errors (ExportFormatError) naming the problem.
 """
 
@@ -30,7 +32,8 @@ FORMAT = "offpolicy-policy"
 FORMAT_VERSION = 1
 METADATA_KEY = "metadata"
 ACTIVATIONS = ("relu", "tanh", "identity")
-HEADS = {"tanh_then_rescale": "continuous", "argmax": "discrete"}  # head -> the action kind it serves
+HEADS = {"tanh_then_rescale": "continuous", "argmax": "discrete", "categorical_argmax": "discrete"}  # -> action kind
+SUPPORT_KEY = "head.support"
 REQUIRED_KEYS = ("format", "format_version", "offpolicy_version", "algo", "env", "obs_shape", "action", "layers",
                  "head")
 
@@ -144,6 +147,16 @@ def validate(arrays: Mapping[str, np.ndarray], source: str = "policy file") -> d
             _fail(source, f"layer {i}: metadata in/out {layer.get('in')}/{layer.get('out')} do not match array "
                   f"{kernel_key(i)} {kernel.shape}.")
         width = kernel.shape[1]
+    if head == "categorical_argmax":
+        if SUPPORT_KEY not in arrays:
+            _fail(source, f"array {SUPPORT_KEY} is missing (head {head!r} needs the atoms).")
+        support = np.asarray(arrays[SUPPORT_KEY])
+        if support.dtype != np.float32 or support.ndim != 1 or support.shape[0] < 2 \
+                or not np.all(np.isfinite(support)):
+            _fail(source, f"array {SUPPORT_KEY} is {support.dtype} {support.shape}; expected finite float32 "
+                  "(n_atoms,) with n_atoms >= 2.")
+        expected.add(SUPPORT_KEY)
+        out_dim *= support.shape[0]  # n_actions * n_atoms logits
     if width != out_dim:
         _fail(source, f"the last layer has {width} outputs; the {kind} action needs {out_dim}.")
 
@@ -189,7 +202,8 @@ class NumpyPolicy:
         self.env_id: str = meta["env"]
         self.obs_shape: tuple[int, ...] = tuple(meta["obs_shape"])
         self.head: str = meta["head"]
-        self.discrete = self.head == "argmax"
+        self.discrete = self.head != "tanh_then_rescale"
+        self.support = np.asarray(arrays[SUPPORT_KEY]) if self.head == "categorical_argmax" else None
         self.layers = [(np.asarray(arrays[kernel_key(i)]), np.asarray(arrays[bias_key(i)]), layer["activation"])
                        for i, layer in enumerate(meta["layers"])]
         if self.discrete:
@@ -207,7 +221,8 @@ class NumpyPolicy:
         return cls(read_arrays(path), str(path))
 
     def forward(self, obs_batch: np.ndarray) -> np.ndarray:
-        """The MLP's raw output for a batch ``[B, obs_dim]``: pre-tanh actions, or Q-values [B, n_actions]."""
+        """The MLP's raw output for a batch ``[B, obs_dim]``: pre-tanh actions, Q-values [B, n_actions], or C51's
+        logits [B, n_actions * n_atoms]."""
         x = np.asarray(obs_batch, np.float32)
         for kernel, bias, activation in self.layers:
             x = x @ kernel + bias
@@ -223,6 +238,10 @@ class NumpyPolicy:
         if not single and (obs.ndim != len(self.obs_shape) + 1 or obs.shape[1:] != self.obs_shape):
             raise ValueError(f"obs has shape {obs.shape}; expected {self.obs_shape} or [B, *{self.obs_shape}].")
         out = self.forward(obs[None] if single else obs)
+        if self.support is not None:  # C51: Q = sum_i z_i softmax(logits)_i per action
+            logits = out.reshape(out.shape[0], self.n_actions, self.support.shape[0])
+            e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            out = np.sum(e / e.sum(axis=-1, keepdims=True) * self.support, axis=-1)
         if self.discrete:
             action = np.argmax(out, axis=-1).astype(np.int64)
         else:

@@ -19,7 +19,14 @@ import numpy as np
 
 from offpolicy._version import __version__
 from offpolicy.errors import OffpolicyError
-from offpolicy.export.numpy_policy import METADATA_KEY, bias_key, decode_metadata, kernel_key, validate
+from offpolicy.export.numpy_policy import (
+    METADATA_KEY,
+    SUPPORT_KEY,
+    bias_key,
+    decode_metadata,
+    kernel_key,
+    validate,
+)
 
 OPSET = 17
 IR_VERSION = 8  # the IR version of opset 17, read by onnxruntime >= 1.13
@@ -60,7 +67,19 @@ def build_model(arrays: Mapping[str, np.ndarray]) -> Any:
             x = f"layers.{i}.{layer['activation']}"
 
     obs_dim = meta["obs_shape"][0]
-    if meta["head"] == "argmax":
+    if meta["head"] == "categorical_argmax":  # C51: Q = sum_i z_i softmax(logits[a])_i, as NumpyPolicy
+        support = np.asarray(arrays[SUPPORT_KEY])
+        const(SUPPORT_KEY, support)
+        const("head.shape", np.asarray([-1, meta["action"]["n_actions"], support.shape[0]], np.int64))
+        const("head.atom_axis", np.asarray([-1], np.int64))
+        nodes += [
+            helper.make_node("Reshape", [x, "head.shape"], ["head.logits"]),
+            helper.make_node("Softmax", ["head.logits"], ["head.probs"], axis=-1),
+            helper.make_node("Mul", ["head.probs", SUPPORT_KEY], ["head.weighted"]),
+            helper.make_node("ReduceSum", ["head.weighted", "head.atom_axis"], ["head.q"], keepdims=0),
+        ]
+        x = "head.q"
+    if meta["head"] in ("argmax", "categorical_argmax"):
         nodes.append(helper.make_node("ArgMax", [x], ["action"], axis=-1, keepdims=0))  # first index on ties
         output = helper.make_tensor_value_info("action", TensorProto.INT64, ["batch"])
     else:  # tanh_then_rescale: clip(low + (tanh(x) + 1) * (high - low) / 2, low, high), as NumpyPolicy

@@ -21,6 +21,7 @@ from offpolicy.export.numpy_policy import (
     FORMAT,
     FORMAT_VERSION,
     METADATA_KEY,
+    SUPPORT_KEY,
     bias_key,
     encode_metadata,
     kernel_key,
@@ -43,6 +44,8 @@ def policy_arrays(policy: Any, step: int | None = None) -> dict[str, np.ndarray]
         arrays[kernel_key(i)], arrays[bias_key(i)] = kernel, bias
         layers.append({"kernel": kernel_key(i), "bias": bias_key(i), "in": int(kernel.shape[0]),
                        "out": int(kernel.shape[1]), "activation": activation})
+    if net.support is not None:
+        arrays[SUPPORT_KEY] = np.asarray(net.support, np.float32)
     if spec.discrete:
         action: dict[str, Any] = {"kind": "discrete", "n_actions": int(spec.n_actions)}
     else:
