@@ -118,7 +118,10 @@ def n_step_batch(buffer: ReplayBuffer, idx: jax.Array, n: int, gamma: float) -> 
 
 # --------------------------------------------------------------------------------------------------------------------
 # Prioritized replay: a sum tree as one flat array, updated and searched with whole-batch gathers and scatters (one
-# per tree level), so it runs inside the jitted step and the compiled loop, vmapped over seeds.
+# per tree level), so it runs inside the jitted step and the compiled loop, vmapped over seeds. The levels are a
+# lax.fori_loop, not a Python loop: one copy of the level's code instead of log2(L) (16 for a 50k buffer), which cut
+# the rainbow-cartpole learner step's compile from 24.9 s to 9.7 s with the same results bit for bit and a slightly
+# faster step (benchmarks/sum_tree_ab.py).
 
 
 def tree_leaves(capacity: int) -> int:
@@ -133,10 +136,13 @@ def tree_set(tree: jax.Array, positions: jax.Array, values: jax.Array) -> jax.Ar
     leaves = tree.shape[0] // 2
     node = positions + leaves
     tree = tree.at[node].set(values.astype(tree.dtype))
-    for _ in range(leaves.bit_length() - 1):  # log2(L) levels up to the root
+
+    def level(_, carry):  # one level up: the parents of ``node`` from their two children
+        tree, node = carry
         node = node // 2
-        tree = tree.at[node].set(tree[2 * node] + tree[2 * node + 1])
-    return tree
+        return tree.at[node].set(tree[2 * node] + tree[2 * node + 1]), node
+
+    return jax.lax.fori_loop(0, leaves.bit_length() - 1, level, (tree, node))[0]  # log2(L) levels up to the root
 
 
 def tree_find(tree: jax.Array, mass: jax.Array) -> jax.Array:
@@ -144,12 +150,14 @@ def tree_find(tree: jax.Array, mass: jax.Array) -> jax.Array:
     mass minus the left sum whenever mass >= the left child's sum. A right subtree of sum 0 is never entered (float
     rounding at the top of the range would otherwise reach an empty leaf)."""
     leaves = tree.shape[0] // 2
-    node = jnp.ones(mass.shape, jnp.int32)
-    for _ in range(leaves.bit_length() - 1):
+
+    def level(_, carry):  # one level down
+        node, mass = carry
         left = tree[2 * node]
         right = (mass >= left) & (tree[2 * node + 1] > 0)
-        mass = jnp.where(right, mass - left, mass)
-        node = 2 * node + right.astype(jnp.int32)
+        return 2 * node + right.astype(jnp.int32), jnp.where(right, mass - left, mass)
+
+    node = jax.lax.fori_loop(0, leaves.bit_length() - 1, level, (jnp.ones(mass.shape, jnp.int32), mass))[0]
     return node - leaves
 
 
