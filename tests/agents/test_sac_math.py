@@ -60,7 +60,8 @@ def test_alpha_rises_when_entropy_is_below_target_and_falls_above(target_entropy
     # the fresh policy's entropy (-mean log pi) is about 0-2 nats for 2 actions: below +5, above -50
     cfg = SACConfig(target_entropy=target_entropy, alpha_lr=1e-2, **SMALL)
     state = sac.init(cfg, SPEC, jax.random.key(0))
-    new, metrics = sac.update(cfg, SPEC, state, batch(n=8), jax.random.key(1))
+    # jitted: one program instead of some hundred op-by-op ones (this test was the suite's slowest math test)
+    new, metrics = jax.jit(lambda s, b, k: sac.update(cfg, SPEC, s, b, k))(state, batch(n=8), jax.random.key(1))
     assert float(metrics["alpha"]) == pytest.approx(1.0)  # this update used init_ent_coef, before its own step
     entropy = float(metrics["entropy"])
     assert -50 < entropy < 5

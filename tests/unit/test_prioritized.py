@@ -44,9 +44,10 @@ def test_the_tree_is_padded_to_a_power_of_two_and_new_transitions_get_the_larges
 def test_every_node_is_the_sum_of_its_children_after_random_updates(capacity, writes):
     buf = rb.init(capacity, example(), prioritized=True)
     expected = np.zeros(capacity, np.float64)
+    set_priorities = jax.jit(rb.set_priorities)  # one program per capacity, not one per operation
     for position, value in writes:
         position %= capacity
-        buf = rb.set_priorities(buf, jnp.array([position]), jnp.array([value], jnp.float32))
+        buf = set_priorities(buf, jnp.array([position]), jnp.array([value], jnp.float32))
         expected[position] = value
     tree = np.asarray(buf.tree, np.float64)
     half = tree.shape[0] // 2
@@ -126,7 +127,7 @@ def test_the_learner_writes_the_updates_errors_as_priorities_and_keeps_them_when
         assert batch.weight is not None
         return buffer, idx, agent.update(c.agent, batch, update_key)[1]["priority"]
 
-    buffer, idx, error = expected(carry)
+    buffer, idx, error = jax.jit(expected)(carry)  # one program, not one per operation
     after = step(carry)
     np.testing.assert_allclose(rb.priority_at(after.buffer, idx), (error + 0.01) ** 0.5, rtol=1e-5)
     untouched = np.setdiff1d(np.arange(64), np.asarray(idx))
