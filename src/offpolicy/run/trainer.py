@@ -36,7 +36,7 @@ from offpolicy.loops.contract import Loop
 from offpolicy.loops.learner import EpisodeRecord, example_transition
 from offpolicy.policy import noise_free_act
 from offpolicy.provenance import available_memory, new_stamped_dir, versions
-from offpolicy.run import checkpoint
+from offpolicy.run import checkpoint, compile_cache
 from offpolicy.run.evaluate import Evaluator
 from offpolicy.run.progress import Progress
 from offpolicy.run.writer import (
@@ -166,6 +166,7 @@ class Trainer:
         for path in ([self.parent_dir] if self.parent_dir is not None else []) + [p for p in self.run_dirs if p]:
             check_new(path)
         self.progress = progress
+        compile_cache.enable()  # before the first compile: a later run of the same programs loads them
         self.loop, self.agent, self.envs = make_loop(  # may raise EnvError: no dir written yet
             config, self.seeds, announce=lambda: self._say(
                 f"building {config.algo} on {config.env} ({config.loop} loop): compiling the first programs"))

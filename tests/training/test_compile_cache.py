@@ -1,0 +1,63 @@
+"""JAX's persistent compilation cache is on by default for training runs, in the user's cache folder; it can be
+turned off or moved, and a cache the user configured for JAX is left alone."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+from tiny_runs import TINY
+
+from offpolicy.config import make_config
+from offpolicy.run import compile_cache
+from offpolicy.run.trainer import Trainer
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({"HOME": "/h"}, None),  # replaced below by ~/.cache/offpolicy/jax-cache
+    ({"XDG_CACHE_HOME": "/x"}, "/x/offpolicy/jax-cache"),
+    ({"XDG_CACHE_HOME": "/x", "OFFPOLICY_COMPILE_CACHE": "/mine"}, "/mine"),
+    ({"OFFPOLICY_COMPILE_CACHE": "off"}, "off"),
+    ({"OFFPOLICY_COMPILE_CACHE": "0"}, "off"),
+    ({"OFFPOLICY_COMPILE_CACHE": "False"}, "off"),
+    ({"XDG_CACHE_HOME": "/x", "JAX_COMPILATION_CACHE_DIR": "/jax"}, "off"),  # the user's JAX setting: theirs
+])
+def test_cache_folder_follows_the_variables(environ, expected):
+    folder = compile_cache.cache_dir(environ)
+    if expected is None:
+        assert folder == Path.home() / ".cache" / "offpolicy" / "jax-cache"
+    elif expected == "off":
+        assert folder is None
+    else:
+        assert folder == Path(expected)
+
+
+def test_a_cache_configured_for_jax_is_left_alone():
+    # the suite sets JAX_COMPILATION_CACHE_DIR (tests/conftest.py), as a user may: a run keeps it
+    before = jax.config.jax_compilation_cache_dir
+    assert before
+    assert compile_cache.enable() is None
+    trainer = Trainer(make_config("ddpg-pendulum", {**TINY, "video": False}), progress=False)
+    trainer.close()
+    assert jax.config.jax_compilation_cache_dir == before
+
+
+def test_a_training_run_fills_the_default_cache_and_off_turns_it_off(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}  # no cache set by the suite
+    sets = [f"{k}={json.dumps(v)}" for k, v in {**TINY, "total_steps": 120, "learning_starts": 100,
+                                                 "eval_every": 0}.items()]
+
+    def train(name, **extra):
+        result = subprocess.run([sys.executable, "-m", "offpolicy.cli", "train", "ddpg-pendulum", "--no-progress",
+                                 "--no-video", "--run-dir", str(tmp_path / name), "--set", *sets],
+                                capture_output=True, text=True, env={**env, **extra}, timeout=300)
+        assert result.returncode == 0, result.stderr
+
+    train("on", XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    entries = list((tmp_path / "xdg" / "offpolicy" / "jax-cache").iterdir())
+    assert len(entries) >= 3  # the init, warm-up and learning programs at least
+    train("off", XDG_CACHE_HOME=str(tmp_path / "xdg-off"), OFFPOLICY_COMPILE_CACHE="off")
+    assert not (tmp_path / "xdg-off").exists()
