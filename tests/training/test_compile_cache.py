@@ -59,5 +59,10 @@ def test_a_training_run_fills_the_default_cache_and_off_turns_it_off(tmp_path):
     train("on", XDG_CACHE_HOME=str(tmp_path / "xdg"))
     entries = list((tmp_path / "xdg" / "offpolicy" / "jax-cache").iterdir())
     assert len(entries) >= 3  # the init, warm-up and learning programs at least
-    train("off", XDG_CACHE_HOME=str(tmp_path / "xdg-off"), OFFPOLICY_COMPILE_CACHE="off")
+    # off: what a Trainer calls at its start, in a fresh process (a whole run would only compile without a cache)
+    off = subprocess.run([sys.executable, "-c", "import jax; from offpolicy.run import compile_cache; "
+                          "print(compile_cache.enable(), jax.config.jax_compilation_cache_dir)"],
+                         capture_output=True, text=True, timeout=120,
+                         env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg-off"), "OFFPOLICY_COMPILE_CACHE": "off"})
+    assert off.returncode == 0 and off.stdout.split() == ["None", "None"], off.stderr
     assert not (tmp_path / "xdg-off").exists()
