@@ -9,7 +9,8 @@ of the same preset and sizes (a rerun, the next seed, ``offpolicy eval`` after `
 
 Programs that compile in under half a second are not stored (JAX's default threshold is one second; the agents'
 programs take 1-10 s), and the folder is kept under 1 GiB (JAX evicts the least recently used entries). The
-entries are JAX's own serialized executables, written by your own runs; delete the folder to clear it.
+entries are JAX's own serialized executables, written by your own runs, which later runs execute: like a pip cache,
+never fill the folder from elsewhere. Delete it to clear the cache.
 """
 
 from __future__ import annotations
