@@ -1,7 +1,7 @@
 """JAX's persistent compilation cache, on by default for training runs.
 
 Most of a short run's start-up is XLA compiling the agent's programs (seconds each). With the cache, a later run
-of the same preset and sizes (a rerun, the next seed, ``offpolicy eval`` after ``train``) loads them from disk.
+of the same preset and sizes (a rerun, the next seed, a resume) loads them from disk.
 
     folder:  $OFFPOLICY_COMPILE_CACHE, else $XDG_CACHE_HOME/offpolicy/jax-cache, else ~/.cache/offpolicy/jax-cache
     off:     OFFPOLICY_COMPILE_CACHE=off (or 0, false, no)
