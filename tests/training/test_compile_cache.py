@@ -17,7 +17,7 @@ from offpolicy.run.trainer import Trainer
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
-    ({"HOME": "/h"}, None),  # replaced below by ~/.cache/offpolicy/jax-cache
+    ({}, None),  # neither variable: ~/.cache/offpolicy/jax-cache
     ({"XDG_CACHE_HOME": "/x"}, "/x/offpolicy/jax-cache"),
     ({"XDG_CACHE_HOME": "/x", "OFFPOLICY_COMPILE_CACHE": "/mine"}, "/mine"),
     ({"OFFPOLICY_COMPILE_CACHE": "off"}, "off"),
@@ -50,13 +50,10 @@ def test_a_training_run_fills_the_default_cache_and_off_turns_it_off(tmp_path):
     sets = [f"{k}={json.dumps(v)}" for k, v in {**TINY, "total_steps": 120, "learning_starts": 100,
                                                  "eval_every": 0}.items()]
 
-    def train(name, **extra):
-        result = subprocess.run([sys.executable, "-m", "offpolicy.cli", "train", "ddpg-pendulum", "--no-progress",
-                                 "--no-video", "--run-dir", str(tmp_path / name), "--set", *sets],
-                                capture_output=True, text=True, env={**env, **extra}, timeout=300)
-        assert result.returncode == 0, result.stderr
-
-    train("on", XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    on = subprocess.run([sys.executable, "-m", "offpolicy.cli", "train", "ddpg-pendulum", "--no-progress", "--no-video",
+                         "--run-dir", str(tmp_path / "on"), "--set", *sets],
+                        capture_output=True, text=True, env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}, timeout=300)
+    assert on.returncode == 0, on.stderr
     entries = list((tmp_path / "xdg" / "offpolicy" / "jax-cache").iterdir())
     assert len(entries) >= 3  # the init, warm-up and learning programs at least
     # off: what a Trainer calls at its start, in a fresh process (a whole run would only compile without a cache)
