@@ -3,7 +3,11 @@
 import csv
 import json
 
+from tiny_runs import TINY
+
+from offpolicy.config import make_config
 from offpolicy.run.checkpoint import ARRAYS_FILE
+from offpolicy.run.trainer import Trainer
 
 TIMING_COLUMNS = {"steps_per_s", "time_s"}  # wall-clock columns: the only ones allowed to differ between runs
 
@@ -25,3 +29,22 @@ def assert_same_run(a, b):
     assert metric_rows(a / "metrics.csv") == metric_rows(b / "metrics.csv")
     assert (a / "evaluations.csv").read_bytes() == (b / "evaluations.csv").read_bytes()
     assert json.loads((a / "eval.json").read_text()) == json.loads((b / "eval.json").read_text())
+
+
+def resumed_equals_uninterrupted(preset, tmp_path, **overrides):
+    """A TINY run of ``preset`` (with ``overrides``) killed after its step-200 checkpoint and resumed ends
+    bit-identical to the same run uninterrupted."""
+    cfg = make_config(preset, {**TINY, "total_steps": 600, "checkpoint_every": 200, "video": False, **overrides})
+    full = Trainer(cfg, run_dir=tmp_path / "full", progress=False)
+    full.learn(600)
+    full.finish()
+    full.close()
+    part = Trainer(cfg, run_dir=tmp_path / "part", progress=False)
+    part.learn(350)  # "killed" after a training checkpoint, before the end
+    part.close()
+    resumed = Trainer.resume(tmp_path / "part", progress=False)
+    assert resumed.resumed_from is not None and 200 <= resumed.step < 350
+    resumed.learn(600 - resumed.step)
+    resumed.finish()
+    resumed.close()
+    assert_same_run(tmp_path / "full", tmp_path / "part")

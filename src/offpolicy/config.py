@@ -70,7 +70,13 @@ class RunConfig:
     """Steps of uniformly random actions at the start (the learner is not used). Unset (null): the same as
     learning_starts, so changing learning_starts moves both, like SB3's learning_starts."""
     learning_starts: int = 10_000
-    """Updates begin once this many transitions are stored (one update per env step after that)."""
+    """Updates begin once this many transitions are stored (then gradient_steps updates every train_freq steps)."""
+    train_freq: int = 1
+    """Env steps between update phases, as SB3's train_freq in steps: after storing transition t an update phase
+    runs when t >= learning_starts and t is a multiple of train_freq."""
+    gradient_steps: int = 1
+    """Updates per update phase, each on its own minibatch, as SB3's gradient_steps; -1: as many as the env steps
+    between phases (train_freq)."""
     truncation_as_terminal: bool = False
     """Store time-limit truncation as terminal (the tutorials' fault; keep False to bootstrap on truncation)."""
     eval_every: int = 5_000
@@ -101,6 +107,11 @@ class RunConfig:
         if self.warmup_steps is None:  # unset: follows learning_starts
             object.__setattr__(self, "warmup_steps", self.learning_starts)
 
+    @property
+    def updates_per_phase(self) -> int:
+        """gradient_steps, with -1 resolved (train_freq: one update per env step, in phases)."""
+        return self.train_freq if self.gradient_steps == -1 else self.gradient_steps
+
     def check(self) -> None:
         entry = registry.get(self.algo)
         require(isinstance(self.agent, entry.config_class), "agent", type(self.agent).__name__,
@@ -112,6 +123,10 @@ class RunConfig:
         require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"must be in 0..{MAX_SEED} (2**32 - 1)")
         require(self.total_steps >= 1, "total_steps", self.total_steps, "must be >= 1")
         require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
+        require(self.train_freq >= 1, "train_freq", self.train_freq,
+                "must be >= 1 (env steps between update phases; 1 updates after every step)")
+        require(self.gradient_steps >= 1 or self.gradient_steps == -1, "gradient_steps", self.gradient_steps,
+                "must be >= 1, or -1 for as many updates as env steps between phases (train_freq)")
         batch = self.agent.batch_size
         require(self.learning_starts >= batch, "learning_starts", self.learning_starts,
                  f"must be >= agent.batch_size ({batch}) so the first batch can be drawn")
@@ -143,8 +158,6 @@ _SB3_NAMES: dict[str, tuple[str, ...] | str] = {
     "noise_type": ("agent.noise.kind",),
     "actor_learning_rate": ("agent.actor_lr",),
     "critic_learning_rate": ("agent.critic_lr",),
-    "train_freq": "not supported yet: offpolicy makes one update per env step",
-    "gradient_steps": "not supported yet: offpolicy makes one update per env step",
 }
 
 
@@ -280,6 +293,9 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"config: expected a mapping, got {type(data).__name__}.")
     data = dict(data)
+    if isinstance(data.get("train_freq"), (list, tuple)):  # SB3's (n, "step" | "episode")
+        raise ConfigError(f"train_freq={data['train_freq']!r}: give a number of env steps; SB3's (n, \"episode\") "
+                          "form is not offered (on an env whose episodes have a fixed length, give that length).")
     algo = data.get("algo", RunConfig.algo)
     agent = _from_mapping(registry.get(algo).config_class, data.pop("agent", {}) or {}, "agent.")
     config = _from_mapping(RunConfig, data, "")

@@ -9,13 +9,12 @@ import json
 
 import numpy as np
 import pytest
-from run_files import assert_same_run
+from run_files import resumed_equals_uninterrupted
 from tiny_runs import TINY
 
 from offpolicy import MODEL_CLASSES, Policy, registry
 from offpolicy.cli import main
 from offpolicy.config import make_config
-from offpolicy.run.trainer import Trainer
 
 ALGOS = registry.names()
 
@@ -76,18 +75,3 @@ def test_a_resumed_rainbow_run_equals_an_uninterrupted_one(tmp_path):
     resumed_equals_uninterrupted("rainbow-cartpole", tmp_path)
 
 
-def resumed_equals_uninterrupted(preset, tmp_path):
-    cfg = make_config(preset, {**TINY, "total_steps": 600, "checkpoint_every": 200, "video": False})
-    full = Trainer(cfg, run_dir=tmp_path / "full", progress=False)
-    full.learn(600)
-    full.finish()
-    full.close()
-    part = Trainer(cfg, run_dir=tmp_path / "part", progress=False)
-    part.learn(350)  # "killed" after a training checkpoint, before the end
-    part.close()
-    resumed = Trainer.resume(tmp_path / "part", progress=False)
-    assert resumed.resumed_from is not None and 200 <= resumed.step < 350
-    resumed.learn(600 - resumed.step)
-    resumed.finish()
-    resumed.close()
-    assert_same_run(tmp_path / "full", tmp_path / "part")

@@ -1,8 +1,8 @@
 """Compiled loop: the gymnax version of the env and the agent inside one jitted loop per chunk of steps.
 
-Each env step runs the same ``learner_step`` as the host loop (store, update once if t >= learning_starts, next
-action, random while t < warmup_steps), with the phase decided per step by ``lax.cond`` instead of by Python, so one
-program serves every phase. The host only sees chunk ends (default every 1,000 steps): it reads the finished
+Each env step runs the same ``learner_step`` as the host loop (store, an update phase of ``gradient_steps`` updates
+when t >= learning_starts and t is a multiple of ``train_freq``, next action, random while t <= warmup_steps), with
+the phase decided per step by ``lax.cond`` instead of by Python, so one program serves every phase. The host only sees chunk ends (default every 1,000 steps): it reads the finished
 episodes' returns and losses, updates the progress bar, evaluates and checkpoints there.
 
 Many seeds: ``seeds=[s0, s1, ...]`` trains one independent agent per seed with ``jax.vmap`` over the whole carry
@@ -38,10 +38,12 @@ from offpolicy.loops.learner import (
     LoopState,
     first_action,
     init_carry,
+    is_update_step,
     learner_step,
     mean_metrics,
     rejected_update_error,
     seed_array,
+    update_phases,
 )
 
 ENV_STREAM = 0x656E76  # folded into the master seed's key for the env's reset randomness ("env")
@@ -71,7 +73,8 @@ def init_compiled_carry(agent: Agent, env: JaxEnv, buffer_size: int, seed: int |
 
 
 def run_chunk(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, learning_starts: int,
-              truncation_as_terminal: bool, carry: CompiledCarry, t0: jax.Array, n: jax.Array, capacity: int):
+              truncation_as_terminal: bool, carry: CompiledCarry, t0: jax.Array, n: jax.Array, capacity: int,
+              train_freq: int = 1, gradient_steps: int = 1):
     """Steps t0+1 .. t0+n of one seed (n <= capacity, traced: one program serves every chunk length). Returns (carry,
     per-step outputs) with outputs done[C], episode_return[C], episode_length[C] (values at the step), metric sums[C]
     and update count[C] since the previous episode end (read where done; the sums restart after each episode end, as
@@ -86,7 +89,8 @@ def run_chunk(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, lea
         transition = Transition(obs=c.obs, action=c.action, reward=reward[None], next_obs=final_obs[None],
                                 terminated=stored_terminal[None], truncated=truncated[None])
         learner, action = learner_step(agent, batch_size, c.learner, transition, policy_obs[None], done[None], t,
-                                       update=t >= learning_starts, random_action=t + 1 <= warmup_steps)
+                                       update=is_update_step(t, learning_starts, train_freq),
+                                       random_action=t + 1 <= warmup_steps, gradient_steps=gradient_steps)
         episode_return = c.episode_return + reward
         episode_length = c.episode_length + 1
         out = {"done": done, "episode_return": episode_return, "episode_length": episode_length,
@@ -117,12 +121,13 @@ class CompiledLoop:
     Implements the loop contract (offpolicy.loops.contract.Loop): ``on_episode(i, record)`` gets each finished
     episode after its chunk, ``on_step(step, True)`` runs at each chunk end (chunk ends fall on every multiple of
     ``chunk`` and of the ``align`` intervals), where evaluation and checkpoints may run. With one seed nothing is
-    vmapped.
+    vmapped. ``train_freq`` / ``gradient_steps`` as in the host loop.
     """
 
     def __init__(self, agent: Agent, env: JaxEnv, seed: int | Sequence[int], buffer_size: int, batch_size: int,
                  warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
-                 nonfinite: str = "stop", chunk: int = 1000, align: Sequence[int] = ()):
+                 nonfinite: str = "stop", chunk: int = 1000, align: Sequence[int] = (), train_freq: int = 1,
+                 gradient_steps: int = 1):
         self.agent, self.env = agent, env
         self.seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
         self.vmapped = len(self.seeds) > 1
@@ -130,10 +135,11 @@ class CompiledLoop:
         self.chunk = int(chunk)
         self.align = [int(a) for a in align if a]
         self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
+        self.train_freq, self.gradient_steps = train_freq, gradient_steps
 
         def chunk_fn(carry, t0, n):
             return run_chunk(agent, env, batch_size, warmup_steps, learning_starts, truncation_as_terminal, carry,
-                             t0, n, self.chunk)
+                             t0, n, self.chunk, train_freq, gradient_steps)
 
         def init_fn(seed):
             return init_compiled_carry(agent, env, buffer_size, seed, warmup_steps)
@@ -187,11 +193,12 @@ class CompiledLoop:
             out = jax.tree.map(lambda x, n=length: x[..., :n], out)  # the steps this chunk ran (seed axis first)
             if compiles:
                 self.start_up_time += elapsed
-            learning = step + 1 >= self.learning_starts  # every step of the chunk updates
+            learning = step + 1 >= self.learning_starts  # every step of the chunk is in the learning phase
+            phases = (update_phases(nxt, self.learning_starts, self.train_freq)
+                      - update_phases(step, self.learning_starts, self.train_freq))
             for i, s in enumerate(self.states):
                 s.step = nxt
-                n_updates = max(0, nxt - max(step + 1, self.learning_starts) + 1)
-                s.updates += n_updates
+                s.updates += phases * self.gradient_steps
                 if learning and not compiles:
                     s.count_learning(elapsed, length)
                 self._emit(i, step, self._seed(out, i), on_episode)

@@ -1,10 +1,10 @@
 """Host loop: any Gymnasium env stepped from Python, the agent jitted, one or two jitted calls per step, 1..N seeds.
 
-Per env step the loop makes one jitted call before learning starts and two after. They take the previous transition
-packed into a single float32 row (one host->device copy), store it in the replay buffer, update the agent when
-learning has started, reset per-episode agent state at episode starts, and return the next action (one device->host
+Per env step the loop makes one jitted call, two at the steps that update. They take the previous transition
+packed into a single float32 row (one host->device copy), store it in the replay buffer, run an update phase
+(``gradient_steps`` updates) after every ``train_freq``-th step once learning has started, reset per-episode agent state at episode starts, and return the next action (one device->host
 copy). The replay buffer and agent state are donated, so the buffer is written in place rather than copied every
-step. Once learning has started the write is its own call: in one program with the minibatch gather, XLA fuses the
+step. At a step that updates, the write is its own call: in one program with the minibatch gather, XLA fuses the
 write into the gather, which then reads the old buffer arrays while the write updates them in place, so it copies
 whole arrays every step, a cost that grows with the capacity (10 ms a step at 1M transitions). Two calls leave each
 array with one reader or one in-place writer: no copy, and the same numbers.
@@ -37,6 +37,7 @@ from offpolicy.loops.learner import (
     LoopState,
     first_action,
     init_carry,
+    is_update_step,
     learner_step,
     mean_metrics,
     rejected_update_error,
@@ -45,14 +46,16 @@ from offpolicy.loops.learner import (
 
 
 class HostStep:
-    """The jitted per-step functions of one agent, fed one packed float32 row per seed: one program for
-    warm-up (update=False) and one for learning.
+    """The jitted per-step functions of one agent, fed one packed float32 row per seed: one program for the steps
+    that do not update (update=False), one for those that do (``gradient_steps`` updates each), and the store.
 
     Row layout: obs | action | reward | next_obs | terminated | truncated | policy_obs | episode_start.
     ``vmapped``: the functions take [N, 1, width] rows and a carry with a leading seed axis."""
 
-    def __init__(self, agent: Agent, batch_size: int, truncation_as_terminal: bool, vmapped: bool = False):
+    def __init__(self, agent: Agent, batch_size: int, truncation_as_terminal: bool, vmapped: bool = False,
+                 gradient_steps: int = 1):
         self.agent = agent
+        self.gradient_steps = gradient_steps
         spec = agent.spec
         self.obs_dim = int(np.prod(spec.obs_shape))
         self.action_width = 1 if spec.discrete else spec.action_dim
@@ -75,15 +78,15 @@ class HostStep:
         self.first = jax.jit(first_fn, static_argnames=("random_action",), donate_argnums=0)
 
     def step(self, carry, packed, t, update: bool, random_action: bool, store: bool = True):
-        """One env step's learner work (store, update if ``update``, next action): returns (carry, action). With an
-        update the store is a call of its own (see the module docstring); otherwise one call does it all."""
+        """One env step's learner work (store, update phase if ``update``, next action): returns (carry, action).
+        With an update the store is a call of its own (see the module docstring); otherwise one call does it all."""
         if update and store:
             carry = carry.replace(buffer=self._store_jit(carry.buffer, packed))
             store = False
         return self._step_jit(carry, packed, t, update=update, random_action=np.bool_(random_action), store=store)
 
     def cache_size(self) -> int:
-        """How many programs the per-step functions have compiled (warm-up step, learning step, store)."""
+        """How many programs the per-step functions have compiled (step without update, step with, store)."""
         return self._step_jit._cache_size() + self._store_jit._cache_size()
 
     def pack(self, obs, action, reward, next_obs, terminated, truncated, policy_obs, episode_start) -> np.ndarray:
@@ -128,13 +131,16 @@ class HostStep:
     def _step(self, carry, packed: jax.Array, t: jax.Array, update: bool, random_action: bool, store: bool = True):
         transition, policy_obs, episode_start = self._unpack(packed)
         return learner_step(self.agent, self.batch_size, carry, transition, policy_obs, episode_start, t,
-                            update=update, random_action=random_action, store=store)
+                            update=update, random_action=random_action, store=store,
+                            gradient_steps=self.gradient_steps)
 
 
 class HostLoop:
     """Trains ``agent`` on Gymnasium envs, one env step and one jitted call at a time, for one seed or several.
 
-    ``env`` / ``seed``: one env and one seed, or one env per seed and the seeds. Implements the loop contract
+    ``env`` / ``seed``: one env and one seed, or one env per seed and the seeds. ``train_freq`` /
+    ``gradient_steps``: an update phase of ``gradient_steps`` updates after every ``train_freq``-th step from
+    ``learning_starts`` on (offpolicy.loops.learner.is_update_step). Implements the loop contract
     (offpolicy.loops.contract.Loop); ``on_step(step, resumable)`` is called after every step, ``resumable`` when
     every seed's episode has just ended (the points where ``host_state`` is exact).
     ``nonfinite``: "stop" raises NonFiniteError at a NaN/inf observation or reward (and at the end of an episode in
@@ -144,7 +150,8 @@ class HostLoop:
 
     def __init__(self, agent: Agent, env: gym.Env | Sequence[gym.Env], seed: int | Sequence[int], buffer_size: int,
                  batch_size: int, warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
-                 nonfinite: str = "stop", env_id: str = "env", align: Sequence[int] = ()):
+                 nonfinite: str = "stop", env_id: str = "env", align: Sequence[int] = (), train_freq: int = 1,
+                 gradient_steps: int = 1):
         # ``align`` is accepted for the contract's sake: on_step runs after every step, so on every multiple.
         envs = list(env) if isinstance(env, (list, tuple)) else [env]
         self.seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
@@ -157,7 +164,9 @@ class HostLoop:
         self.agent, self.envs = agent, envs
         self.nonfinite = nonfinite
         self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
-        self.fns = HostStep(agent, batch_size, truncation_as_terminal, vmapped=self.vmapped)
+        self.train_freq, self.gradient_steps = train_freq, gradient_steps
+        self.fns = HostStep(agent, batch_size, truncation_as_terminal, vmapped=self.vmapped,
+                            gradient_steps=gradient_steps)
         if self.vmapped:
             init = jax.jit(jax.vmap(lambda key: init_carry(agent, buffer_size, key)))
             self.carry = init(jax.vmap(jax.random.key)(seed_array(self.seeds)))
@@ -170,6 +179,7 @@ class HostLoop:
         self._obs: list[np.ndarray] | None = None  # per seed, [1, *obs_shape]: what the pending action was chosen for
         self._action: list[np.ndarray] | None = None  # per seed, [1, ...]: the pending action
         self.start_up_time = 0.0
+        self._called: set[bool] = set()  # values of ``update`` the step has run with (the first call compiles)
 
     # -- views --------------------------------------------------------------------------------------------------------
     @property
@@ -238,18 +248,22 @@ class HostLoop:
                 dones.append(done)
                 stores.append(store)
                 policy_obs.append(p_obs)
-            update = t >= self.learning_starts
+            update = is_update_step(t, self.learning_starts, self.train_freq)
             packed = np.stack(rows) if self.vmapped else rows[0]
             self.carry, next_action = fns.step(self.carry, packed, np.int32(t), update=update,
                                                random_action=t + 1 <= self.warmup_steps, store=stores[0])
             self._action = self._split(next_action)  # waits for the step: the timing below is honest
             elapsed = time.perf_counter() - tic
             self._obs = policy_obs
+            # Learning-phase wall time: env steps + jitted calls, not evaluation or logging; a call that compiled
+            # (the first with an update) is not counted.
+            timed = t >= self.learning_starts and update in self._called
+            self._called.add(update)
             for i, (driver, s) in enumerate(zip(drivers, states)):
-                if update:  # learning-phase wall time: env steps + jitted call, not evaluation or logging
-                    if s.updates > 0:  # the first learning step compiles the update: not counted
-                        s.count_learning(elapsed, 1)
-                    s.updates += 1
+                if timed:
+                    s.count_learning(elapsed, 1)
+                if update:
+                    s.updates += self.gradient_steps
                 s.step = t
                 if dones[i]:
                     record = driver.close_episode(t, lambda i=i: self._read_metrics(i))

@@ -3,7 +3,9 @@ the metric sums the host reads at episode ends.
 
 Timing (1-based step t = number of transitions stored so far):
   * the action of step t is uniformly random if t <= warmup_steps, else the exploring policy's;
-  * after storing transition t, one update runs if t >= learning_starts.
+  * after storing transition t, an update phase runs if t >= learning_starts and t is a multiple of train_freq
+    (:func:`is_update_step`): ``gradient_steps`` updates one after the other, each on its own minibatch drawn from
+    the buffer as the previous update left it (priorities included). With the defaults (1, 1): one update per step.
 
 ``learner_step`` takes the phase as Python bools (compiled into the program) or as traced bools
 (the compiled loop decides per step with ``lax.cond``); both give the same numbers for the same inputs.
@@ -17,6 +19,7 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from offpolicy import buffer as rb
 from offpolicy.agents.base import Agent
@@ -105,6 +108,24 @@ def init_carry(agent: Agent, buffer_size: int, key: jax.Array, n_envs: int = 1) 
     )
 
 
+def is_update_step(t, learning_starts: int, train_freq: int):
+    """Whether an update phase follows storing transition ``t`` (a Python int, or traced in the compiled loop)."""
+    if isinstance(t, (int, np.integer)):
+        return t >= learning_starts and t % train_freq == 0
+    return (t >= learning_starts) & (t % train_freq == 0)
+
+
+def first_update_step(learning_starts: int, train_freq: int) -> int:
+    """The step after which the first update phase runs: the first multiple of train_freq >= learning_starts."""
+    return -(-learning_starts // train_freq) * train_freq
+
+
+def update_phases(t: int, learning_starts: int, train_freq: int) -> int:
+    """How many update phases steps 1..t hold (each makes ``gradient_steps`` updates)."""
+    first = first_update_step(learning_starts, train_freq)
+    return 0 if t < first else (t - first) // train_freq + 1
+
+
 def seed_array(seeds: list[int]) -> jax.Array:
     """Seeds as a uint32 array for ``jax.random.key`` inside jit/vmap: every seed the config accepts (< 2**32)
     fits, and gives the same key as ``jax.random.key(seed)`` with a Python int."""
@@ -160,12 +181,16 @@ def draw_batch(agent: Agent, buffer: rb.ReplayBuffer, key: jax.Array, batch_size
 
 
 def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transition, policy_obs: jax.Array,
-                 episode_start: jax.Array, t: jax.Array, update, random_action, store: bool = True):
-    """Store ``transition`` (step t), update the agent once if ``update``, and choose the next action.
+                 episode_start: jax.Array, t: jax.Array, update, random_action, store: bool = True,
+                 gradient_steps: int = 1):
+    """Store ``transition`` (step t), run an update phase if ``update`` (``gradient_steps`` updates, static), and
+    choose the next action.
 
-    A NaN/inf loss or parameter rejects the update (the agent keeps its last good state, the priorities stay); the
+    A NaN/inf loss or parameter rejects that update (the agent keeps its last good state, the priorities stay); the
     rejection is counted with the step of the first one, for the host to report. With prioritized replay the drawn
-    transitions get new priorities from the update's per-sample errors. Returns (carry, action for ``policy_obs``).
+    transitions get new priorities from the update's per-sample errors before the next update draws. Keys: one
+    update uses this step's sample and update keys as they are; with ``gradient_steps > 1`` update j (from 0) uses
+    them folded with j. Returns (carry, action for ``policy_obs``).
     """
     buffer = rb.add(carry.buffer, transition) if store else carry.buffer
     key, sample_key, update_key, act_key = jax.random.split(carry.key, 4)
@@ -174,7 +199,7 @@ def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transi
     learner = (carry.agent, priorities, carry.metric_sums, carry.updates_since, carry.bad_updates,
                carry.first_bad_step)
 
-    def do_update(learner):
+    def one_update(learner, sample_key, update_key):
         agent_state, priorities, sums, count, bad, first_bad = learner
         current = buffer if priorities is None else buffer.replace(tree=priorities[0], max_priority=priorities[1])
         idx, batch = draw_batch(agent, current, sample_key, batch_size, t)
@@ -194,11 +219,20 @@ def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transi
         bad = bad + (~finite).astype(jnp.int32)
         return agent_state, priorities, sums, count, bad, first_bad
 
+    def update_phase(learner):
+        if gradient_steps == 1:
+            return one_update(learner, sample_key, update_key)
+        return jax.lax.fori_loop(  # one copy of the update in the program, whatever gradient_steps is
+            0, gradient_steps,
+            lambda j, learner: one_update(learner, jax.random.fold_in(sample_key, j),
+                                          jax.random.fold_in(update_key, j)),
+            learner)
+
     if isinstance(update, bool):
         if update:
-            learner = do_update(learner)
+            learner = update_phase(learner)
     else:
-        learner = jax.lax.cond(update, do_update, lambda learner: learner, learner)
+        learner = jax.lax.cond(update, update_phase, lambda learner: learner, learner)
     agent_state, priorities, sums, count, bad, first_bad = learner
     if priorities is not None:
         buffer = buffer.replace(tree=priorities[0], max_priority=priorities[1])

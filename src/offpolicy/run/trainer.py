@@ -33,7 +33,7 @@ from offpolicy.config import RunConfig
 from offpolicy.envs import check_registered, env_action_space, make_env
 from offpolicy.errors import CheckpointError, ConfigError, NonFiniteError, OffpolicyError, Terminated
 from offpolicy.loops.contract import Loop
-from offpolicy.loops.learner import EpisodeRecord, example_transition
+from offpolicy.loops.learner import EpisodeRecord, example_transition, first_update_step
 from offpolicy.policy import noise_free_act
 from offpolicy.provenance import available_memory, new_stamped_dir, versions
 from offpolicy.run import checkpoint, compile_cache
@@ -61,7 +61,8 @@ def make_loop(config: RunConfig, seeds: list[int], announce=None) -> tuple[Loop,
     common = dict(buffer_size=config.agent.buffer_size, batch_size=config.agent.batch_size,
                   warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
                   truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite,
-                  align=(config.eval_every, config.checkpoint_every))
+                  align=(config.eval_every, config.checkpoint_every), train_freq=config.train_freq,
+                  gradient_steps=config.updates_per_phase)
     seed = seeds[0] if len(seeds) == 1 else seeds
     check_registered(config.env, config.env_module)
     if config.loop == "compiled":
@@ -331,7 +332,8 @@ class Trainer:
         if bar.state is not None:
             self._compiled_once = True
             bar.status(None)
-        if cfg.loop == "host" and step + 1 == cfg.learning_starts and step >= 1:  # the next step compiles the update
+        first_update = first_update_step(cfg.learning_starts, cfg.train_freq)
+        if cfg.loop == "host" and step + 1 == first_update and step >= 1:  # the next step compiles the update
             bar.status("compiling the update")
         if step % 100 == 0:
             postfix = None
@@ -652,9 +654,13 @@ def budget_warnings(config: RunConfig, time_limit: int | None) -> list[str]:
         out.append(f"warmup_steps={config.warmup_steps} >= total_steps={total}: every action of this run is uniformly "
                    "random, the agent never acts on its own policy; lower warmup_steps (unset, it follows "
                    "learning_starts).")
+    first_update = first_update_step(config.learning_starts, config.train_freq)
     if config.learning_starts > total:
         out.append(f"learning_starts={config.learning_starts} > total_steps={total}: no update ever runs, the agent "
                    "stays as initialised; lower learning_starts.")
+    elif first_update > total:
+        out.append(f"train_freq={config.train_freq}: the first update phase would come at step {first_update}, after "
+                   f"total_steps={total}, so no update ever runs; lower train_freq or learning_starts.")
     if config.eval_every > total:
         out.append(f"eval_every={config.eval_every} > total_steps={total}: no periodic evaluation comes; the only "
                    "evaluation is the final one (the learning curve's evaluations are one point).")
