@@ -2,7 +2,8 @@
 
     git worktree add /tmp/before f2389db
     python benchmarks/ab_commits.py /tmp/before/src src [--preset ddpg-pendulum] [--loop host] [--rounds 5]
-                                     [--buffer-size N]
+                                     [--buffer-size N] [--buffer-size-b M]
+    python benchmarks/ab_commits.py src src --buffer-size 10000 --buffer-size-b 1000000   # one tree, two capacities
 
 Each round starts one fresh process per tree (A, then B; the order flips every round) that builds a Trainer from the
 preset (no evaluation, no video, no run directory), runs the random warm-up, the compile and a few learning steps,
@@ -63,12 +64,12 @@ print(json.dumps({"steps_per_s": 1 / loop_s, "ratio": loop_s / update_s}))
 """
 
 
-def sample(src: str, args) -> dict:
+def sample(src: str, args, buffer_size: int | None) -> dict:
     env = {**os.environ, "PYTHONPATH": os.path.abspath(src)}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     argv = [args.preset, args.loop, str(args.steps), str(args.warm)]
-    if args.buffer_size is not None:
-        argv.append(str(args.buffer_size))
+    if buffer_size is not None:
+        argv.append(str(buffer_size))
     out = subprocess.run([sys.executable, "-c", CHILD, *argv],
                          env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -84,18 +85,22 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=600, help="steps before timing (warm-up + 100 learning)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--buffer-size", type=int, default=None, help="replay capacity (default: the preset's)")
+    parser.add_argument("--buffer-size-b", type=int, default=None,
+                        help="B's replay capacity, when it differs from A's (--buffer-size)")
     args = parser.parse_args()
+    sizes = {"A": args.buffer_size, "B": args.buffer_size if args.buffer_size_b is None else args.buffer_size_b}
     results: dict[str, list[dict]] = {"A": [], "B": []}
     for r in range(args.rounds):
         order = ("A", "B") if r % 2 == 0 else ("B", "A")
         for name in order:
-            s = sample(args.a if name == "A" else args.b, args)
+            s = sample(args.a if name == "A" else args.b, args, sizes[name])
             results[name].append(s)
             print(f"round {r} {name}: {s['steps_per_s']:.1f} steps/s, loop/update {s['ratio']:.3f}", flush=True)
     for name in ("A", "B"):
         sps = statistics.median(s["steps_per_s"] for s in results[name])
         ratio = statistics.median(s["ratio"] for s in results[name])
-        print(f"{name} ({getattr(args, name.lower())}): median {sps:.1f} steps/s, median loop/update {ratio:.3f}")
+        size = f", capacity {sizes[name]}" if sizes[name] is not None else ""
+        print(f"{name} ({getattr(args, name.lower())}{size}): median {sps:.1f} steps/s, median loop/update {ratio:.3f}")
 
 
 if __name__ == "__main__":
