@@ -158,6 +158,7 @@ _SB3_NAMES: dict[str, tuple[str, ...] | str] = {
     "noise_type": ("agent.noise.kind",),
     "actor_learning_rate": ("agent.actor_lr",),
     "critic_learning_rate": ("agent.critic_lr",),
+    "n_envs": "not supported yet: offpolicy steps one env per seed (give several seeds with --seeds)",
 }
 
 
@@ -187,9 +188,12 @@ def _closest(name: str, options: list[str], noun: str = "keys", prefix: str = ""
 def field_docs(cls: type) -> dict[str, str]:
     """Each field's docstring (the string literal right under it in the class body), on one line, read from the
     source of ``cls`` with ``ast`` (dataclasses keep no field docs at runtime). Fields without one are left out."""
+    docs = {}
+    for base in reversed(cls.__mro__[1:]):  # inherited fields (e.g. ReplayConfig's), unless cls documents them anew
+        if dataclasses.is_dataclass(base):
+            docs.update(field_docs(base))
     tree = ast.parse(Path(inspect.getsourcefile(cls)).read_text(encoding="utf-8"))
     body = next(node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == cls.__name__)
-    docs = {}
     for stmt, after in zip(body, body[1:]):
         if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(after, ast.Expr)
                 and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):

@@ -41,8 +41,9 @@ class NoiseConfig:
 
 
 @dataclass(frozen=True)
-class DDPGConfig:
-    """DDPG (Lillicrap et al. 2015) hyperparameters. Defaults are the tutorial's."""
+class ReplayConfig:
+    """What every off-policy agent's learning from replay shares: capacity, minibatch, discount and prioritized
+    replay. Each algorithm's config extends it (and sets its own defaults for the first two)."""
 
     buffer_size: int = 100_000
     """Replay buffer capacity (transitions)."""
@@ -50,6 +51,24 @@ class DDPGConfig:
     """Minibatch size per update."""
     gamma: float = 0.99
     """Discount factor."""
+    prioritized: bool = False
+    """Prioritized replay (Schaul et al. 2016, proportional): draw transition i with probability p_i / sum p, p_i =
+    (error_i + priority_eps)^priority_alpha (error: |TD error|; twin critics: the larger of the two; C51: the
+    per-sample loss), new transitions at the largest priority, the loss weighted by (N P(i))^-beta / max w."""
+    priority_alpha: float = 0.6
+    """Prioritized replay: how much the priorities count (0: uniform; Schaul et al.'s 0.6, Rainbow's 0.5)."""
+    priority_beta: float = 0.4
+    """Prioritized replay: importance-weight exponent at the start, annealed linearly to 1 (Schaul et al., Rainbow)."""
+    priority_beta_steps: int | None = None
+    """Prioritized replay: env steps over which beta reaches 1 (unset: the run's total_steps)."""
+    priority_eps: float = 1e-6
+    """Prioritized replay: added to the error so no transition has priority 0."""
+
+
+@dataclass(frozen=True)
+class DDPGConfig(ReplayConfig):
+    """DDPG (Lillicrap et al. 2015) hyperparameters. Defaults are the tutorial's."""
+
     tau: float = 5e-3
     """Polyak rate of the soft target update: target <- tau*online + (1-tau)*target."""
     actor_lr: float = 3e-4
@@ -75,16 +94,11 @@ class DDPGConfig:
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(ReplayConfig):
     """DQN (Mnih et al. 2015) with NoisyNet (Fortunato et al. 2017) or epsilon-greedy exploration.
     Defaults are the NoisyNet tutorial's, with the paper's sigma initialisation."""
 
     buffer_size: int = 10_000
-    """Replay buffer capacity (transitions)."""
-    batch_size: int = 128
-    """Minibatch size per update."""
-    gamma: float = 0.99
-    """Discount factor."""
     lr: float = 1e-3
     """Adam learning rate (eps 1e-8, as PyTorch's default Adam in the tutorial)."""
     target_update: int = 150
@@ -117,18 +131,6 @@ class DQNConfig:
     n_step: int = 1
     """n-step returns (Rainbow, Hessel et al. 2018): learn from r_t + ... + gamma^(n-1) r_{t+n-1} + gamma^n Q'(s_{t+n}),
     the window cut at an episode end (a truncation still bootstraps from its own final observation). 1: one-step."""
-    prioritized: bool = False
-    """Prioritized replay (Schaul et al. 2016, proportional): draw transition i with probability p_i / sum p, p_i =
-    (|TD error| + priority_eps)^priority_alpha (C51: its per-sample loss), new transitions at the largest priority,
-    the loss weighted by (N P(i))^-beta / max w."""
-    priority_alpha: float = 0.6
-    """Prioritized replay: how much the priorities count (0: uniform; Schaul et al.'s 0.6, Rainbow's 0.5)."""
-    priority_beta: float = 0.4
-    """Prioritized replay: importance-weight exponent at the start, annealed linearly to 1 (Schaul et al., Rainbow)."""
-    priority_beta_steps: int | None = None
-    """Prioritized replay: env steps over which beta reaches 1 (unset: the run's total_steps)."""
-    priority_eps: float = 1e-6
-    """Prioritized replay: added to the error so no transition has priority 0."""
     distributional: bool = False
     """C51 (Bellemare et al. 2017): learn a categorical return distribution on n_atoms atoms in [v_min, v_max] with
     the projected Bellman target and a cross-entropy loss; act on Q = sum_i z_i p_i."""
@@ -158,11 +160,6 @@ class DQNConfig:
         require(self.epsilon_decay_steps >= 1, "agent.epsilon_decay_steps", self.epsilon_decay_steps, "must be >= 1")
         require(1 <= self.n_step <= min(self.buffer_size, 1000), "agent.n_step", self.n_step,
                 f"must be in 1..{min(self.buffer_size, 1000)} (and at most agent.buffer_size)")
-        require(self.priority_alpha >= 0, "agent.priority_alpha", self.priority_alpha, "must be >= 0")
-        require(0 <= self.priority_beta <= 1, "agent.priority_beta", self.priority_beta, "must be in [0, 1]")
-        require(self.priority_beta_steps is None or self.priority_beta_steps >= 1, "agent.priority_beta_steps",
-                self.priority_beta_steps, "must be >= 1 (or unset: the run's total_steps)")
-        require(self.priority_eps > 0, "agent.priority_eps", self.priority_eps, "must be > 0")
         require(not (self.distributional and self.loss == "mse"), "agent.loss", self.loss,
                 "C51 (distributional) learns by the KL to its projected target, not a TD loss: drop agent.loss or "
                 "set agent.distributional false")
@@ -171,15 +168,11 @@ class DQNConfig:
 
 
 @dataclass(frozen=True)
-class TD3Config:
+class TD3Config(ReplayConfig):
     """TD3 (Fujimoto et al. 2018) hyperparameters. Defaults are the paper's and SB3's (see docs/td3.md)."""
 
     buffer_size: int = 1_000_000
-    """Replay buffer capacity (transitions)."""
     batch_size: int = 256
-    """Minibatch size per update."""
-    gamma: float = 0.99
-    """Discount factor."""
     tau: float = 5e-3
     """Polyak rate of the soft target updates (done with the delayed actor step): target <- tau*online + (1-tau)*target."""
     actor_lr: float = 1e-3
@@ -210,15 +203,11 @@ class TD3Config:
 
 
 @dataclass(frozen=True)
-class SACConfig:
+class SACConfig(ReplayConfig):
     """SAC (Haarnoja et al. 2018, learned temperature) hyperparameters. Defaults are SB3's (see docs/sac.md)."""
 
     buffer_size: int = 1_000_000
-    """Replay buffer capacity (transitions)."""
     batch_size: int = 256
-    """Minibatch size per update."""
-    gamma: float = 0.99
-    """Discount factor."""
     tau: float = 5e-3
     """Polyak rate of the critics' soft target update, every update (SAC has no target actor)."""
     actor_lr: float = 3e-4
@@ -259,7 +248,8 @@ class SACConfig:
 
 # -- validation helpers (also used by RunConfig) ------------------------------------------------------------------
 def check_replay_and_discount(agent: Any) -> None:
-    """Checks every off-policy agent config shares: buffer_size, batch_size, gamma."""
+    """Checks every off-policy agent config shares (ReplayConfig): buffer_size, batch_size, gamma, prioritized
+    replay."""
     require(agent.buffer_size >= 1, "agent.buffer_size", agent.buffer_size, "must be >= 1")
     require(agent.buffer_size <= 2**31 - 1, "agent.buffer_size", agent.buffer_size,
             "must be <= 2147483647 (2**31 - 1: the replay buffer's write index is a 32-bit integer)")
@@ -267,6 +257,11 @@ def check_replay_and_discount(agent: Any) -> None:
     require(agent.batch_size <= agent.buffer_size, "agent.batch_size", agent.batch_size,
              f"must be <= agent.buffer_size ({agent.buffer_size})")
     require(0 <= agent.gamma <= 1, "agent.gamma", agent.gamma, "must be in [0, 1]")
+    require(agent.priority_alpha >= 0, "agent.priority_alpha", agent.priority_alpha, "must be >= 0")
+    require(0 <= agent.priority_beta <= 1, "agent.priority_beta", agent.priority_beta, "must be in [0, 1]")
+    require(agent.priority_beta_steps is None or agent.priority_beta_steps >= 1, "agent.priority_beta_steps",
+            agent.priority_beta_steps, "must be >= 1 (or unset: the run's total_steps)")
+    require(agent.priority_eps > 0, "agent.priority_eps", agent.priority_eps, "must be > 0")
 
 
 def is_number(x: Any) -> bool:

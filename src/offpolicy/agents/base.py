@@ -30,6 +30,13 @@ class Prioritized(NamedTuple):
     eps: float
 
 
+def prioritized_replay(cfg: Any) -> Prioritized | None:
+    """The Prioritized settings of an agent config (offpolicy.hparams.ReplayConfig), None for uniform replay."""
+    if not cfg.prioritized:
+        return None
+    return Prioritized(cfg.priority_alpha, cfg.priority_beta, cfg.priority_beta_steps, cfg.priority_eps)
+
+
 class Agent(NamedTuple):
     """An algorithm bound to its config and env spec.
 

@@ -4,7 +4,9 @@ The update, in the order the tutorial's ``update_model`` runs it (equations in d
 
     a'        = mu'(s')                                         target actor
     y         = r + gamma * (1 - terminated) * Q'(s', a')       TD target; truncation is NOT terminal
-    L_critic  = mean (Q(s, a) - y)^2                            one Adam step on the critic
+    L_critic  = mean w (Q(s, a) - y)^2                          one Adam step on the critic (w = 1; prioritized replay:
+                                                                the importance weights, and |Q(s, a) - y| the new
+                                                                priorities)
     L_actor   = -mean Q_new(s, mu(s))                           one Adam step on the actor, through the updated critic
     theta'    <- tau * theta + (1 - tau) * theta'               polyak, both targets
 """
@@ -19,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from offpolicy import exploration
-from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, tanh_mlp_policy
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, prioritized_replay, tanh_mlp_policy
 from offpolicy.buffer import Transition
 from offpolicy.hparams import DDPGConfig
 from offpolicy.networks import Actor, Critic
@@ -89,10 +91,12 @@ def update(cfg: DDPGConfig, spec: EnvSpec, state: DDPGState, batch: Transition, 
     not_terminal = 1.0 - batch.terminated.astype(jnp.float32)
     td_target = jax.lax.stop_gradient(batch.reward + cfg.gamma * not_terminal * next_q)  # [B]
 
-    # Critic: mean squared TD error.
+    # Critic: mean squared TD error (weighted by prioritized replay's importance weights).
+    weight = 1.0 if batch.weight is None else batch.weight  # [B]
+
     def critic_loss_fn(params):
         q_pred = critic.apply(params, batch.obs, batch.action)  # [B]
-        return jnp.mean((q_pred - td_target) ** 2), q_pred
+        return jnp.mean(weight * (q_pred - td_target) ** 2), q_pred
 
     (critic_loss, q_pred), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic)
     critic_updates, critic_opt = critic_tx.update(critic_grads, state.critic_opt, state.critic)
@@ -117,6 +121,8 @@ def update(cfg: DDPGConfig, spec: EnvSpec, state: DDPGState, batch: Transition, 
         updates=state.updates + 1,
     )
     metrics = {"actor_loss": actor_loss, "critic_loss": critic_loss, "q_mean": jnp.mean(q_pred)}
+    if cfg.prioritized:
+        metrics["priority"] = jnp.abs(q_pred - td_target)  # [B]
     return new_state, metrics
 
 
@@ -137,4 +143,5 @@ def make(cfg: DDPGConfig, spec: EnvSpec) -> Agent:
         reset=functools.partial(reset, cfg),
         update=functools.partial(update, cfg, spec),
         metric_names=("actor_loss", "critic_loss", "q_mean"),
+        prioritized=prioritized_replay(cfg),
     )

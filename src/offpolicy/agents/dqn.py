@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import optax
 
 from offpolicy import buffer as rb
-from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, Prioritized
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, prioritized_replay
 from offpolicy.buffer import Transition
 from offpolicy.hparams import DQNConfig
 from offpolicy.networks import QNetwork, q_layers, sample_q_noise
@@ -290,6 +290,5 @@ def make(cfg: DQNConfig, spec: EnvSpec) -> Agent:
         update=functools.partial(update, cfg, spec),
         metric_names=("loss", "q_mean", *extra),
         gather=functools.partial(rb.n_step_batch, n=cfg.n_step, gamma=cfg.gamma) if cfg.n_step > 1 else None,
-        prioritized=Prioritized(cfg.priority_alpha, cfg.priority_beta, cfg.priority_beta_steps, cfg.priority_eps)
-        if cfg.prioritized else None,
+        prioritized=prioritized_replay(cfg),
     )

@@ -11,7 +11,10 @@ One update, top to bottom, in SB3's order (equations in docs/sac.md):
     L_alpha   = -mean log_alpha * stopgrad(log pi(a~|s) + H_target)       one Adam step on log alpha (ent_coef auto)
     a', log pi(a'|s') from the current policy at s' (key 2)
     y         = r + gamma * (1 - terminated) * (min_i Q'_i(s', a') - alpha * log pi(a'|s'))     truncation is NOT terminal
-    L_critic  = 1/2 sum_i mean (Q_i(s, a) - y)^2                            one Adam step on both critics
+    L_critic  = 1/2 sum_i mean w (Q_i(s, a) - y)^2                          one Adam step on both critics (w = 1;
+                                                                            prioritized replay: the importance
+                                                                            weights, max_i |Q_i(s, a) - y| the new
+                                                                            priorities)
     L_actor   = mean (alpha * log pi(a~|s) - min_i Q_i,new(s, a~))          one Adam step on the actor, through the
                                                                             updated critics
     theta'    <- tau * theta + (1 - tau) * theta'                           polyak, both critics' targets (no target actor)
@@ -29,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, tanh_mlp_policy
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, prioritized_replay, tanh_mlp_policy
 from offpolicy.buffer import Transition
 from offpolicy.hparams import SACConfig
 from offpolicy.networks import SquashedGaussianActor, TwinCritic, squashed_gaussian_sample
@@ -140,9 +143,11 @@ def update(cfg: SACConfig, spec: EnvSpec, state: SACState, batch: Transition, ke
     td_target = jax.lax.stop_gradient(
         batch.reward + cfg.gamma * not_terminal * (next_q - alpha * next_log_prob))  # [B]
 
+    weight = 1.0 if batch.weight is None else batch.weight  # prioritized replay's importance weights [B]
+
     def critic_loss_fn(params):
         q_pred = critic.apply(params, batch.obs, batch.action)  # [2, B]
-        return 0.5 * jnp.sum(jnp.mean((q_pred - td_target) ** 2, axis=1)), q_pred
+        return 0.5 * jnp.sum(jnp.mean(weight * (q_pred - td_target) ** 2, axis=1)), q_pred
 
     (critic_loss, q_pred), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic)
     critic_updates, critic_opt = critic_tx.update(critic_grads, state.critic_opt, state.critic)
@@ -170,6 +175,8 @@ def update(cfg: SACConfig, spec: EnvSpec, state: SACState, batch: Transition, ke
     )
     metrics = {"actor_loss": actor_loss, "critic_loss": critic_loss, "alpha_loss": alpha_loss, "alpha": alpha,
                "entropy": -jnp.mean(log_prob), "q_mean": jnp.mean(q_pred)}
+    if cfg.prioritized:  # the larger of the two critics' errors, as LAP (Fujimoto et al. 2020) does
+        metrics["priority"] = jnp.max(jnp.abs(q_pred - td_target), axis=0)  # [B]
     return new_state, metrics
 
 
@@ -192,5 +199,6 @@ def make(cfg: SACConfig, spec: EnvSpec) -> Agent:
         act=functools.partial(act, cfg, spec),
         reset=functools.partial(reset, cfg),
         update=functools.partial(update, cfg, spec),
+        prioritized=prioritized_replay(cfg),
         metric_names=("actor_loss", "critic_loss", "alpha_loss", "alpha", "entropy", "q_mean"),
     )

@@ -6,7 +6,10 @@ One update, top to bottom (equations in docs/td3.md):
     eps       = clip(N(0, sigma~^2), -c, c)                               target-policy smoothing noise
     a'        = clip(mu'(s') + eps, -1, 1)
     y         = r + gamma * (1 - terminated) * min_i Q'_i(s', a')          clipped double-Q; truncation is NOT terminal
-    L_critic  = sum_i mean (Q_i(s, a) - y)^2                              one Adam step on both critics, every update
+    L_critic  = sum_i mean w (Q_i(s, a) - y)^2                            one Adam step on both critics, every update
+                                                                          (w = 1; prioritized replay: the importance
+                                                                          weights, max_i |Q_i(s, a) - y| the new
+                                                                          priorities)
     every policy_delay-th update (k = updates + 1, counted from 1; k % policy_delay == 0):
       L_actor = -mean Q_1,new(s, mu(s))                                   one Adam step on the actor, through Q_1
       theta'  <- tau * theta + (1 - tau) * theta'                         polyak, actor and both critics' targets
@@ -25,7 +28,7 @@ import jax.numpy as jnp
 import optax
 
 from offpolicy import exploration
-from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, tanh_mlp_policy
+from offpolicy.agents.base import Agent, EnvSpec, PolicyNetwork, prioritized_replay, tanh_mlp_policy
 from offpolicy.buffer import Transition
 from offpolicy.hparams import TD3Config
 from offpolicy.networks import Actor, TwinCritic
@@ -103,9 +106,11 @@ def update(cfg: TD3Config, spec: EnvSpec, state: TD3State, batch: Transition, ke
     td_target = jax.lax.stop_gradient(batch.reward + cfg.gamma * not_terminal * next_q)  # [B]
 
     # Both critics regress on the same target (sum of their mean squared errors), every update.
+    weight = 1.0 if batch.weight is None else batch.weight  # prioritized replay's importance weights [B]
+
     def critic_loss_fn(params):
         q_pred = critic.apply(params, batch.obs, batch.action)  # [2, B]
-        return jnp.sum(jnp.mean((q_pred - td_target) ** 2, axis=1)), q_pred
+        return jnp.sum(jnp.mean(weight * (q_pred - td_target) ** 2, axis=1)), q_pred
 
     (critic_loss, q_pred), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic)
     critic_updates, critic_opt = critic_tx.update(critic_grads, state.critic_opt, state.critic)
@@ -142,6 +147,8 @@ def update(cfg: TD3Config, spec: EnvSpec, state: TD3State, batch: Transition, ke
         updates=updates,
     )
     metrics = {"actor_loss": actor_loss, "critic_loss": critic_loss, "q_mean": jnp.mean(q_pred)}
+    if cfg.prioritized:  # the larger of the two critics' errors, as LAP (Fujimoto et al. 2020) does
+        metrics["priority"] = jnp.max(jnp.abs(q_pred - td_target), axis=0)  # [B]
     return new_state, metrics
 
 
@@ -161,5 +168,6 @@ def make(cfg: TD3Config, spec: EnvSpec) -> Agent:
         act=functools.partial(act, cfg, spec),
         reset=functools.partial(reset, cfg),
         update=functools.partial(update, cfg, spec),
+        prioritized=prioritized_replay(cfg),
         metric_names=("actor_loss", "critic_loss", "q_mean"),
     )
