@@ -2,8 +2,9 @@
 
 Each env step runs the same ``learner_step`` as the host loop (store, an update phase of ``gradient_steps`` updates
 when t >= learning_starts and t is a multiple of ``train_freq``, next action, random while t <= warmup_steps), with
-the phase decided per step by ``lax.cond`` instead of by Python, so one program serves every phase. The host only sees chunk ends (default every 1,000 steps): it reads the finished
-episodes' returns and losses, updates the progress bar, evaluates and checkpoints there.
+the phase decided per step by ``lax.cond`` instead of by Python, so one program serves every phase. The host only
+sees chunk ends (default every 1,000 steps): it reads the finished episodes' returns and losses, updates the progress
+bar, evaluates and checkpoints there.
 
 Many seeds: ``seeds=[s0, s1, ...]`` trains one independent agent per seed with ``jax.vmap`` over the whole carry
 (agent, replay buffer, env state, keys). Agent i starts from exactly the state a single run with seed s_i starts from

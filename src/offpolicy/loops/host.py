@@ -2,12 +2,13 @@
 
 Per env step the loop makes one jitted call, two at the steps that update. They take the previous transition
 packed into a single float32 row (one host->device copy), store it in the replay buffer, run an update phase
-(``gradient_steps`` updates) after every ``train_freq``-th step once learning has started, reset per-episode agent state at episode starts, and return the next action (one device->host
-copy). The replay buffer and agent state are donated, so the buffer is written in place rather than copied every
-step. At a step that updates, the write is its own call: in one program with the minibatch gather, XLA fuses the
-write into the gather, which then reads the old buffer arrays while the write updates them in place, so it copies
-whole arrays every step, a cost that grows with the capacity (10 ms a step at 1M transitions). Two calls leave each
-array with one reader or one in-place writer: no copy, and the same numbers.
+(``gradient_steps`` updates) after every ``train_freq``-th step once learning has started, reset per-episode agent
+state at episode starts, and return the next action (one device->host copy). The replay buffer and agent state are
+donated, so the buffer is written in place rather than copied every step. At a step that updates, the write is its
+own call: in one program with the minibatch gather, XLA fuses the write into the gather, which then reads the old
+buffer arrays while the write updates them in place, so it copies whole arrays every step, a cost that grows with
+the capacity (10 ms a step at 1M transitions). Two calls leave each array with one reader or one in-place writer: no
+copy, and the same numbers.
 
 Several seeds: seed i has its own env (a GymDriver with seed i's episode-seed stream), agent, replay buffer and
 keys, exactly as a one-seed loop with seed i; the per-seed step is vmapped, so all seeds share one jitted call per
