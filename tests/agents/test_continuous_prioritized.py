@@ -1,13 +1,12 @@
 """Prioritized replay for DDPG, TD3 and SAC (the learner and the sum tree are DQN's, tested in
-tests/unit/test_prioritized.py): known values of the weighted critic loss and of the priorities each update returns,
-and a prioritized run that resumes bit-identically."""
+tests/unit/test_prioritized.py): known values of the weighted critic loss and of the priorities each update returns.
+A prioritized TD3 run resumed bit-identically: tests/loops/test_update_ratio.py (one run with update phases)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from continuous_setup import SPEC, batch, twin_with_constant_outputs
-from run_files import resumed_equals_uninterrupted
 
 from offpolicy.agents import ddpg, sac, td3
 from offpolicy.config import DDPGConfig, SACConfig, TD3Config
@@ -72,8 +71,3 @@ def test_uniform_replay_returns_no_priority_and_an_unweighted_loss():
     assert "priority" not in metrics
     assert float(metrics["critic_loss"]) == pytest.approx(2 * (8.0**2 + 1.0 + 8.0**2) / 3, rel=1e-5)
     assert td3.make(cfg, SPEC).prioritized is None and td3.make(TD3Config(**SMALL), SPEC).prioritized is not None
-
-
-def test_a_resumed_prioritized_td3_run_equals_an_uninterrupted_one(tmp_path):
-    # the sum tree and the largest priority are part of the training checkpoint, for continuous agents as for DQN
-    resumed_equals_uninterrupted("td3-pendulum", tmp_path, prioritized=True)
