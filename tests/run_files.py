@@ -31,19 +31,19 @@ def assert_same_run(a, b):
     assert json.loads((a / "eval.json").read_text()) == json.loads((b / "eval.json").read_text())
 
 
-def resumed_equals_uninterrupted(preset, tmp_path, **overrides):
-    """A TINY run of ``preset`` (with ``overrides``) killed after its step-200 checkpoint and resumed ends
-    bit-identical to the same run uninterrupted."""
+def resumed_equals_uninterrupted(preset, tmp_path, part_steps=350, **overrides):
+    """A TINY run of ``preset`` (with ``overrides``) killed after ``part_steps`` steps, past its step-200 checkpoint,
+    and resumed ends bit-identical to the same run uninterrupted."""
     cfg = make_config(preset, {**TINY, "total_steps": 600, "checkpoint_every": 200, "video": False, **overrides})
     full = Trainer(cfg, run_dir=tmp_path / "full", progress=False)
     full.learn(600)
     full.finish()
     full.close()
     part = Trainer(cfg, run_dir=tmp_path / "part", progress=False)
-    part.learn(350)  # "killed" after a training checkpoint, before the end
+    part.learn(part_steps)  # "killed" after a training checkpoint, before the end
     part.close()
     resumed = Trainer.resume(tmp_path / "part", progress=False)
-    assert resumed.resumed_from is not None and 200 <= resumed.step < 350
+    assert resumed.resumed_from is not None and 200 <= resumed.step < part_steps
     resumed.learn(600 - resumed.step)
     resumed.finish()
     resumed.close()

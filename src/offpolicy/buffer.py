@@ -87,7 +87,7 @@ def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Transition:
     return gather(buffer, sample_indices(buffer, key, batch_size))
 
 
-def n_step_batch(buffer: ReplayBuffer, idx: jax.Array, n: int, gamma: float) -> Transition:
+def n_step_batch(buffer: ReplayBuffer, idx: jax.Array, n: int, gamma: float, stride: int = 1) -> Transition:
     """The n-step transitions that start at buffer positions ``idx`` [B] (Sutton & Barto 7.1; Hessel et al. 2018):
 
         G = r_t + gamma r_{t+1} + ... + gamma^(k-1) r_{t+k-1},   bootstrap gamma^k (1 - terminated_{t+k-1}) Q'(s_{t+k})
@@ -95,15 +95,15 @@ def n_step_batch(buffer: ReplayBuffer, idx: jax.Array, n: int, gamma: float) -> 
     with k <= n the window's length: it ends at the first episode end inside it (terminated: no bootstrap; a
     truncation: bootstrap from that step's own next_obs, the truncated episode's final observation, never from the
     next episode's) and at the newest stored transition (the steps after it are not known yet). Positions run on
-    modulo the capacity, in the order they were written (one env per buffer: consecutive writes are consecutive
-    steps). Returns a Transition with obs, action of step t, reward G, next_obs s_{t+k}, terminated / truncated of
+    modulo the capacity, in the order they were written: one env's consecutive steps lie ``stride`` positions apart
+    (the number of envs writing to the buffer, one transition each per vector step). Returns a Transition with obs, action of step t, reward G, next_obs s_{t+k}, terminated / truncated of
     step t+k-1, and ``discount`` gamma^k."""
     capacity = buffer.capacity
     oldest = jnp.where(buffer.size < capacity, 0, buffer.index)
     age = (idx - oldest) % capacity  # [B] 0 = the oldest stored transition
     offsets = jnp.arange(n, dtype=jnp.int32)  # [n]
-    pos = (idx[:, None] + offsets) % capacity  # [B, n]
-    stored = age[:, None] + offsets < buffer.size  # [B, n] written already
+    pos = (idx[:, None] + offsets * stride) % capacity  # [B, n]
+    stored = age[:, None] + offsets * stride < buffer.size  # [B, n] written already
     ended = buffer.data.terminated[pos] | buffer.data.truncated[pos]  # [B, n]
     ended_before = jnp.cumsum(ended, axis=1) - ended  # episode ends strictly before each step of the window
     inside = stored & (ended_before == 0)  # [B, n] the window's steps (step 0 always: idx is stored)

@@ -71,12 +71,15 @@ class RunConfig:
     learning_starts, so changing learning_starts moves both, like SB3's learning_starts."""
     learning_starts: int = 10_000
     """Updates begin once this many transitions are stored (then gradient_steps updates every train_freq steps)."""
+    n_envs: int = 1
+    """Envs per seed, stepped together (SB3's n_envs): each vector step takes one step in each and stores n_envs
+    transitions; step counts (total_steps, learning_starts, eval_every, ...) count every env's steps."""
     train_freq: int = 1
-    """Env steps between update phases, as SB3's train_freq in steps: after storing transition t an update phase
-    runs when t >= learning_starts and t is a multiple of train_freq."""
+    """Vector steps between update phases, as SB3's train_freq in steps (env steps with n_envs 1): an update phase
+    runs after vector step k when k is a multiple of train_freq and k * n_envs >= learning_starts."""
     gradient_steps: int = 1
     """Updates per update phase, each on its own minibatch, as SB3's gradient_steps; -1: as many as the env steps
-    between phases (train_freq)."""
+    between phases (train_freq * n_envs)."""
     truncation_as_terminal: bool = False
     """Store time-limit truncation as terminal (the tutorials' fault; keep False to bootstrap on truncation)."""
     eval_every: int = 5_000
@@ -109,8 +112,8 @@ class RunConfig:
 
     @property
     def updates_per_phase(self) -> int:
-        """gradient_steps, with -1 resolved (train_freq: one update per env step, in phases)."""
-        return self.train_freq if self.gradient_steps == -1 else self.gradient_steps
+        """gradient_steps, with -1 resolved (train_freq * n_envs: one update per env step, in phases)."""
+        return self.train_freq * self.n_envs if self.gradient_steps == -1 else self.gradient_steps
 
     def check(self) -> None:
         entry = registry.get(self.algo)
@@ -123,10 +126,18 @@ class RunConfig:
         require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"must be in 0..{MAX_SEED} (2**32 - 1)")
         require(self.total_steps >= 1, "total_steps", self.total_steps, "must be >= 1")
         require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "must be >= 0")
+        require(self.n_envs >= 1, "n_envs", self.n_envs, "must be >= 1 (envs per seed)")
+        for name in ("total_steps", "eval_every", "checkpoint_every"):
+            value = getattr(self, name)
+            require(value % self.n_envs == 0, name, value, f"must be a multiple of n_envs ({self.n_envs}): each "
+                    f"vector step takes {self.n_envs} env steps (e.g. {name}={value - value % self.n_envs or self.n_envs})")
+        require(self.n_envs == 1 or self.nonfinite == "stop", "nonfinite", self.nonfinite,
+                "skip needs n_envs=1 (a dropped transition would cut one env's episode inside a vector step); use "
+                "nonfinite=stop")
         require(self.train_freq >= 1, "train_freq", self.train_freq,
-                "must be >= 1 (env steps between update phases; 1 updates after every step)")
+                "must be >= 1 (vector steps between update phases; 1 updates after every step)")
         require(self.gradient_steps >= 1 or self.gradient_steps == -1, "gradient_steps", self.gradient_steps,
-                "must be >= 1, or -1 for as many updates as env steps between phases (train_freq)")
+                "must be >= 1, or -1 for as many updates as env steps between phases (train_freq * n_envs)")
         batch = self.agent.batch_size
         require(self.learning_starts >= batch, "learning_starts", self.learning_starts,
                  f"must be >= agent.batch_size ({batch}) so the first batch can be drawn")
@@ -158,7 +169,6 @@ _SB3_NAMES: dict[str, tuple[str, ...] | str] = {
     "noise_type": ("agent.noise.kind",),
     "actor_learning_rate": ("agent.actor_lr",),
     "critic_learning_rate": ("agent.critic_lr",),
-    "n_envs": "not supported yet: offpolicy steps one env per seed (give several seeds with --seeds)",
 }
 
 

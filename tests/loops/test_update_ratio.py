@@ -32,16 +32,17 @@ from offpolicy.loops.learner import (
 from offpolicy.run.trainer import budget_warnings
 
 
-@pytest.mark.parametrize("learning_starts,train_freq", [(1, 1), (32, 1), (32, 3), (30, 3), (5, 7), (100, 256)])
-def test_update_phases_are_the_multiples_of_train_freq_from_learning_starts(learning_starts, train_freq):
-    steps = range(1, 700)
-    phases = [t for t in steps if is_update_step(t, learning_starts, train_freq)]
-    # by the definition, written out
-    assert phases == [t for t in steps if t >= learning_starts and t % train_freq == 0]
-    assert phases[0] == first_update_step(learning_starts, train_freq)
-    assert [update_phases(t, learning_starts, train_freq) for t in steps] == [
+@pytest.mark.parametrize("learning_starts,train_freq,n_envs", [(1, 1, 1), (32, 1, 1), (32, 3, 1), (30, 3, 1),
+                                                                (5, 7, 1), (100, 256, 1), (30, 3, 4), (32, 1, 3)])
+def test_update_phases_are_the_multiples_of_train_freq_from_learning_starts(learning_starts, train_freq, n_envs):
+    steps = range(n_envs, 700 * n_envs, n_envs)  # the env-step counts after each vector step
+    phases = [t for t in steps if is_update_step(t, learning_starts, train_freq, n_envs)]
+    # by the definition, written out: vector step k = t / n_envs a multiple of train_freq, t >= learning_starts
+    assert phases == [t for t in steps if t >= learning_starts and (t // n_envs) % train_freq == 0]
+    assert phases[0] == first_update_step(learning_starts, train_freq, n_envs)
+    assert [update_phases(t, learning_starts, train_freq, n_envs) for t in steps] == [
         sum(1 for p in phases if p <= t) for t in steps]
-    traced = jax.jit(lambda t: is_update_step(t, learning_starts, train_freq))  # the compiled loop's form
+    traced = jax.jit(lambda t: is_update_step(t, learning_starts, train_freq, n_envs))  # the compiled loop's form
     assert [bool(traced(np.int32(t))) for t in steps[:80]] == [t in phases for t in steps[:80]]
 
 
@@ -164,10 +165,17 @@ def test_update_ratio_settings_are_checked():
                                 ({"gradient_steps": 0}, "gradient_steps=0: must be >= 1, or -1"),
                                 ({"gradient_steps": -2}, "gradient_steps=-2: must be >= 1, or -1"),
                                 ({"train_freq": [1, "episode"]}, "train_freq=[1, 'episode']: give a number of env "
-                                                                  "steps; SB3's (n, \"episode\") form is not offered")]:
+                                                                  "steps; SB3's (n, \"episode\") form is not offered"),
+                                ({"n_envs": 0}, "n_envs=0: must be >= 1"),
+                                ({"n_envs": 4, "total_steps": 1001}, "total_steps=1001: must be a multiple of n_envs "
+                                                                     "(4): each vector step takes 4 env steps (e.g. "
+                                                                     "total_steps=1000)"),
+                                ({"n_envs": 3, "total_steps": 3000, "eval_every": 1000}, "eval_every=1000: must be a multiple of n_envs (3)"),
+                                ({"n_envs": 2, "nonfinite": "skip"}, "nonfinite=skip: skip needs n_envs=1")]:
         with pytest.raises(ConfigError, match=re.escape(fragment)):
             make_config("ddpg-pendulum", overrides)
     assert make_config("ddpg-pendulum", {"train_freq": 5, "gradient_steps": -1}).updates_per_phase == 5
+    assert make_config("ddpg-pendulum", {"train_freq": 5, "gradient_steps": -1, "n_envs": 4}).updates_per_phase == 20
     assert make_config("ddpg-pendulum", {"train_freq": 5, "gradient_steps": 2}).updates_per_phase == 2
     late = make_config("ddpg-pendulum", {"total_steps": 1000, "learning_starts": 900, "train_freq": 400})
     assert any("first update phase would come at step 1200" in w for w in budget_warnings(late, 200))

@@ -129,3 +129,30 @@ def test_one_step_n_step_batch_is_the_plain_transition():
     np.testing.assert_array_equal(got["bootstrap"], [0.5, 1.5, 2.5, 3.5])
     sampled = rb.n_step_batch(buf, rb.sample_indices(buf, jax.random.key(0), 64), 3, 0.5)
     assert set(np.asarray(sampled.obs[:, 0]).tolist()) <= {0, 1, 2, 3}
+
+
+def test_n_step_windows_of_interleaved_envs_follow_their_own_env():
+    """Two envs writing one transition each per vector step (A0 B0 A1 B1 ...), into a ring of odd capacity that has
+    wrapped: with stride 2 each window is the one its env's own buffer gives (ends, truncation, newest step)."""
+    rewards = {0: [1, 2, 4, 8, 16, 32, 64, 128], 10: [3, 5, 7, 9, 11, 13, 15, 17]}  # env A ids 0.., env B ids 10..
+    ends = {0: ([3], [5]), 10: ([6], [1])}  # (terminated, truncated) step numbers of each env
+    ids = np.array([[k, 10 + k] for k in range(8)], np.float32).reshape(-1)
+    steps = ids % 10
+    term = np.array([s in ends[e][0] for s, e in zip(steps, ids - steps)])
+    trunc = np.array([s in ends[e][1] for s, e in zip(steps, ids - steps)])
+    reward = np.array([rewards[e][int(s)] for s, e in zip(steps, ids - steps)], np.float32)
+    buf = rb.add(rb.init(9, example()), batch_of(ids, terminated=term, truncated=trunc).replace(reward=reward))
+    positions = np.arange(9)  # writes 7..15 are stored: B3, A4, B4, ..., B7
+    out = rb.n_step_batch(buf, jnp.asarray(positions, jnp.int32), 3, 0.5, stride=2)
+    start = np.asarray(out.obs[:, 0])
+    assert sorted(start.tolist()) == [4, 5, 6, 7, 13, 14, 15, 16, 17]
+    for env in (0, 10):
+        own = trajectory(16, rewards[env], *ends[env])
+        mine = start - env
+        sel = (start >= env) & (start < env + 8)
+        want = n_step_at(own, mine[sel].astype(int))
+        np.testing.assert_allclose(np.asarray(out.reward)[sel], want["reward"])
+        np.testing.assert_allclose(np.asarray(out.discount)[sel], want["discount"])
+        np.testing.assert_array_equal(np.asarray(out.next_obs[:, 0])[sel] - env, want["bootstrap"])
+        np.testing.assert_array_equal(np.asarray(out.terminated)[sel], want["terminated"])
+        np.testing.assert_array_equal(np.asarray(out.truncated)[sel], want["truncated"])

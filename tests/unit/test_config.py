@@ -284,7 +284,6 @@ def test_huge_deep_or_binary_yaml_files_are_refused_at_once(tmp_path):
         ("ddpg-pendulum", "n_timesteps", ["'total_steps'"], []),
         ("ddpg-pendulum", "eval_freq", ["'eval_every'"], []),
         ("noisy-dqn-cartpole", "target_update_interval", ["'agent.target_update'"], []),
-        ("ddpg-pendulum", "n_envs", ["not supported yet"], []),
         ("ddpg-pendulum", "exploration_final_eps", [], ["epsilon_end"]),  # a DQN key: never suggested for DDPG
     ],
 )

@@ -47,9 +47,10 @@ class Agent(NamedTuple):
                                                                           with prioritized replay also "priority",
                                                                           the per-sample error [B] (|TD error| or
                                                                           the per-sample loss), not logged
-    gather(buffer, idx[B]) -> batch                                       the minibatch at the drawn buffer
-                                                                          positions; None: one-step transitions
-                                                                          (buffer.gather)
+    gather(buffer, idx[B], stride=1) -> batch                             the minibatch at the drawn buffer
+                                                                          positions (one env's consecutive steps
+                                                                          lie ``stride`` = n_envs positions apart);
+                                                                          None: one-step transitions (buffer.gather)
     prioritized                                                           None: uniform replay; else the learner
                                                                           draws by priority, batch.weight holds the
                                                                           importance weights, update uses them

@@ -1,10 +1,14 @@
 """Compiled loop: the gymnax version of the env and the agent inside one jitted loop per chunk of steps.
 
-Each env step runs the same ``learner_step`` as the host loop (store, an update phase of ``gradient_steps`` updates
-when t >= learning_starts and t is a multiple of ``train_freq``, next action, random while t <= warmup_steps), with
-the phase decided per step by ``lax.cond`` instead of by Python, so one program serves every phase. The host only
+Each vector step (one step of each of the seed's ``n_envs`` envs, vmapped) runs the same ``learner_step`` as the
+host loop (store, an update phase of ``gradient_steps`` updates per offpolicy.loops.learner.is_update_step, next
+actions, random while fewer than warmup_steps env steps were taken), with the phase decided per step by ``lax.cond``
+instead of by Python, so one program serves every phase. The host only
 sees chunk ends (default every 1,000 steps): it reads the finished episodes' returns and losses, updates the progress
 bar, evaluates and checkpoints there.
+
+Several envs per seed: env e's reset and step keys are split from the seed's env key, so the envs' episodes differ;
+with one env the keys are the ones a run without n_envs uses.
 
 Many seeds: ``seeds=[s0, s1, ...]`` trains one independent agent per seed with ``jax.vmap`` over the whole carry
 (agent, replay buffer, env state, keys). Agent i starts from exactly the state a single run with seed s_i starts from
@@ -53,55 +57,75 @@ ENV_STREAM = 0x656E76  # folded into the master seed's key for the env's reset r
 @flax.struct.dataclass
 class CompiledCarry:
     learner: Carry  # agent, replay buffer, learner key, metric sums (as in the host loop)
-    env_state: Any  # gymnax env state
+    env_state: Any  # gymnax env state (a leading env axis with n_envs > 1)
     env_key: jax.Array
-    obs: jax.Array  # [1, *obs_shape] observation the pending action was chosen for
-    action: jax.Array  # [1, action_dim] or [1] pending action
-    episode_return: jax.Array  # float32, running return of the current episode
-    episode_length: jax.Array  # int32
+    obs: jax.Array  # [n_envs, *obs_shape] observations the pending actions were chosen for
+    action: jax.Array  # [n_envs, action_dim] or [n_envs] pending actions
+    episode_return: jax.Array  # [n_envs] float32, running return of each env's current episode
+    episode_length: jax.Array  # [n_envs] int32
+
+
+def _env_reset(env: JaxEnv, key: jax.Array, n_envs: int):
+    """First observations [n_envs, ...] and env state: one env from ``key`` itself, several from its split."""
+    if n_envs == 1:  # not vmapped over one env: the numbers of a run without n_envs
+        obs, state = env.reset(key)
+        return obs[None], state
+    return jax.vmap(env.reset)(jax.random.split(key, n_envs))
+
+
+def _env_step(env: JaxEnv, key: jax.Array, state: Any, action: jax.Array, n_envs: int):
+    """One step of every env: (policy_obs, state, reward, terminated, truncated, final_obs), each [n_envs, ...]."""
+    if n_envs == 1:
+        out = env.step(key, state, action[0])
+        return (out[0][None], out[1], *(x[None] for x in out[2:]))
+    return jax.vmap(env.step)(jax.random.split(key, n_envs), state, action)
 
 
 def init_compiled_carry(agent: Agent, env: JaxEnv, buffer_size: int, seed: int | jax.Array,
-                        warmup_steps: int) -> CompiledCarry:
+                        warmup_steps: int, n_envs: int = 1) -> CompiledCarry:
     """Fresh carry for one seed: the learner part equals the host loop's ``init_carry`` for that seed."""
     master = jax.random.key(seed)
-    learner = init_carry(agent, buffer_size, master)
+    learner = init_carry(agent, buffer_size, master, n_envs)
     env_key, reset_key = jax.random.split(jax.random.fold_in(master, ENV_STREAM))
-    obs, env_state = env.reset(reset_key)
-    learner, action = first_action(agent, learner, obs[None], warmup_steps >= 1)
-    return CompiledCarry(learner=learner, env_state=env_state, env_key=env_key, obs=obs[None], action=action,
-                         episode_return=jnp.zeros((), jnp.float32), episode_length=jnp.zeros((), jnp.int32))
+    obs, env_state = _env_reset(env, reset_key, n_envs)
+    learner, action = first_action(agent, learner, obs, warmup_steps >= 1)
+    return CompiledCarry(learner=learner, env_state=env_state, env_key=env_key, obs=obs, action=action,
+                         episode_return=jnp.zeros((n_envs,), jnp.float32),
+                         episode_length=jnp.zeros((n_envs,), jnp.int32))
 
 
 def run_chunk(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, learning_starts: int,
               truncation_as_terminal: bool, carry: CompiledCarry, t0: jax.Array, n: jax.Array, capacity: int,
-              train_freq: int = 1, gradient_steps: int = 1):
-    """Steps t0+1 .. t0+n of one seed (n <= capacity, traced: one program serves every chunk length). Returns (carry,
-    per-step outputs) with outputs done[C], episode_return[C], episode_length[C] (values at the step), metric sums[C]
-    and update count[C] since the previous episode end (read where done; the sums restart after each episode end, as
-    the host loop reads them); entries n.. of the outputs are zeros."""
+              train_freq: int = 1, gradient_steps: int = 1, n_envs: int = 1):
+    """Vector steps t0/n_envs+1 .. t0/n_envs+n of one seed (env steps t0+1 .. t0+n*n_envs; n <= capacity, traced: one
+    program serves every chunk length). Returns (carry, per-step outputs) with outputs done[C, n_envs],
+    episode_return[C, n_envs], episode_length[C, n_envs] (values at the step), metric sums[C] and update count[C]
+    since the previous step at which an episode ended (read where one did; the sums restart after it, as the host
+    loop reads them); entries n.. of the outputs are zeros."""
 
     def body(c: CompiledCarry, i):
-        t = t0 + i + 1
+        t = t0 + (i + 1) * n_envs
         env_key, step_key = jax.random.split(c.env_key)
-        policy_obs, env_state, reward, terminated, truncated, final_obs = env.step(step_key, c.env_state, c.action[0])
+        policy_obs, env_state, reward, terminated, truncated, final_obs = _env_step(
+            env, step_key, c.env_state, c.action, n_envs)
         done = terminated | truncated
         stored_terminal = (terminated | truncated) if truncation_as_terminal else terminated
-        transition = Transition(obs=c.obs, action=c.action, reward=reward[None], next_obs=final_obs[None],
-                                terminated=stored_terminal[None], truncated=truncated[None])
-        learner, action = learner_step(agent, batch_size, c.learner, transition, policy_obs[None], done[None], t,
-                                       update=is_update_step(t, learning_starts, train_freq),
-                                       random_action=t + 1 <= warmup_steps, gradient_steps=gradient_steps)
+        transition = Transition(obs=c.obs, action=c.action, reward=reward, next_obs=final_obs,
+                                terminated=stored_terminal, truncated=truncated)
+        learner, action = learner_step(agent, batch_size, c.learner, transition, policy_obs, done, t,
+                                       update=is_update_step(t, learning_starts, train_freq, n_envs),
+                                       random_action=t < warmup_steps, gradient_steps=gradient_steps)
         episode_return = c.episode_return + reward
         episode_length = c.episode_length + 1
         out = {"done": done, "episode_return": episode_return, "episode_length": episode_length,
                "sums": learner.metric_sums, "count": learner.updates_since}
-        # At an episode end the host reads the sums: restart them (and the episode counters) for the next one.
+        # Where an episode ended the host reads the sums: restart them (and that env's counters) for the next one.
+        ended = jnp.any(done)
         learner = learner.replace(
-            metric_sums={k: jnp.where(done, 0.0, v) for k, v in learner.metric_sums.items()},
-            updates_since=jnp.where(done, 0, learner.updates_since),
+            metric_sums={k: jnp.where(ended, 0.0, v) for k, v in learner.metric_sums.items()},
+            updates_since=jnp.where(ended, 0, learner.updates_since),
         )
-        c = CompiledCarry(learner=learner, env_state=env_state, env_key=env_key, obs=policy_obs[None], action=action,
+        c = CompiledCarry(learner=learner, env_state=env_state, env_key=env_key, obs=policy_obs, action=action,
                           episode_return=jnp.where(done, 0.0, episode_return),
                           episode_length=jnp.where(done, 0, episode_length))
         return c, out
@@ -128,22 +152,23 @@ class CompiledLoop:
     def __init__(self, agent: Agent, env: JaxEnv, seed: int | Sequence[int], buffer_size: int, batch_size: int,
                  warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
                  nonfinite: str = "stop", chunk: int = 1000, align: Sequence[int] = (), train_freq: int = 1,
-                 gradient_steps: int = 1):
+                 gradient_steps: int = 1, n_envs: int = 1):
         self.agent, self.env = agent, env
         self.seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
         self.vmapped = len(self.seeds) > 1
         self.nonfinite = nonfinite
-        self.chunk = int(chunk)
-        self.align = [int(a) for a in align if a]
+        self.n_envs = n = int(n_envs)
+        self.chunk = max(int(chunk) // n, 1) * n  # env steps: whole vector steps
+        self.align = [int(a) for a in align if a]  # multiples of n_envs (RunConfig.check)
         self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
         self.train_freq, self.gradient_steps = train_freq, gradient_steps
 
         def chunk_fn(carry, t0, n):
             return run_chunk(agent, env, batch_size, warmup_steps, learning_starts, truncation_as_terminal, carry,
-                             t0, n, self.chunk, train_freq, gradient_steps)
+                             t0, n, self.chunk // self.n_envs, train_freq, gradient_steps, self.n_envs)
 
         def init_fn(seed):
-            return init_compiled_carry(agent, env, buffer_size, seed, warmup_steps)
+            return init_compiled_carry(agent, env, buffer_size, seed, warmup_steps, self.n_envs)
 
         seeds = seed_array(self.seeds)
         if self.vmapped:
@@ -187,16 +212,17 @@ class CompiledLoop:
             length = nxt - step
             compiles = not self._compiled
             tic = time.perf_counter()
-            self.carry, out = self._chunk(self.carry, jnp.int32(step), jnp.int32(length))
+            self.carry, out = self._chunk(self.carry, jnp.int32(step), jnp.int32(length // self.n_envs))
             out = jax.device_get(out)  # waits for the chunk: the timing is honest
             elapsed = time.perf_counter() - tic
             self._compiled = True
-            out = jax.tree.map(lambda x, n=length: x[..., :n], out)  # the steps this chunk ran (seed axis first)
+            iterations = length // self.n_envs
+            out = jax.tree.map(lambda x: x[:, :iterations] if self.vmapped else x[:iterations], out)  # the steps run
             if compiles:
                 self.start_up_time += elapsed
-            learning = step + 1 >= self.learning_starts  # every step of the chunk is in the learning phase
-            phases = (update_phases(nxt, self.learning_starts, self.train_freq)
-                      - update_phases(step, self.learning_starts, self.train_freq))
+            learning = step + self.n_envs >= self.learning_starts  # every step of the chunk is in the learning phase
+            phases = (update_phases(nxt, self.learning_starts, self.train_freq, self.n_envs)
+                      - update_phases(step, self.learning_starts, self.train_freq, self.n_envs))
             for i, s in enumerate(self.states):
                 s.step = nxt
                 s.updates += phases * self.gradient_steps
@@ -210,17 +236,15 @@ class CompiledLoop:
 
     def _emit(self, i: int, step0: int, out: dict, on_episode: OnEpisode | None) -> None:
         s = self.states[i]
-        for j in np.flatnonzero(out["done"]):
+        for k, e in zip(*np.nonzero(out["done"])):  # vector step k of the chunk, env e (in step order, then env order)
             s.episode += 1
-            sums = {k: out["sums"][k][j] for k in self._metric_names}
-            record = EpisodeRecord(step=step0 + int(j) + 1, episode=s.episode,
-                                   episode_return=float(out["episode_return"][j]),
-                                   episode_length=int(out["episode_length"][j]),
-                                   metrics=mean_metrics(sums, int(out["count"][j])))
+            sums = {name: out["sums"][name][k] for name in self._metric_names}
+            record = EpisodeRecord(step=step0 + (int(k) + 1) * self.n_envs, episode=s.episode,
+                                   episode_return=float(out["episode_return"][k, e]),
+                                   episode_length=int(out["episode_length"][k, e]),
+                                   metrics=mean_metrics(sums, int(out["count"][k])))
             if on_episode is not None:
                 on_episode(i, record)
-        s.episode_return = float(np.asarray(self.carry.episode_return).reshape(-1)[i]) if len(out["done"]) else 0.0
-        s.episode_length = int(np.asarray(self.carry.episode_length).reshape(-1)[i])
 
     def _check_finite(self) -> None:
         if self.nonfinite != "stop":

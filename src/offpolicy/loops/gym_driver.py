@@ -1,14 +1,16 @@
-"""The Gymnasium side of the host loop, for one seed: the env, its per-episode seed stream and its counters.
+"""The Gymnasium side of the host loop, for one env of one seed: the env, its episode's counters, and the seed's
+per-episode seed stream and counters (shared by the seed's ``n_envs`` envs).
 
 It resets and steps the env with checks that turn a misbehaving env into one clear error (old gym API, wrong
 observation shape, NaN/inf observation or reward), and keeps the episode bookkeeping (return, length, episode
-records). The host loop holds one per seed; it never touches the env itself.
+records). The host loop holds ``n_envs`` per seed; it never touches an env itself.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -20,24 +22,35 @@ from offpolicy.errors import EnvError, NonFiniteError
 from offpolicy.loops.learner import EpisodeRecord, LoopState
 
 
-class GymDriver:
-    """One seed's Gymnasium env. ``label`` prefixes error messages ("seed 4, " in a multi-seed run).
-    ``nonfinite``: "stop" raises NonFiniteError at a NaN/inf observation or reward; "skip" drops the transition
-    and ends the episode (``skip_hint``: whether the "stop" message may suggest it)."""
+@dataclass
+class EpisodeState:
+    """One env's unfinished episode (plain Python values; saved in training checkpoints)."""
 
-    def __init__(self, spec: EnvSpec, env: gym.Env, seed: int, env_id: str = "env", nonfinite: str = "stop",
-                 label: str = "", skip_hint: bool = True):
+    episode_return: float = 0.0
+    episode_length: int = 0
+    episode_seed: int = -1  # the reset seed of the episode
+
+
+class GymDriver:
+    """One Gymnasium env of a seed. ``seeds`` (the seed's training episode-seed stream) and ``state`` (the seed's
+    counters) are shared by the seed's envs; ``episode`` is this env's own. ``label`` prefixes error messages
+    ("seed 4, env 2, " with several seeds and envs). ``nonfinite``: "stop" raises NonFiniteError at a NaN/inf
+    observation or reward; "skip" drops the transition and ends the episode (``skip_hint``: whether the "stop"
+    message may suggest it)."""
+
+    def __init__(self, spec: EnvSpec, env: gym.Env, seeds: EpisodeSeeds, state: LoopState, env_id: str = "env",
+                 nonfinite: str = "stop", label: str = "", skip_hint: bool = True):
         self.spec, self.env, self.env_id = spec, env, env_id
         self.nonfinite, self.label, self.skip_hint = nonfinite, label, skip_hint
-        self.seeds = EpisodeSeeds(seed, EpisodeSeeds.TRAIN)
-        self.state = LoopState()
+        self.seeds, self.state = seeds, state
+        self.episode = EpisodeState()
 
     def reset_episode(self, step: int | None = None, episode: int | None = None) -> np.ndarray:
-        """Reset the env with the next training episode seed; the first observation as [1, *obs_shape]. ``step``
-        and ``episode`` (for an error message: the step the previous episode ended at, the new episode's number)
-        default to the counters' values at the start of a run."""
-        self.state.episode_seed = self.seeds.next()
-        return self.reset_with(self.state.episode_seed, step, episode)
+        """Reset the env with the seed stream's next training episode seed; the first observation as
+        [1, *obs_shape]. ``step`` and ``episode`` (for an error message: the step the previous episode ended at, the
+        new episode's number) default to the counters' values at the start of a run."""
+        self.episode.episode_seed = self.seeds.next()
+        return self.reset_with(self.episode.episode_seed, step, episode)
 
     def reset_with(self, seed: int, step: int | None = None, episode: int | None = None) -> np.ndarray:
         result = self.env.reset(seed=seed)
@@ -122,8 +135,8 @@ class GymDriver:
             store, truncated, reward = False, True, 0.0  # drop it and start a new episode
             next_obs = np.nan_to_num(next_obs)
             s.skipped_transitions += 1
-        s.episode_return += reward
-        s.episode_length += 1
+        self.episode.episode_return += reward
+        self.episode.episode_length += 1
         done = bool(terminated or truncated)
         policy_obs = self.reset_episode(t, s.episode + 2) if done else next_obs  # s.episode: closed episodes
         return next_obs, reward, terminated, truncated, policy_obs, done, store
@@ -131,9 +144,9 @@ class GymDriver:
     def close_episode(self, t: int, read_metrics: Callable[[], dict[str, float]]) -> EpisodeRecord:
         """Close the episode that ended at step ``t``: its record (with the update metrics averaged over it, read
         after the episode count moved on, so an error names this episode), and fresh counters."""
-        s = self.state
+        s, e = self.state, self.episode
         s.episode += 1
-        record = EpisodeRecord(step=t, episode=s.episode, episode_return=s.episode_return,
-                               episode_length=s.episode_length, metrics=read_metrics())
-        s.episode_return, s.episode_length = 0.0, 0
+        record = EpisodeRecord(step=t, episode=s.episode, episode_return=e.episode_return,
+                               episode_length=e.episode_length, metrics=read_metrics())
+        e.episode_return, e.episode_length = 0.0, 0
         return record

@@ -1,6 +1,7 @@
-"""Host loop: any Gymnasium env stepped from Python, the agent jitted, one or two jitted calls per step, 1..N seeds.
+"""Host loop: any Gymnasium env stepped from Python, the agent jitted, one or two jitted calls per step, 1..N seeds,
+1..n envs per seed.
 
-Per env step the loop makes one jitted call, two at the steps that update. They take the previous transition
+Per (vector) step the loop makes one jitted call, two at the steps that update. They take the previous transition
 packed into a single float32 row (one host->device copy), store it in the replay buffer, run an update phase
 (``gradient_steps`` updates) after every ``train_freq``-th step once learning has started, reset per-episode agent
 state at episode starts, and return the next action (one device->host copy). The replay buffer and agent state are
@@ -10,15 +11,20 @@ buffer arrays while the write updates them in place, so it copies whole arrays e
 the capacity (10 ms a step at 1M transitions). Two calls leave each array with one reader or one in-place writer: no
 copy, and the same numbers.
 
-Several seeds: seed i has its own env (a GymDriver with seed i's episode-seed stream), agent, replay buffer and
-keys, exactly as a one-seed loop with seed i; the per-seed step is vmapped, so all seeds share one jitted call per
-env step. Every seed takes one env step per iteration, so the phase (warm-up, learning) is the same for all. With one
-seed nothing is vmapped (a vmap over one seed could change XLA's summation order, and so the numbers).
+Several envs per seed (``n_envs``): each iteration is a vector step, one step of each env (GymDrivers sharing the
+seed's episode-seed stream, reset in env order as episodes end), packed into n_envs rows of one call: the replay
+buffer stores the n_envs transitions in env order, and the agent acts on the n_envs observations at once.
+
+Several seeds: seed i has its own envs, agent, replay buffer and keys, exactly as a one-seed loop with seed i; the
+per-seed step is vmapped, so all seeds share one jitted call per vector step. Every seed takes one vector step per
+iteration, so the phase (warm-up, learning) is the same for all. With one seed nothing is vmapped (a vmap over one
+seed could change XLA's summation order, and so the numbers).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -31,9 +37,10 @@ import numpy as np
 from offpolicy import buffer as rb
 from offpolicy.agents.base import Agent
 from offpolicy.buffer import Transition
+from offpolicy.envs import EpisodeSeeds
 from offpolicy.errors import ConfigError, EnvError
 from offpolicy.loops.contract import OnEpisode, OnStep
-from offpolicy.loops.gym_driver import GymDriver
+from offpolicy.loops.gym_driver import EpisodeState, GymDriver
 from offpolicy.loops.learner import (
     LoopState,
     first_action,
@@ -137,55 +144,66 @@ class HostStep:
 
 
 class HostLoop:
-    """Trains ``agent`` on Gymnasium envs, one env step and one jitted call at a time, for one seed or several.
+    """Trains ``agent`` on Gymnasium envs, one vector step and one jitted call at a time, for one seed or several,
+    with ``n_envs`` envs per seed.
 
-    ``env`` / ``seed``: one env and one seed, or one env per seed and the seeds. ``train_freq`` /
-    ``gradient_steps``: an update phase of ``gradient_steps`` updates after every ``train_freq``-th step from
-    ``learning_starts`` on (offpolicy.loops.learner.is_update_step). Implements the loop contract
-    (offpolicy.loops.contract.Loop); ``on_step(step, resumable)`` is called after every step, ``resumable`` when
-    every seed's episode has just ended (the points where ``host_state`` is exact).
-    ``nonfinite``: "stop" raises NonFiniteError at a NaN/inf observation or reward (and at the end of an episode in
-    which an update was rejected for a NaN/inf loss or parameter); "skip" (one seed only) drops such transitions,
-    cutting the episode, and keeps rejecting bad updates.
+    ``env`` / ``seed``: one env and one seed, or the envs (``n_envs`` per seed, seed by seed) and the seeds. Each
+    vector step takes one step in each of a seed's envs, one after the other in index order (as Gymnasium's
+    SyncVectorEnv does), and stores their transitions in env order. ``train_freq`` / ``gradient_steps``: an update
+    phase of ``gradient_steps`` updates after every ``train_freq``-th vector step from ``learning_starts`` env steps
+    on (offpolicy.loops.learner.is_update_step). Implements the loop contract (offpolicy.loops.contract.Loop);
+    ``on_step(step, resumable)`` is called after every vector step, ``resumable`` when every seed has an env whose
+    episode has just ended (``host_state`` is exact after any step; these are the points periodic checkpoints wait
+    for). ``nonfinite``: "stop" raises NonFiniteError at a NaN/inf observation or reward (and at the end of an
+    episode in which an update was rejected for a NaN/inf loss or parameter); "skip" (one seed, one env) drops such
+    transitions, cutting the episode, and keeps rejecting bad updates.
     """
 
     def __init__(self, agent: Agent, env: gym.Env | Sequence[gym.Env], seed: int | Sequence[int], buffer_size: int,
                  batch_size: int, warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
                  nonfinite: str = "stop", env_id: str = "env", align: Sequence[int] = (), train_freq: int = 1,
-                 gradient_steps: int = 1):
-        # ``align`` is accepted for the contract's sake: on_step runs after every step, so on every multiple.
+                 gradient_steps: int = 1, n_envs: int = 1):
+        # ``align`` is accepted for the contract's sake: on_step runs after every vector step, and the step counts
+        # the trainer aligns to are multiples of n_envs (RunConfig.check).
         envs = list(env) if isinstance(env, (list, tuple)) else [env]
         self.seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
-        if len(envs) != len(self.seeds):
-            raise ValueError(f"HostLoop: {len(envs)} envs for {len(self.seeds)} seeds; give one env per seed.")
+        self.n_envs = int(n_envs)
+        if len(envs) != len(self.seeds) * self.n_envs:
+            raise ValueError(f"HostLoop: {len(envs)} envs for {len(self.seeds)} seeds x {self.n_envs} envs each; "
+                             "give n_envs envs per seed.")
         self.vmapped = len(self.seeds) > 1
-        if self.vmapped and nonfinite != "stop":
-            raise ConfigError("nonfinite=skip with several seeds on the host loop is not supported; use "
-                              "nonfinite=stop, or run the seeds one at a time.")
+        if (self.vmapped or self.n_envs > 1) and nonfinite != "stop":
+            raise ConfigError("nonfinite=skip with several seeds or n_envs > 1 on the host loop is not supported; "
+                              "use nonfinite=stop, or run one seed with one env.")
         self.agent, self.envs = agent, envs
         self.nonfinite = nonfinite
         self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
         self.train_freq, self.gradient_steps = train_freq, gradient_steps
         self.fns = HostStep(agent, batch_size, truncation_as_terminal, vmapped=self.vmapped,
                             gradient_steps=gradient_steps)
+        n = self.n_envs
         if self.vmapped:
-            init = jax.jit(jax.vmap(lambda key: init_carry(agent, buffer_size, key)))
+            init = jax.jit(jax.vmap(lambda key: init_carry(agent, buffer_size, key, n)))
             self.carry = init(jax.vmap(jax.random.key)(seed_array(self.seeds)))
         else:  # one jitted program (the same numbers as running it op by op, which compiles dozens of tiny ones)
-            self.carry = jax.jit(lambda key: init_carry(agent, buffer_size, key))(jax.random.key(self.seeds[0]))
-        self.drivers = [
-            GymDriver(agent.spec, e, s, env_id, nonfinite, label=f"seed {s}, " if self.vmapped else "",
-                      skip_hint=not self.vmapped)
-            for e, s in zip(envs, self.seeds)]
-        self._obs: list[np.ndarray] | None = None  # per seed, [1, *obs_shape]: what the pending action was chosen for
-        self._action: list[np.ndarray] | None = None  # per seed, [1, ...]: the pending action
+            self.carry = jax.jit(lambda key: init_carry(agent, buffer_size, key, n))(jax.random.key(self.seeds[0]))
+        self._states = [LoopState() for _ in self.seeds]
+        self._streams = [EpisodeSeeds(s, EpisodeSeeds.TRAIN) for s in self.seeds]
+        self.drivers = [  # drivers[i][j]: env j of seed i
+            [GymDriver(agent.spec, envs[i * n + j], self._streams[i], self._states[i], env_id, nonfinite,
+                       label=(f"seed {s}, " if self.vmapped else "") + (f"env {j}, " if n > 1 else ""),
+                       skip_hint=not (self.vmapped or n > 1))
+             for j in range(n)]
+            for i, s in enumerate(self.seeds)]
+        self._obs: list[np.ndarray] | None = None  # per seed, [n_envs, *obs_shape]: what the pending actions were for
+        self._action: list[np.ndarray] | None = None  # per seed, [n_envs, ...]: the pending actions
         self.start_up_time = 0.0
         self._called: set[bool] = set()  # values of ``update`` the step has run with (the first call compiles)
 
     # -- views --------------------------------------------------------------------------------------------------------
     @property
     def states(self) -> list[LoopState]:
-        return [d.state for d in self.drivers]
+        return self._states
 
     def _seed(self, tree: Any, i: int) -> Any:
         return jax.tree.map(lambda x: x[i], tree) if self.vmapped else tree
@@ -207,7 +225,8 @@ class HostLoop:
         sums = self._seed(sums, i)
         count, bad, first_bad = (int(np.asarray(x).reshape(-1)[i]) for x in (count, bad, first_bad))
         if bad and self.nonfinite == "stop":
-            raise rejected_update_error(self.drivers[i].label, first_bad, self.drivers[i].state.episode)
+            raise rejected_update_error(f"seed {self.seeds[i]}, " if self.vmapped else "", first_bad,
+                                        self._states[i].episode)
         if count == 0:
             return {}
         if self.vmapped:
@@ -221,10 +240,10 @@ class HostLoop:
 
     # -- the loop -----------------------------------------------------------------------------------------------------
     def start(self) -> None:
-        """First reset and first action of every seed (done lazily by ``run``)."""
+        """First reset and first actions of every seed's envs (done lazily by ``run``)."""
         if self._obs is not None:
             return
-        obs = [d.reset_episode() for d in self.drivers]
+        obs = [np.concatenate([d.reset_episode() for d in drivers]) for drivers in self.drivers]
         first = np.stack(obs) if self.vmapped else obs[0]
         self.carry, action = self.fns.first(self.carry, first, random_action=self.warmup_steps >= 1)
         self._obs, self._action = obs, self._split(action)
@@ -234,25 +253,28 @@ class HostLoop:
         return list(action) if self.vmapped else [action]
 
     def run(self, n_steps: int, on_episode: OnEpisode | None = None, on_step: OnStep | None = None) -> None:
-        """Advance every seed ``n_steps`` env steps (see the loop contract)."""
+        """Advance every seed ``n_steps`` env steps, ``n_steps / n_envs`` vector steps (see the loop contract)."""
         self.start()
-        fns, drivers, states = self.fns, self.drivers, self.states
+        fns, states, n = self.fns, self._states, self.n_envs
         end = states[0].step + n_steps
         while states[0].step < end:
-            t = states[0].step + 1
+            t = states[0].step + n  # env steps after this vector step
             tic = time.perf_counter()
             rows, dones, stores, policy_obs = [], [], [], []
-            for i, driver in enumerate(drivers):
+            for i, drivers in enumerate(self.drivers):
                 obs, action = self._obs[i], self._action[i]
-                next_obs, reward, terminated, truncated, p_obs, done, store = driver.transition(action, t)
-                rows.append(fns.pack(obs, action, reward, next_obs, terminated, truncated, p_obs, done))
+                steps = [d.transition(action[j : j + 1], t) for j, d in enumerate(drivers)]
+                next_obs, reward, terminated, truncated, p_obs, done, store = (list(x) for x in zip(*steps))
+                p_obs = np.concatenate(p_obs)
+                rows.append(fns.pack(obs, action, reward, np.concatenate(next_obs), terminated, truncated, p_obs,
+                                     done))
                 dones.append(done)
-                stores.append(store)
+                stores.extend(store)
                 policy_obs.append(p_obs)
-            update = is_update_step(t, self.learning_starts, self.train_freq)
+            update = is_update_step(t, self.learning_starts, self.train_freq, n)
             packed = np.stack(rows) if self.vmapped else rows[0]
             self.carry, next_action = fns.step(self.carry, packed, np.int32(t), update=update,
-                                               random_action=t + 1 <= self.warmup_steps, store=stores[0])
+                                               random_action=t < self.warmup_steps, store=all(stores))
             self._action = self._split(next_action)  # waits for the step: the timing below is honest
             elapsed = time.perf_counter() - tic
             self._obs = policy_obs
@@ -260,63 +282,75 @@ class HostLoop:
             # (the first with an update) is not counted.
             timed = t >= self.learning_starts and update in self._called
             self._called.add(update)
-            for i, (driver, s) in enumerate(zip(drivers, states)):
+            for i, (drivers, s) in enumerate(zip(self.drivers, states)):
                 if timed:
-                    s.count_learning(elapsed, 1)
+                    s.count_learning(elapsed, n)
                 if update:
                     s.updates += self.gradient_steps
                 s.step = t
-                if dones[i]:
-                    record = driver.close_episode(t, lambda i=i: self._read_metrics(i))
+                # Read once: envs whose episodes end at the same step share the update means.
+                read = functools.cache(functools.partial(self._read_metrics, i))
+                for j in np.flatnonzero(dones[i]):
+                    record = drivers[j].close_episode(t, read)
                     if on_episode is not None:
                         on_episode(i, record)
             if on_step is not None:
-                on_step(t, all(dones))
+                on_step(t, all(any(done) for done in dones))
 
     # -- checkpointing ------------------------------------------------------------------------------------------------
     def host_state(self) -> dict[str, Any]:
-        """JSON-safe host state of a one-seed loop. With ``carry`` it resumes exactly after any step: at an episode
-        boundary (where ``on_step`` said ``resumable``) the env is reset with the episode's seed; in the middle of an
-        episode, ``load_host_state`` also replays the episode's actions so far, read from the replay buffer (so the
-        episode must fit in the buffer)."""
+        """JSON-safe host state of a one-seed loop. With ``carry`` it resumes exactly after any step: each env is
+        reset with its episode's seed and, when its episode is unfinished, ``load_host_state`` replays the episode's
+        actions so far, read from the replay buffer (so every unfinished episode must fit in the buffer)."""
         if self.vmapped:
             raise NotImplementedError("training checkpoints of a multi-seed loop")
-        driver = self.drivers[0]
-        length = driver.state.episode_length
-        if length > self.carry.buffer.capacity:
+        length = max(d.episode.episode_length for d in self.drivers[0])
+        if length * self.n_envs > self.carry.buffer.capacity:
             raise ConfigError(f"cannot save the loop in the middle of an episode of {length} steps: the replay buffer "
                               f"(buffer_size={self.carry.buffer.capacity}) no longer holds its first actions, which a "
                               "resume replays; save at an episode end.")
         return {
-            "loop": dataclasses.asdict(driver.state),
-            "seed_stream": driver.seeds.get_state(),
+            "loop": dataclasses.asdict(self._states[0]),
+            "seed_stream": self._streams[0].get_state(),
+            "envs": [dataclasses.asdict(d.episode) for d in self.drivers[0]],
             "obs": None if self._obs is None else self._obs[0].tolist(),
             "action": None if self._action is None else self._action[0].tolist(),
         }
 
-    def _episode_actions(self) -> np.ndarray:
-        """The actions of seed 0's unfinished episode, oldest first, from the replay buffer (every transition of an
-        unfinished episode is stored: a dropped one ends its episode)."""
-        length, buffer = self.drivers[0].state.episode_length, self.carry.buffer
-        positions = (int(buffer.index) - length + np.arange(length)) % buffer.capacity
+    def _episode_actions(self, j: int) -> np.ndarray:
+        """The actions of env j's unfinished episode (seed 0), oldest first, from the replay buffer: each vector
+        step stored one transition per env in env order, and every transition of an unfinished episode is stored
+        (a dropped one ends its episode)."""
+        n, buffer = self.n_envs, self.carry.buffer
+        length = self.drivers[0][j].episode.episode_length
+        positions = (int(buffer.index) + j - n * (length - np.arange(length))) % buffer.capacity
         return np.asarray(jax.device_get(buffer.data.action))[positions]
 
     def load_host_state(self, host: dict[str, Any]) -> None:
-        """Restore ``host_state()`` output (after ``carry``): counters, seed stream, and the env reset to the
-        episode's seed, then stepped through the episode's actions so far when it was taken mid-episode."""
-        driver = self.drivers[0]
-        driver.state = LoopState(**host["loop"])
-        driver.seeds.set_state(host["seed_stream"])
+        """Restore ``host_state()`` output (after ``carry``): counters, seed stream, and each env reset to its
+        episode's seed, then stepped through the episode's actions so far when it is unfinished."""
+        loop = dict(host["loop"])
+        envs = host.get("envs")
+        if envs is None:  # written before n_envs: the one env's episode counters were in the loop state
+            envs = [{k: loop.pop(k) for k in ("episode_return", "episode_length", "episode_seed")}]
+        state = self._states[0]
+        for key, value in LoopState(**loop).__dict__.items():  # the drivers share this object: update it in place
+            setattr(state, key, value)
+        self._streams[0].set_state(host["seed_stream"])
+        for driver, episode in zip(self.drivers[0], envs, strict=True):
+            driver.episode = EpisodeState(**episode)
         if host["obs"] is None:
             return
-        obs = driver.reset_with(driver.state.episode_seed)
-        if driver.state.episode_length:
-            obs = driver.replay(self._episode_actions())
+        obs = []
+        for j, driver in enumerate(self.drivers[0]):
+            o = driver.reset_with(driver.episode.episode_seed)
+            obs.append(driver.replay(self._episode_actions(j)) if driver.episode.episode_length else o)
+        obs = np.concatenate(obs)
         saved = np.asarray(host["obs"], np.float32)
         if not np.array_equal(obs, saved):
-            raise EnvError(f"{driver.env_id}: resetting with the saved episode seed (and replaying the episode's "
-                           f"{driver.state.episode_length} actions) gives a different observation than when the "
-                           "checkpoint was taken; the env is not deterministic under seeding, so the run cannot be "
-                           "resumed exactly.")
+            driver = self.drivers[0][0]
+            raise EnvError(f"{driver.env_id}: resetting with the saved episode seeds (and replaying the episodes' "
+                           "actions so far) gives a different observation than when the checkpoint was taken; the env "
+                           "is not deterministic under seeding, so the run cannot be resumed exactly.")
         self._obs = [obs]
         self._action = [np.asarray(host["action"], np.int32 if self.agent.spec.discrete else np.float32)]

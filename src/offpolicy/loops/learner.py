@@ -1,11 +1,14 @@
 """The learner's side of one env step, shared by every loop: store -> sample -> update -> act, the NaN guard, and
 the metric sums the host reads at episode ends.
 
-Timing (1-based step t = number of transitions stored so far):
-  * the action of step t is uniformly random if t <= warmup_steps, else the exploring policy's;
-  * after storing transition t, an update phase runs if t >= learning_starts and t is a multiple of train_freq
-    (:func:`is_update_step`): ``gradient_steps`` updates one after the other, each on its own minibatch drawn from
-    the buffer as the previous update left it (priorities included). With the defaults (1, 1): one update per step.
+Timing (t = env steps taken so far = transitions stored so far; with ``n_envs`` envs per seed each vector step
+stores n_envs transitions, one per env, and t moves by n_envs):
+  * the actions of a vector step are uniformly random if it starts before warmup_steps env steps (t < warmup_steps
+    before it), else the exploring policy's;
+  * after a vector step brings the count to t, an update phase runs if t >= learning_starts and the vector step's
+    number t / n_envs is a multiple of train_freq (:func:`is_update_step`, SB3's meaning): ``gradient_steps``
+    updates one after the other, each on its own minibatch drawn from the buffer as the previous update left it
+    (priorities included). With the defaults (1, 1, n_envs 1): one update per env step.
 
 ``learner_step`` takes the phase as Python bools (compiled into the program) or as traced bools
 (the compiled loop decides per step with ``lax.cond``); both give the same numbers for the same inputs.
@@ -53,14 +56,12 @@ class EpisodeRecord:
 
 @dataclass
 class LoopState:
-    """Host-side position of one seed in a loop (plain Python values; saved in training checkpoints)."""
+    """Host-side position of one seed in a loop (plain Python values; saved in training checkpoints). ``step``
+    counts the env steps of all the seed's envs."""
 
     step: int = 0
     episode: int = 0
     updates: int = 0
-    episode_return: float = 0.0
-    episode_length: int = 0
-    episode_seed: int = -1  # reset seed of the current episode (host loop)
     learn_time: float = 0.0  # seconds spent in timed learning-phase steps (env step + jitted call)
     learn_steps: int = 0
     skipped_transitions: int = 0  # non-finite transitions dropped with nonfinite="skip"
@@ -108,22 +109,27 @@ def init_carry(agent: Agent, buffer_size: int, key: jax.Array, n_envs: int = 1) 
     )
 
 
-def is_update_step(t, learning_starts: int, train_freq: int):
-    """Whether an update phase follows storing transition ``t`` (a Python int, or traced in the compiled loop)."""
+def is_update_step(t, learning_starts: int, train_freq: int, n_envs: int = 1):
+    """Whether an update phase follows the vector step that brought the env-step count to ``t`` (a Python int, or
+    traced in the compiled loop): t >= learning_starts and the vector step t / n_envs a multiple of train_freq
+    (SB3's meaning: train_freq counts vector steps, learning_starts env steps)."""
+    period = train_freq * n_envs
     if isinstance(t, (int, np.integer)):
-        return t >= learning_starts and t % train_freq == 0
-    return (t >= learning_starts) & (t % train_freq == 0)
+        return t >= learning_starts and t % period == 0
+    return (t >= learning_starts) & (t % period == 0)
 
 
-def first_update_step(learning_starts: int, train_freq: int) -> int:
-    """The step after which the first update phase runs: the first multiple of train_freq >= learning_starts."""
-    return -(-learning_starts // train_freq) * train_freq
+def first_update_step(learning_starts: int, train_freq: int, n_envs: int = 1) -> int:
+    """The env-step count after which the first update phase runs: the first multiple of train_freq * n_envs that
+    is >= learning_starts."""
+    period = train_freq * n_envs
+    return -(-learning_starts // period) * period
 
 
-def update_phases(t: int, learning_starts: int, train_freq: int) -> int:
-    """How many update phases steps 1..t hold (each makes ``gradient_steps`` updates)."""
-    first = first_update_step(learning_starts, train_freq)
-    return 0 if t < first else (t - first) // train_freq + 1
+def update_phases(t: int, learning_starts: int, train_freq: int, n_envs: int = 1) -> int:
+    """How many update phases the env steps 1..t hold (each makes ``gradient_steps`` updates)."""
+    first = first_update_step(learning_starts, train_freq, n_envs)
+    return 0 if t < first else (t - first) // (train_freq * n_envs) + 1
 
 
 def seed_array(seeds: list[int]) -> jax.Array:

@@ -13,6 +13,7 @@ directory per seed. Nothing is written before the config and the environment hav
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import signal
 import sys
@@ -62,7 +63,7 @@ def make_loop(config: RunConfig, seeds: list[int], announce=None) -> tuple[Loop,
                   warmup_steps=config.warmup_steps, learning_starts=config.learning_starts,
                   truncation_as_terminal=config.truncation_as_terminal, nonfinite=config.nonfinite,
                   align=(config.eval_every, config.checkpoint_every), train_freq=config.train_freq,
-                  gradient_steps=config.updates_per_phase)
+                  gradient_steps=config.updates_per_phase, n_envs=config.n_envs)
     seed = seeds[0] if len(seeds) == 1 else seeds
     check_registered(config.env, config.env_module)
     if config.loop == "compiled":
@@ -77,14 +78,14 @@ def make_loop(config: RunConfig, seeds: list[int], announce=None) -> tuple[Loop,
         return CompiledLoop(agent, jax_env, seed=seed, **common), agent, []
     from offpolicy.loops.host import HostLoop
 
-    made = [make_env(config.env, config.algo, config.env_kwargs) for _ in seeds]
+    made = [make_env(config.env, config.algo, config.env_kwargs) for _ in range(len(seeds) * config.n_envs)]
     envs = [env for env, _ in made]
     agent = agent_for_run(config, made[0][1])
     try:
         check_buffer_fits(agent, config.agent.buffer_size, len(seeds))
         if announce is not None:
             announce()
-        loop = HostLoop(agent, envs if len(seeds) > 1 else envs[0], seed=seed, env_id=config.env, **common)
+        loop = HostLoop(agent, envs if len(envs) > 1 else envs[0], seed=seed, env_id=config.env, **common)
     except BaseException:
         for env in envs:
             env.close()
@@ -93,11 +94,13 @@ def make_loop(config: RunConfig, seeds: list[int], announce=None) -> tuple[Loop,
 
 
 def agent_for_run(config: RunConfig, spec: Any) -> Any:
-    """The agent a training loop runs, with what depends on the run's budget filled in (prioritized replay's beta
-    schedule, unset: the run's total_steps)."""
+    """The agent a training loop runs, with what depends on the run filled in: prioritized replay's beta schedule
+    (unset: the run's total_steps), and the stride of n-step windows in the buffer (n_envs)."""
     agent = make_agent(config.algo, config.agent, spec)
     if agent.prioritized is not None and agent.prioritized.beta_steps is None:
         agent = agent._replace(prioritized=agent.prioritized._replace(beta_steps=config.total_steps))
+    if agent.gather is not None and config.n_envs > 1:
+        agent = agent._replace(gather=functools.partial(agent.gather, stride=config.n_envs))
     return agent
 
 
@@ -292,8 +295,12 @@ class Trainer:
 
     # -- training -----------------------------------------------------------------------------------------------------
     def learn(self, total_steps: int) -> None:
-        """Train every seed ``total_steps`` more env steps."""
+        """Train every seed ``total_steps`` more env steps (a multiple of n_envs)."""
         cfg = self.config
+        if total_steps % cfg.n_envs:
+            raise ConfigError(f"total_steps={total_steps} is not a multiple of n_envs={cfg.n_envs}: each vector step "
+                              f"takes {cfg.n_envs} env steps; give a multiple (e.g. "
+                              f"{total_steps - total_steps % cfg.n_envs or cfg.n_envs}).")
         desc = f"{cfg.algo} {cfg.env}" + (f" x{len(self.seeds)} seeds" if self.multi else "")
         bar = self._bar = Progress(total_steps, desc, self.step, agents=len(self.seeds), enabled=self.progress)
         for run in self.runs:
@@ -332,10 +339,10 @@ class Trainer:
         if bar.state is not None:
             self._compiled_once = True
             bar.status(None)
-        first_update = first_update_step(cfg.learning_starts, cfg.train_freq)
-        if cfg.loop == "host" and step + 1 == first_update and step >= 1:  # the next step compiles the update
+        first_update = first_update_step(cfg.learning_starts, cfg.train_freq, cfg.n_envs)
+        if cfg.loop == "host" and step + cfg.n_envs == first_update and step >= 1:  # the next step compiles it
             bar.status("compiling the update")
-        if step % 100 == 0:
+        if step % 100 < cfg.n_envs:  # the vector step that reached a multiple of 100
             postfix = None
             if self.multi:
                 evals = [r.last_eval[1]["mean"] for r in self.runs if r.last_eval is not None]
@@ -654,7 +661,7 @@ def budget_warnings(config: RunConfig, time_limit: int | None) -> list[str]:
         out.append(f"warmup_steps={config.warmup_steps} >= total_steps={total}: every action of this run is uniformly "
                    "random, the agent never acts on its own policy; lower warmup_steps (unset, it follows "
                    "learning_starts).")
-    first_update = first_update_step(config.learning_starts, config.train_freq)
+    first_update = first_update_step(config.learning_starts, config.train_freq, config.n_envs)
     if config.learning_starts > total:
         out.append(f"learning_starts={config.learning_starts} > total_steps={total}: no update ever runs, the agent "
                    "stays as initialised; lower learning_starts.")
@@ -664,8 +671,9 @@ def budget_warnings(config: RunConfig, time_limit: int | None) -> list[str]:
     if config.eval_every > total:
         out.append(f"eval_every={config.eval_every} > total_steps={total}: no periodic evaluation comes; the only "
                    "evaluation is the final one (the learning curve's evaluations are one point).")
-    if time_limit is not None and total < time_limit:
-        out.append(f"total_steps={total} is less than {config.env}'s time limit ({time_limit} steps): unless an "
+    if time_limit is not None and total // config.n_envs < time_limit:
+        per_env = f" / n_envs={config.n_envs}" if config.n_envs > 1 else ""
+        out.append(f"total_steps={total}{per_env} is less than {config.env}'s time limit ({time_limit} steps): unless an "
                    "episode ends earlier, metrics.csv gets no row and there is no learning curve (the final "
                    "evaluation, checkpoints and summary.json are still written).")
     return out
