@@ -217,7 +217,7 @@ class CompiledLoop:
             elapsed = time.perf_counter() - tic
             self._compiled = True
             iterations = length // self.n_envs
-            out = jax.tree.map(lambda x: x[:, :iterations] if self.vmapped else x[:iterations], out)  # the steps run
+            out = jax.tree.map(lambda x, k=iterations: x[:, :k] if self.vmapped else x[:k], out)  # the steps run
             if compiles:
                 self.start_up_time += elapsed
             learning = step + self.n_envs >= self.learning_starts  # every step of the chunk is in the learning phase
