@@ -22,7 +22,8 @@ def _vector_host(cfg, n_envs: int, seed: int = 0, env_kwargs=None, **kw):
     _, spec = make_env(cfg.env, cfg.algo)
     agent = agent_for_run(cfg, spec)
     envs = [make_env(cfg.env, cfg.algo, env_kwargs)[0] for _ in range(n_envs)]
-    return HostLoop(agent, envs, seed, n_envs=n_envs, **{**_loop_kw(cfg), **kw}), agent
+    kw = {**_loop_kw(cfg), "train_freq": cfg.train_freq, "gradient_steps": cfg.updates_per_phase, **kw}
+    return HostLoop(agent, envs, seed, n_envs=n_envs, **kw), agent
 
 
 def test_each_env_stores_its_own_transitions_in_env_order_with_the_pre_reset_final_observation():
@@ -77,22 +78,32 @@ def test_each_env_resets_its_own_exploration_noise_at_its_own_episode_start():
 def test_compiled_loop_matches_host_loop_with_several_envs_and_n_step_windows():
     # DQN with 3-step returns: the windows read each env's steps n_envs positions apart in both loops
     cfg = _configs("dqn")
-    cfg = dataclasses.replace(cfg, n_envs=2, total_steps=300, agent=dataclasses.replace(cfg.agent, n_step=3))
+    # (train_freq 2: an update phase every other vector step, every fourth env step)
+    cfg = dataclasses.replace(cfg, n_envs=2, total_steps=300, train_freq=2, gradient_steps=2,
+                              agent=dataclasses.replace(cfg.agent, n_step=3))
     n, steps = 2, 300
     host, _ = _vector_host(cfg, n, seed=3)
     host_records = []
     host.run(steps, on_episode=lambda i, r: host_records.append(r))
     _, spec = make_env(cfg.env, cfg.algo)
     compiled = CompiledLoop(agent_for_run(cfg, spec), drift_jax_env(True), seed=3, chunk=100, n_envs=n,
-                            **_loop_kw(cfg))
+                            train_freq=cfg.train_freq, gradient_steps=cfg.updates_per_phase, **_loop_kw(cfg))
     compiled_records = []
     compiled.run(steps, on_episode=lambda i, r: compiled_records.append(r))
     hb, cb = host.carry.buffer, compiled.carry.learner.buffer
     assert int(hb.size) == int(cb.size) == steps
     for x, y in zip(_arrays(hb.data), _arrays(cb.data), strict=True):
         np.testing.assert_allclose(x[:steps], y[:steps], rtol=1e-5, atol=1e-6)
-    assert host.states[0].updates == compiled.states[0].updates == int(host.carry.agent.updates) > 100
+    assert host.states[0].updates == compiled.states[0].updates == int(host.carry.agent.updates) == 2 * ((steps - 32) // 4 + 1)
     _assert_trees_close(host.carry.agent, compiled.carry.learner.agent)
+    # the run's agent reads windows along its env: a window not cut by an episode end bootstraps from the state
+    # three of its env's steps (six positions) later, with gamma^3
+    data = jax.tree.map(np.asarray, hb.data)
+    ended = data.terminated | data.truncated
+    whole = np.flatnonzero(~ended[:steps - 4] & ~ended[2:steps - 2])
+    batch = host.agent.gather(hb, jnp.asarray(whole, jnp.int32))
+    np.testing.assert_array_equal(np.asarray(batch.next_obs), data.next_obs[whole + 4])
+    np.testing.assert_allclose(np.asarray(batch.discount), cfg.agent.gamma**3, rtol=1e-6)
     assert [(r.step, r.episode, r.episode_length) for r in host_records] == \
         [(r.step, r.episode, r.episode_length) for r in compiled_records]
     np.testing.assert_allclose([r.episode_return for r in host_records],
