@@ -62,7 +62,7 @@ class OffPolicyModel:
     after) is made again from its id and kwargs; any other is copied (``copy.deepcopy``) for each env. Objects and
     functions are registered as ``offpolicy-python/<Name>-v<N>`` for this process: a saved model records that id, so
     ``load`` needs the env again (``DDPG.load(path, env=...)``) before it can train or evaluate (predicting needs
-    none). Vector envs are refused: offpolicy steps one env per seed.
+    none). Vector envs are refused: offpolicy makes and steps its own envs (``n_envs=K``: K per seed).
 
     Without ``preset`` or ``config`` a model starts from its algorithm's default preset (the registry's), with
     ``env`` replacing the preset's env when given. ``DDPG("MlpPolicy", env)`` (SB3's order) is accepted.
@@ -447,8 +447,8 @@ def env_values(env: Any, algo: str, env_module: str | None) -> dict[str, Any]:
         return {"env": env_id} if module is None else {"env": env_id, "env_module": module}
     if isinstance(env, gym.vector.VectorEnv) or "VecEnv" in type(env).__name__:
         raise EnvError(f"env: {type(env).__name__} is a vector env, which offpolicy does not take: it makes its own "
-                       "envs (one to train per seed, one to evaluate); give the env id, one gymnasium.Env, or a "
-                       "function that makes one.")
+                       "envs (n_envs to train per seed, one to evaluate); give the env id, one gymnasium.Env, or a "
+                       "function that makes one, and n_envs=K for K envs per seed.")
     if isinstance(env, gym.Env):
         remade = _remade_from_spec(env)
         if remade is not None:

@@ -308,8 +308,8 @@ _RL_ZOO_FLAGS = {
     ("--gym-packages",): ("--env-module MODULE",) * 2,
     ("-i", "--trained-agent"): ("--resume RUN_DIR (continues a run from its training checkpoint)",
                                 "--resume SWEEP_DIR"),
-    ("--n-envs", "--vec-env"): ("nothing yet: one env per seed (--seeds N trains N seeds together)",
-                                "nothing yet: one env per seed (a config's seeds train together)"),
+    ("--n-envs",): ("--set n_envs=N (N envs per seed)", "--set n_envs=N or --grid n_envs=A,B"),
+    ("--vec-env",): ("nothing: offpolicy steps its own envs, one after the other (--set n_envs=N for N per seed)",) * 2,
     ("--device",): ("nothing: JAX picks the device (JAX_PLATFORMS=cpu or cuda)",) * 2,
 }
 
