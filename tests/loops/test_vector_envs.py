@@ -1,6 +1,7 @@
 """n_envs envs per seed (vector steps): each env's transitions stored in env order with its true final observation,
-per-env exploration state, host = compiled on a deterministic env, and exact resume with n_envs = 4. (n_envs = 1 is
-every other test; the update counts with n_envs are in test_update_ratio.py, the n-step stride in test_buffer.py.)"""
+per-env exploration state, host = compiled on a deterministic env. (n_envs = 1 is every other test; the update counts
+with n_envs are in test_update_ratio.py, the n-step stride in test_buffer.py, exact resume with 4 envs in
+tests/agents/test_every_algorithm.py, with Rainbow.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-from run_files import resumed_equals_uninterrupted
 from test_loops import X0, _arrays, _assert_trees_close, _configs, _dynamics, _loop_kw, drift_jax_env
 
 from offpolicy.envs import make_env
@@ -108,10 +108,3 @@ def test_compiled_loop_matches_host_loop_with_several_envs_and_n_step_windows():
         [(r.step, r.episode, r.episode_length) for r in compiled_records]
     np.testing.assert_allclose([r.episode_return for r in host_records],
                                [r.episode_return for r in compiled_records], rtol=1e-5)
-
-
-def test_a_resumed_run_with_four_envs_equals_an_uninterrupted_one(tmp_path):
-    # CartPole: episodes of different lengths, so the checkpoint finds the other envs in mid-episode (replayed on
-    # resume); 3-step windows and prioritized replay read and write the interleaved buffer
-    resumed_equals_uninterrupted("noisy-dqn-cartpole", tmp_path, n_envs=4, n_step=3, prioritized=True,
-                                 part_steps=352)
