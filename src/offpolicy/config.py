@@ -132,7 +132,7 @@ class RunConfig:
             require(value % self.n_envs == 0, name, value, f"must be a multiple of n_envs ({self.n_envs}): each "
                     f"vector step takes {self.n_envs} env steps (e.g. {name}={value - value % self.n_envs or self.n_envs})")
         require(self.n_envs == 1 or self.nonfinite == "stop", "nonfinite", self.nonfinite,
-                "skip needs n_envs=1 (a dropped transition would cut one env's episode inside a vector step); use "
+                "needs n_envs=1 (a dropped transition would cut one env's episode inside a vector step); use "
                 "nonfinite=stop")
         require(self.train_freq >= 1, "train_freq", self.train_freq,
                 "must be >= 1 (vector steps between update phases; 1 updates after every step)")

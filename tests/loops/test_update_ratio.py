@@ -171,7 +171,7 @@ def test_update_ratio_settings_are_checked():
                                                                      "(4): each vector step takes 4 env steps (e.g. "
                                                                      "total_steps=1000)"),
                                 ({"n_envs": 3, "total_steps": 3000, "eval_every": 1000}, "eval_every=1000: must be a multiple of n_envs (3)"),
-                                ({"n_envs": 2, "nonfinite": "skip"}, "nonfinite=skip: skip needs n_envs=1")]:
+                                ({"n_envs": 2, "nonfinite": "skip"}, "nonfinite='skip': needs n_envs=1 (a dropped transition")]:
         with pytest.raises(ConfigError, match=re.escape(fragment)):
             make_config("ddpg-pendulum", overrides)
     assert make_config("ddpg-pendulum", {"train_freq": 5, "gradient_steps": -1}).updates_per_phase == 5
