@@ -288,6 +288,8 @@ class HostLoop:
                 if update:
                     s.updates += self.gradient_steps
                 s.step = t
+                if not any(dones[i]):
+                    continue
                 # Read once: envs whose episodes end at the same step share the update means.
                 read = functools.cache(functools.partial(self._read_metrics, i))
                 for j in np.flatnonzero(dones[i]):
