@@ -7,7 +7,8 @@ process the test ran in (the xdist worker and any CLI, sweep, notebook or Ray pr
 `run` puts benchmarks/suite_profile/ (a sitecustomize.py) on PYTHONPATH so every Python process of the run records
 JAX's compile-time events (jax.monitoring) and writes them to DIR at exit; pytest's --durations=0 goes to
 DIR/pytest.log. Processes a test starts with an environment of its own (the export tests' clean subprocesses) are
-not seen. Compare the totals with the run's CPU time (`/usr/bin/time`) to see what share compilation takes.
+not seen; those started with an environment copied before the test began (test_cli.py's and test_resume.py's
+module-level ENV) count under "(outside a test)". Compare the totals with the run's CPU time (`/usr/bin/time`) to see what share compilation takes.
 """
 
 from __future__ import annotations
