@@ -20,8 +20,9 @@ def _key(event):
 
 
 def _on_duration(event, secs, **_):
-    _secs[_key(event)] += secs
-    _counts[_key(event)] += 1
+    key = _key(event)
+    _secs[key] += secs
+    _counts[key] += 1
 
 
 def _on_event(event, **_):
