@@ -41,6 +41,7 @@ def run(out: Path, pytest_args: list[str]) -> int:
 
 def show(out: Path, top: int) -> int:
     per_test: dict[str, dict[str, float]] = collections.defaultdict(lambda: collections.defaultdict(float))
+    programs: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])  # name -> [compiles, seconds]
     files = sorted(out.glob("*.jsonl"))
     if not files:
         print(f"no profile files in {out}: run `python benchmarks/suite_profile.py run --out {out}` first")
@@ -48,6 +49,10 @@ def show(out: Path, top: int) -> int:
     for path in files:
         for line in path.read_text().splitlines():
             row = json.loads(line)
+            if "program" in row:
+                programs[row["program"]][0] += row["n"]
+                programs[row["program"]][1] += row["secs"]
+                continue
             per_test[row["test"]][row["event"]] += row["secs"]
     totals = {e: sum(t[e] for t in per_test.values()) for e in EVENTS}
     print(f"{len(files)} processes; seconds summed over all of them:")
@@ -58,6 +63,11 @@ def show(out: Path, top: int) -> int:
     for test, e in ranked[:top]:
         lowering = e["jaxpr_to_mlir_module_duration"] + e["jaxpr_trace_duration"]
         print(f"  {e['backend_compile_duration']:7.1f} {lowering:6.1f} {e['cache_retrieval_time_sec']:6.1f}  {test}")
+    if programs:
+        print(f"\nthe {top} jitted functions that compile longest, over all tests (s XLA compile incl. cache reads, "
+              "number of compiles)")
+        for name, (n, secs) in sorted(programs.items(), key=lambda kv: -kv[1][1])[:top]:
+            print(f"  {secs:7.1f} {int(n):5d}  {name}")
     return 0
 
 

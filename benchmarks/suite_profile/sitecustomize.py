@@ -13,16 +13,20 @@ import sys
 
 _secs: dict = collections.defaultdict(float)
 _counts: dict = collections.defaultdict(int)
+_programs: dict = collections.defaultdict(lambda: [0, 0.0])  # jitted function name -> [XLA compiles, seconds]
 
 
 def _key(event):
     return os.environ.get("PYTEST_CURRENT_TEST", "(outside a test)").rsplit(" (", 1)[0], event.rsplit("/", 1)[-1]
 
 
-def _on_duration(event, secs, **_):
+def _on_duration(event, secs, fun_name=None, **_):
     key = _key(event)
     _secs[key] += secs
     _counts[key] += 1
+    if fun_name is not None and key[1] == "backend_compile_duration":
+        _programs[fun_name][0] += 1
+        _programs[fun_name][1] += secs
 
 
 def _on_event(event, **_):
@@ -49,6 +53,8 @@ def _write():
             for test, event in sorted(_counts):
                 f.write(json.dumps({"test": test, "event": event, "secs": _secs.get((test, event), 0.0),
                                     "n": _counts[(test, event)]}) + "\n")
+            for fun, (n, secs) in sorted(_programs.items()):
+                f.write(json.dumps({"program": fun, "secs": secs, "n": n}) + "\n")
 
 
 if os.environ.get("OFFPOLICY_SUITE_PROFILE_DIR"):
