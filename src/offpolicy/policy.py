@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ class Policy:
         path = checkpoint_dir(path, checkpoint_name)
         meta, config, spec = checkpoint.read_meta(path)
         agent = make_agent(config.algo, config.agent, spec)
-        state = checkpoint.restore(path, jax.jit(agent.init, static_argnums=1)(jax.random.key(0), 1))  # a template
+        # the state's shapes and dtypes (no compilation, no random numbers drawn) tell restore what to expect
+        state = checkpoint.restore(path, jax.eval_shape(functools.partial(agent.init, n_envs=1), jax.random.key(0)))
         bounds = None
         if not spec.discrete:
             saved = meta.get("action_bounds")

@@ -271,6 +271,34 @@ def test_multi_seed_host_loop_seed_equals_single_host_run(algo):
     assert not np.allclose(_arrays(multi.carry.agent)[0][0], _arrays(multi.carry.agent)[0][1])
 
 
+@pytest.mark.parametrize(("seeds", "n_envs"), [([SEED], 2), ([7, SEED], 1)])
+def test_both_loops_start_from_the_pure_init_carry_of_each_seed(seeds, n_envs):
+    """The loops build their first carry in pieces (offpolicy.loops.learner.new_carry: the agent's init jitted alone,
+    the buffer and counters zeros made op by op; then the compiled loop's env start): bit for bit what one jitted
+    ``init_carry`` per seed (vmapped over seeds) gives, prioritized buffer included."""
+    from offpolicy.loops.compiled import start_compiled_carry
+    from offpolicy.loops.learner import init_carry, new_carry, seed_array
+
+    cfg = _configs(RAINBOW)
+    env, spec = make_jax_env_for_test(cfg)
+    agent = make_agent(cfg.algo, cfg.agent, spec)
+    size, warmup = cfg.agent.buffer_size, cfg.warmup_steps
+
+    def pure(seed):
+        learner = init_carry(agent, size, jax.random.key(seed), n_envs)
+        return learner, start_compiled_carry(agent, env, learner, seed, warmup, n_envs)
+
+    expected = jax.jit(jax.vmap(pure) if len(seeds) > 1 else pure)(seed_array(seeds) if len(seeds) > 1 else seeds[0])
+    host = new_carry(agent, size, seeds, n_envs)
+    compiled = CompiledLoop(agent, env, seed=seeds if len(seeds) > 1 else seeds[0], chunk=CHUNK, n_envs=n_envs,
+                            **_loop_kw(cfg)).carry
+    for want, got in ((expected[0], host), (expected[1], compiled)):
+        assert jax.tree.structure(want) == jax.tree.structure(got)
+        for x, y in zip(_arrays(want), _arrays(got), strict=True):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+
+
 @pytest.mark.parametrize("loop", ["host", "compiled"])
 def test_seeds_up_to_2_to_the_32_work_on_every_loop_and_keep_their_keys(loop):
     """Seeds >= 2**31 used to overflow int32 in the compiled and multi-seed host loops; every seed the config accepts

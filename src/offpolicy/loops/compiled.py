@@ -42,10 +42,10 @@ from offpolicy.loops.learner import (
     EpisodeRecord,
     LoopState,
     first_action,
-    init_carry,
     is_update_step,
     learner_step,
     mean_metrics,
+    new_carry,
     rejected_update_error,
     seed_array,
     update_phases,
@@ -81,12 +81,11 @@ def _env_step(env: JaxEnv, key: jax.Array, state: Any, action: jax.Array, n_envs
     return jax.vmap(env.step)(jax.random.split(key, n_envs), state, action)
 
 
-def init_compiled_carry(agent: Agent, env: JaxEnv, buffer_size: int, seed: int | jax.Array,
-                        warmup_steps: int, n_envs: int = 1) -> CompiledCarry:
-    """Fresh carry for one seed: the learner part equals the host loop's ``init_carry`` for that seed."""
-    master = jax.random.key(seed)
-    learner = init_carry(agent, buffer_size, master, n_envs)
-    env_key, reset_key = jax.random.split(jax.random.fold_in(master, ENV_STREAM))
+def start_compiled_carry(agent: Agent, env: JaxEnv, learner: Carry, seed: int | jax.Array,
+                         warmup_steps: int, n_envs: int = 1) -> CompiledCarry:
+    """The fresh carry of one seed from its fresh learner carry (``init_carry`` with ``jax.random.key(seed)``, the
+    host loop's for that seed): the envs reset and the first actions chosen."""
+    env_key, reset_key = jax.random.split(jax.random.fold_in(jax.random.key(seed), ENV_STREAM))
     obs, env_state = _env_reset(env, reset_key, n_envs)
     learner, action = first_action(agent, learner, obs, warmup_steps >= 1)
     return CompiledCarry(learner=learner, env_state=env_state, env_key=env_key, obs=obs, action=action,
@@ -167,16 +166,19 @@ class CompiledLoop:
             return run_chunk(agent, env, batch_size, warmup_steps, learning_starts, truncation_as_terminal, carry,
                              t0, n, self.chunk // self.n_envs, train_freq, gradient_steps, self.n_envs)
 
-        def init_fn(seed):
-            return init_compiled_carry(agent, env, buffer_size, seed, warmup_steps, self.n_envs)
+        def start_fn(learner, seed):
+            return start_compiled_carry(agent, env, learner, seed, warmup_steps, self.n_envs)
 
+        # The learner's part as the host loop makes it (offpolicy.loops.learner.new_carry: the agent's random
+        # initialisation is a program of its own, shared by every run of the network), then the envs' start.
+        learner = new_carry(agent, buffer_size, self.seeds, self.n_envs)
         seeds = seed_array(self.seeds)
         if self.vmapped:
             self._chunk = jax.jit(jax.vmap(chunk_fn, in_axes=(0, None, None)), donate_argnums=0)
-            self.carry = jax.jit(jax.vmap(init_fn))(seeds)
+            self.carry = jax.jit(jax.vmap(start_fn), donate_argnums=0)(learner, seeds)
         else:
             self._chunk = jax.jit(chunk_fn, donate_argnums=0)
-            self.carry = jax.jit(init_fn)(seeds[0])
+            self.carry = jax.jit(start_fn, donate_argnums=0)(learner, seeds[0])
         self.states = [LoopState() for _ in self.seeds]
         self._metric_names = agent.metric_names
         self._compiled = False  # one program serves every chunk length: only the first chunk compiles

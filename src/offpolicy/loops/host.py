@@ -44,12 +44,11 @@ from offpolicy.loops.gym_driver import EpisodeState, GymDriver
 from offpolicy.loops.learner import (
     LoopState,
     first_action,
-    init_carry,
     is_update_step,
     learner_step,
     mean_metrics,
+    new_carry,
     rejected_update_error,
-    seed_array,
 )
 
 
@@ -182,11 +181,7 @@ class HostLoop:
         self.fns = HostStep(agent, batch_size, truncation_as_terminal, vmapped=self.vmapped,
                             gradient_steps=gradient_steps)
         n = self.n_envs
-        if self.vmapped:
-            init = jax.jit(jax.vmap(lambda key: init_carry(agent, buffer_size, key, n)))
-            self.carry = init(jax.vmap(jax.random.key)(seed_array(self.seeds)))
-        else:  # one jitted program (the same numbers as running it op by op, which compiles dozens of tiny ones)
-            self.carry = jax.jit(lambda key: init_carry(agent, buffer_size, key, n))(jax.random.key(self.seeds[0]))
+        self.carry = new_carry(agent, buffer_size, self.seeds, n)
         self._states = [LoopState() for _ in self.seeds]
         self._streams = [EpisodeSeeds(s, EpisodeSeeds.TRAIN) for s in self.seeds]
         self.drivers = [  # drivers[i][j]: env j of seed i

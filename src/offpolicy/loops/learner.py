@@ -98,15 +98,41 @@ def example_transition(agent: Agent) -> Transition:
 def init_carry(agent: Agent, buffer_size: int, key: jax.Array, n_envs: int = 1) -> Carry:
     """Fresh agent state and empty buffer from one key."""
     init_key, loop_key = jax.random.split(key)
+    return empty_carry(agent, buffer_size).replace(agent=agent.init(init_key, n_envs), key=loop_key)
+
+
+def empty_carry(agent: Agent, buffer_size: int) -> Carry:
+    """A carry's empty replay buffer and zero counters; ``agent`` and ``key`` are None (see init_carry)."""
     return Carry(
-        agent=agent.init(init_key, n_envs),
+        agent=None,
         buffer=rb.init(buffer_size, example_transition(agent), prioritized=agent.prioritized is not None),
-        key=loop_key,
+        key=None,
         metric_sums={name: jnp.zeros((), jnp.float32) for name in agent.metric_names},
         updates_since=jnp.zeros((), jnp.int32),
         bad_updates=jnp.zeros((), jnp.int32),
         first_bad_step=jnp.full((), -1, jnp.int32),
     )
+
+
+def new_carry(agent: Agent, buffer_size: int, seeds: list[int], n_envs: int = 1) -> Carry:
+    """``init_carry`` of ``jax.random.key(seed)`` for each seed (one seed: no seed axis; several: stacked on a leading
+    seed axis, as ``jax.vmap(init_carry)`` gives), bit for bit, built as the loops start a run: the agent's ``init``
+    is its own jitted program and the empty buffer and counters are plain zeros. Random initialisation is slow to
+    compile (dozens of threefry draws); alone, its program depends only on the agent, ``n_envs`` and the number of
+    seeds, not on the buffer size or the loop's settings, so JAX's compilation cache shares it between runs of the
+    same network."""
+    vmapped = len(seeds) > 1
+    if vmapped:
+        keys = jax.vmap(jax.random.split)(jax.vmap(jax.random.key)(seed_array(seeds)))  # [seed, 2]
+        init_key, loop_key = keys[:, 0], keys[:, 1]
+        init = jax.vmap(agent.init, in_axes=(0, None))
+    else:
+        init_key, loop_key = jax.random.split(jax.random.key(seeds[0]))
+        init = agent.init
+    empty = empty_carry(agent, buffer_size)  # allocated op by op: a few tiny programs, one per shape
+    if vmapped:  # every seed's empty buffer and counters are the same
+        empty = jax.tree.map(lambda x: jnp.broadcast_to(x, (len(seeds), *x.shape)), empty)
+    return empty.replace(agent=jax.jit(init, static_argnums=1)(init_key, n_envs), key=loop_key)
 
 
 def is_update_step(t, learning_starts: int, train_freq: int, n_envs: int = 1):

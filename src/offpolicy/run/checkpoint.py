@@ -154,7 +154,9 @@ def read_meta(path: str | Path, kind: str = "policy") -> tuple[dict[str, Any], R
 
 
 def restore(path: str | Path, template: Any) -> Any:
-    """Arrays of the checkpoint at ``path``, validated against ``template`` (same pytree), as that pytree."""
+    """Arrays of the checkpoint at ``path``, validated against ``template`` (same pytree), as that pytree.
+    ``template``'s leaves may be arrays or ``jax.ShapeDtypeStruct`` (e.g. from ``jax.eval_shape``): only their shapes
+    and dtypes are read."""
     path = Path(path)
     file = path / ARRAYS_FILE
     if not file.is_file():
@@ -173,9 +175,8 @@ def restore(path: str | Path, template: Any) -> Any:
     for key, leaf in expected.items():
         got = arrays[key]
         is_key = _is_key(leaf)
-        if is_key:
-            leaf = jax.random.key_data(leaf)
-        want_shape, want_dtype = tuple(np.shape(leaf)), np.asarray(leaf).dtype
+        want = jax.eval_shape(jax.random.key_data, leaf) if is_key else leaf
+        want_shape, want_dtype = tuple(np.shape(want)), np.dtype(want.dtype)
         if got.shape != want_shape or got.dtype != want_dtype:
             raise CheckpointError(
                 f"{file}: array {key} has shape {got.shape} dtype {got.dtype}; the config needs "
