@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -264,6 +265,11 @@ def make_jax_env(env_id: str, algo: str, env_kwargs: dict[str, Any] | None = Non
     if env_kwargs:
         raise EnvError(f"loop=compiled runs the gymnax version of {env_id} with its default parameters; "
                        f"env_kwargs={env_kwargs} cannot be passed to it. Drop env_kwargs or use loop=host.")
+    return _jax_env(env_id, algo)
+
+
+@functools.lru_cache(maxsize=16)  # one JaxEnv per env and algo: the compiled loop's programs are kept per env
+def _jax_env(env_id: str, algo: str) -> tuple[JaxEnv, EnvSpec]:
     import gymnax
 
     genv, params = gymnax.make(env_id)

@@ -43,6 +43,7 @@ def checkpoint_dir(path: str | Path, name: str = "final") -> Path:
                           f"{checkpoint.ARRAYS_FILE} inside); is it a run directory made by `offpolicy train`?")
 
 
+@functools.lru_cache(maxsize=32)  # one per agent (make_agent gives the same agent for the same config)
 def noise_free_act(agent: Agent):
     """Jitted noise-free policy: (agent_state, obs[B, ...]) -> action[B, ...] in the agent's action space."""
     key = jax.random.key(0)  # unused when explore=False

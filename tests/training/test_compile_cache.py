@@ -63,3 +63,43 @@ def test_a_training_run_fills_the_default_cache_and_off_turns_it_off(tmp_path):
                          env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg-off"), "OFFPOLICY_COMPILE_CACHE": "off"})
     assert off.returncode == 0 and off.stdout.split() == ["None", "None"], off.stderr
     assert not (tmp_path / "xdg-off").exists()
+
+
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # one per XLA compilation (or persistent-cache read)
+
+
+@pytest.mark.parametrize("loop", ["host", "compiled"])
+def test_a_second_run_of_one_config_in_a_process_compiles_nothing_and_gives_the_same_numbers(loop, tmp_path):
+    # make_agent gives the same agent for the same config, and the loops and the policy keep their jitted programs
+    # per agent: a resume, a sweep's next trial, or a second model in a notebook traces and compiles nothing again.
+    cfg = make_config("noisy-dqn-cartpole", {**TINY, "loop": loop, "video": False})  # the contract tests' programs
+
+    def train(name):
+        trainer = Trainer(cfg, run_dir=tmp_path / name, progress=False)
+        trainer.learn(cfg.total_steps)
+        trainer.finish()
+        trainer.close()
+        return tmp_path / name
+
+    first = train("first")
+    compiled = []
+
+    def on_duration(event, secs, fun_name=None, **_):
+        if event == _COMPILE_EVENT:
+            compiled.append(fun_name)
+
+    jax.monitoring.register_event_duration_secs_listener(on_duration)
+    try:
+        second = train("second")
+    finally:
+        jax.monitoring.unregister_event_duration_listener(on_duration)
+    assert compiled == []
+    for name in ("evaluations.csv", "eval.json"):
+        assert (first / name).read_text() == (second / name).read_text(), name
+
+    def numbers(run):  # metrics.csv without its wall-clock columns
+        rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()]
+        keep = [i for i, column in enumerate(rows[0]) if column not in ("steps_per_s", "time_s")]
+        return [[row[i] for i in keep] for row in rows]
+
+    assert len(numbers(first)) > 3 and numbers(first) == numbers(second)

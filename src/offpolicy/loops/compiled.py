@@ -24,6 +24,7 @@ rejected non-finite updates are counted as in the host loop and stop the run at 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -139,6 +140,26 @@ def run_chunk(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, lea
     return jax.lax.fori_loop(0, n, loop_body, (carry, outs))
 
 
+@functools.lru_cache(maxsize=32)  # one pair per agent and settings (make_agent gives the same agent for one config)
+def _programs(agent: Agent, env: JaxEnv, batch_size: int, warmup_steps: int, learning_starts: int,
+              truncation_as_terminal: bool, capacity: int, train_freq: int, gradient_steps: int, n_envs: int,
+              vmapped: bool):
+    """The jitted chunk (``run_chunk`` of ``capacity`` vector steps) and start (``start_compiled_carry``) of a loop,
+    vmapped over seeds if ``vmapped``; shared by the loops of a process with the same arguments."""
+
+    def chunk_fn(carry, t0, n):
+        return run_chunk(agent, env, batch_size, warmup_steps, learning_starts, truncation_as_terminal, carry, t0, n,
+                         capacity, train_freq, gradient_steps, n_envs)
+
+    def start_fn(learner, seed):
+        return start_compiled_carry(agent, env, learner, seed, warmup_steps, n_envs)
+
+    if vmapped:
+        return (jax.jit(jax.vmap(chunk_fn, in_axes=(0, None, None)), donate_argnums=0),
+                jax.jit(jax.vmap(start_fn), donate_argnums=0))
+    return jax.jit(chunk_fn, donate_argnums=0), jax.jit(start_fn, donate_argnums=0)
+
+
 class CompiledLoop:
     """Trains ``agent`` on ``env`` (a JaxEnv) for one seed, or for several seeds at once (``seed`` a list: vmapped).
 
@@ -162,26 +183,15 @@ class CompiledLoop:
         self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
         self.train_freq, self.gradient_steps = train_freq, gradient_steps
 
-        def chunk_fn(carry, t0, n):
-            return run_chunk(agent, env, batch_size, warmup_steps, learning_starts, truncation_as_terminal, carry,
-                             t0, n, self.chunk // self.n_envs, train_freq, gradient_steps, self.n_envs)
-
-        def start_fn(learner, seed):
-            return start_compiled_carry(agent, env, learner, seed, warmup_steps, self.n_envs)
-
+        self._chunk, start = _programs(agent, env, batch_size, warmup_steps, learning_starts, truncation_as_terminal,
+                                       self.chunk // n, train_freq, gradient_steps, n, self.vmapped)
         # The learner's part as the host loop makes it (offpolicy.loops.learner.new_carry: the agent's random
         # initialisation is a program of its own, shared by every run of the network), then the envs' start.
-        learner = new_carry(agent, buffer_size, self.seeds, self.n_envs)
+        learner = new_carry(agent, buffer_size, self.seeds, n)
         seeds = seed_array(self.seeds)
-        if self.vmapped:
-            self._chunk = jax.jit(jax.vmap(chunk_fn, in_axes=(0, None, None)), donate_argnums=0)
-            self.carry = jax.jit(jax.vmap(start_fn), donate_argnums=0)(learner, seeds)
-        else:
-            self._chunk = jax.jit(chunk_fn, donate_argnums=0)
-            self.carry = jax.jit(start_fn, donate_argnums=0)(learner, seeds[0])
+        self.carry = start(learner, seeds if self.vmapped else seeds[0])
         self.states = [LoopState() for _ in self.seeds]
         self._metric_names = agent.metric_names
-        self._compiled = False  # one program serves every chunk length: only the first chunk compiles
         self.start_up_time = 0.0  # seconds of the chunk that compiled
 
     # -- views --------------------------------------------------------------------------------------------------------
@@ -212,12 +222,13 @@ class CompiledLoop:
         while step < end:
             nxt = self._next_end(step, end)
             length = nxt - step
-            compiles = not self._compiled
+            # one program serves every chunk length: only the first chunk of the first loop of these settings
+            # in this process compiles (see _programs)
+            compiles = self._chunk._cache_size() == 0
             tic = time.perf_counter()
             self.carry, out = self._chunk(self.carry, jnp.int32(step), jnp.int32(length // self.n_envs))
             out = jax.device_get(out)  # waits for the chunk: the timing is honest
             elapsed = time.perf_counter() - tic
-            self._compiled = True
             iterations = length // self.n_envs
             out = jax.tree.map(lambda x, k=iterations: x[:, :k] if self.vmapped else x[:k], out)  # the steps run
             if compiles:

@@ -84,6 +84,14 @@ class HostStep:
         self._store_jit = jax.jit(store_fn, donate_argnums=0)
         self.first = jax.jit(first_fn, static_argnames=("random_action",), donate_argnums=0)
 
+    @staticmethod
+    @functools.lru_cache(maxsize=32)
+    def shared(agent: Agent, batch_size: int, truncation_as_terminal: bool, vmapped: bool = False,
+               gradient_steps: int = 1) -> HostStep:
+        """One HostStep per set of arguments in a process (make_agent gives the same agent for the same config): a
+        second loop of the same run settings reuses its traced and compiled programs."""
+        return HostStep(agent, batch_size, truncation_as_terminal, vmapped, gradient_steps)
+
     def step(self, carry, packed, t, update: bool, random_action: bool, store: bool = True):
         """One env step's learner work (store, update phase if ``update``, next action): returns (carry, action).
         With an update the store is a call of its own (see the module docstring); otherwise one call does it all."""
@@ -178,8 +186,7 @@ class HostLoop:
         self.nonfinite = nonfinite
         self.warmup_steps, self.learning_starts = warmup_steps, learning_starts
         self.train_freq, self.gradient_steps = train_freq, gradient_steps
-        self.fns = HostStep(agent, batch_size, truncation_as_terminal, vmapped=self.vmapped,
-                            gradient_steps=gradient_steps)
+        self.fns = HostStep.shared(agent, batch_size, truncation_as_terminal, self.vmapped, gradient_steps)
         n = self.n_envs
         self.carry = new_carry(agent, buffer_size, self.seeds, n)
         self._states = [LoopState() for _ in self.seeds]

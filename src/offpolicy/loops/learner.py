@@ -16,6 +16,7 @@ stores n_envs transitions, one per env, and t moves by n_envs):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,14 +126,17 @@ def new_carry(agent: Agent, buffer_size: int, seeds: list[int], n_envs: int = 1)
     if vmapped:
         keys = jax.vmap(jax.random.split)(jax.vmap(jax.random.key)(seed_array(seeds)))  # [seed, 2]
         init_key, loop_key = keys[:, 0], keys[:, 1]
-        init = jax.vmap(agent.init, in_axes=(0, None))
     else:
         init_key, loop_key = jax.random.split(jax.random.key(seeds[0]))
-        init = agent.init
     empty = empty_carry(agent, buffer_size)  # allocated op by op: a few tiny programs, one per shape
     if vmapped:  # every seed's empty buffer and counters are the same
         empty = jax.tree.map(lambda x: jnp.broadcast_to(x, (len(seeds), *x.shape)), empty)
-    return empty.replace(agent=jax.jit(init, static_argnums=1)(init_key, n_envs), key=loop_key)
+    return empty.replace(agent=_init_program(agent.init, vmapped)(init_key, n_envs), key=loop_key)
+
+
+@functools.lru_cache(maxsize=32)  # one per agent (make_agent gives the same agent for the same config)
+def _init_program(init, vmapped: bool):
+    return jax.jit(jax.vmap(init, in_axes=(0, None)) if vmapped else init, static_argnums=1)
 
 
 def is_update_step(t, learning_starts: int, train_freq: int, n_envs: int = 1):

@@ -97,10 +97,16 @@ def agent_for_run(config: RunConfig, spec: Any) -> Any:
     """The agent a training loop runs, with what depends on the run filled in: prioritized replay's beta schedule
     (unset: the run's total_steps), and the stride of n-step windows in the buffer (n_envs)."""
     agent = make_agent(config.algo, config.agent, spec)
-    if agent.prioritized is not None and agent.prioritized.beta_steps is None:
-        agent = agent._replace(prioritized=agent.prioritized._replace(beta_steps=config.total_steps))
-    if agent.gather is not None and config.n_envs > 1:
-        agent = agent._replace(gather=functools.partial(agent.gather, stride=config.n_envs))
+    beta_steps = config.total_steps if agent.prioritized is not None and agent.prioritized.beta_steps is None else None
+    return _for_run(agent, beta_steps, config.n_envs if agent.gather is not None else 1)
+
+
+@functools.lru_cache(maxsize=32)  # the same agent for the same run settings: its jitted programs are reused
+def _for_run(agent: Any, beta_steps: int | None, stride: int) -> Any:
+    if beta_steps is not None:
+        agent = agent._replace(prioritized=agent.prioritized._replace(beta_steps=beta_steps))
+    if stride > 1:
+        agent = agent._replace(gather=functools.partial(agent.gather, stride=stride))
     return agent
 
 
