@@ -10,16 +10,18 @@ import numpy as np
 import pytest
 import yaml
 from safetensors.numpy import load_file
-from sweep_setup import TINY, reuse_compile_cache
+from tiny_runs import TINY
 
 from offpolicy.cli import main
 from offpolicy.run.checkpoint import ARRAYS_FILE
 from offpolicy.sweep.store import read_events
 
-# TINY without its checkpoint_every: an explicit checkpoint_every keeps trials resumable, so unbatched.
-BUDGET = [s for s in TINY if not s.startswith("checkpoint_every=")]
-COMPILED = ["dqn-cartpole-epsilon", "--seeds", "2", "--no-progress", "--no-report", "--set", *BUDGET, "loop=compiled"]
-TRIALS = ["dqn-cartpole-epsilon/s0", "dqn-cartpole-epsilon/s1"]
+# The contract tests' preset and budget (no checkpoint_every: an explicit one keeps trials resumable, so unbatched):
+# with the suite's compilation cache (the trials' processes inherit it) the batch is the program of
+# tests/api_cli/test_cli.py's two vmapped seeds and each trial alone the contract test's compiled DQN run.
+BUDGET = [f"{k}={json.dumps(v)}" for k, v in TINY.items()]
+COMPILED = ["noisy-dqn-cartpole", "--seeds", "2", "--no-progress", "--no-report", "--set", *BUDGET, "loop=compiled"]
+TRIALS = ["noisy-dqn-cartpole/s0", "noisy-dqn-cartpole/s1"]
 
 
 def final_arrays(run_dir):
@@ -33,13 +35,6 @@ def assert_close_runs(a, b):
         np.testing.assert_allclose(x[name], y[name], rtol=1e-5, atol=1e-6, err_msg=name)
     returns = [json.loads((run / "eval.json").read_text())["returns"] for run in (a, b)]
     np.testing.assert_allclose(returns[0], returns[1], rtol=1e-5)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def shared_compile_cache(tmp_path_factory):
-    """One JAX compilation cache for every sweep here: the trials run alone compile their program once."""
-    with reuse_compile_cache(tmp_path_factory.mktemp("cache")):
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +106,7 @@ def test_a_failure_inside_a_batch_fails_every_unfinished_trial_and_a_rerun_start
     from offpolicy.sweep.plan import can_batch_seeds, make_spec, parse_overrides
     from offpolicy.sweep.worker import make_jobs, run_trial_batch
 
-    spec = make_spec("dqn-cartpole-epsilon", seeds=2, overrides=parse_overrides(BUDGET))
+    spec = make_spec("noisy-dqn-cartpole", seeds=2, overrides=parse_overrides(BUDGET))
     trials = spec.trials()
     assert trials[0].config.loop == "host" and can_batch_seeds(trials[0].config)
     sweep = tmp_path / "faulty"
