@@ -1,7 +1,7 @@
 """Where the test suite's CPU time goes: JAX tracing, lowering and XLA compilation per test, summed over every
 process the test ran in (the xdist worker and any CLI, sweep, notebook or Ray process it started).
 
-    python benchmarks/suite_profile.py run [--out DIR] [-- PYTEST_ARGS...]   # the suite with the profiler: ~18-22 min
+    python benchmarks/suite_profile.py run [--out DIR] [-- PYTEST_ARGS...]   # the suite with the profiler: 9-22 min
     python benchmarks/suite_profile.py show DIR [--top 30]                   # the totals and the top tests
 
 `run` puts benchmarks/suite_profile/ (a sitecustomize.py) on PYTHONPATH so every Python process of the run records

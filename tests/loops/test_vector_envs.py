@@ -10,6 +10,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from test_loops import X0, _arrays, _assert_trees_close, _configs, _dynamics, _loop_kw, drift_jax_env
 
 from offpolicy.envs import make_env
@@ -108,3 +109,7 @@ def test_compiled_loop_matches_host_loop_with_several_envs_and_n_step_windows():
         [(r.step, r.episode, r.episode_length) for r in compiled_records]
     np.testing.assert_allclose([r.episode_return for r in host_records],
                                [r.episode_return for r in compiled_records], rtol=1e-5)
+    for loop in (host, compiled):  # whole vector steps only: a count that is not one is refused before any step
+        with pytest.raises(ValueError, match="multiple of n_envs=2"):
+            loop.run(3)
+    assert int(host.carry.buffer.size) == int(compiled.carry.learner.buffer.size) == steps

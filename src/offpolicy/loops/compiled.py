@@ -216,6 +216,9 @@ class CompiledLoop:
 
     def run(self, n_steps: int, on_episode: OnEpisode | None = None, on_step: OnStep | None = None) -> None:
         """Advance every seed ``n_steps`` env steps (see the loop contract)."""
+        if n_steps % self.n_envs:
+            raise ValueError(f"run({n_steps}): the step count must be a multiple of n_envs={self.n_envs} (each "
+                             f"vector step takes {self.n_envs} env steps)")
         start = self.states[0].step
         end = start + n_steps
         step = start

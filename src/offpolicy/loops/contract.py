@@ -44,7 +44,7 @@ class Loop(Protocol):
 
     def run(self, n_steps: int, on_episode: OnEpisode | None = None, on_step: OnStep | None = None) -> None:
         """Advance every seed ``n_steps`` env steps, calling back as the module docstring says. Can be called again:
-        training continues where it stopped."""
+        training continues where it stopped. ``n_steps`` is a multiple of ``n_envs`` (a ValueError otherwise)."""
 
     def agent_state(self, i: int = 0) -> Any:
         """Seed i's agent state (what a policy checkpoint holds)."""

@@ -256,6 +256,9 @@ class HostLoop:
 
     def run(self, n_steps: int, on_episode: OnEpisode | None = None, on_step: OnStep | None = None) -> None:
         """Advance every seed ``n_steps`` env steps, ``n_steps / n_envs`` vector steps (see the loop contract)."""
+        if n_steps % self.n_envs:
+            raise ValueError(f"run({n_steps}): the step count must be a multiple of n_envs={self.n_envs} (each "
+                             f"vector step takes {self.n_envs} env steps)")
         self.start()
         fns, states, n = self.fns, self._states, self.n_envs
         end = states[0].step + n_steps
