@@ -10,6 +10,7 @@ from run_files import metric_rows
 
 from offpolicy.config import make_config
 from offpolicy.errors import CheckpointError, ConfigError, EnvError, NonFiniteError
+from offpolicy.loops.host import HostStep
 from offpolicy.run.trainer import Trainer
 
 
@@ -200,6 +201,9 @@ def test_policy_loader_refuses_a_training_checkpoint(tmp_path):
 
 
 def test_no_recompilation_after_start_up():
+    # The host step's programs are kept per agent and settings in a process (HostStep.shared): start from none, as a
+    # fresh process does, so the count below is this run's (other tests here share the config, some in other modes).
+    HostStep.shared.cache_clear()
     trainer = Trainer(config("Pendulum-v1", total_steps=3000), progress=False)
     trainer.learn(1000)  # warm-up, first updates: every mode compiled
     compiled = trainer.loop.fns.cache_size()
