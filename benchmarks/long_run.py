@@ -1,6 +1,6 @@
 """Resident memory and compilations over a long run (issue: nothing lost, long runs).
 
-    python benchmarks/long_run.py --steps 1000000 [--preset ddpg-pendulum]
+    python benchmarks/long_run.py --steps 1000000 [--preset ddpg-pendulum] [--buffer-size 1000000]
 
 Trains the preset in-process with the host loop for --steps env steps (no run directory, no evaluation) and prints,
 every --every steps: resident set size (VmRSS from /proc/self/status), the jitted step's compiled-variant count,
@@ -29,8 +29,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--every", type=int, default=50_000)
     parser.add_argument("--preset", default="ddpg-pendulum")
+    parser.add_argument("--buffer-size", type=int, default=None, help="replay capacity (default: the preset's)")
     args = parser.parse_args()
-    config = make_config(args.preset, {"total_steps": args.steps, "eval_every": 0, "video": False})
+    overrides = {"total_steps": args.steps, "eval_every": 0, "video": False}
+    if args.buffer_size is not None:
+        overrides["buffer_size"] = args.buffer_size
+    config = make_config(args.preset, overrides)
     trainer = Trainer(config, progress=False)
     print(f"{args.preset}: buffer {config.agent.buffer_size} transitions, {args.steps} steps", flush=True)
     print("step,rss_mib,compiled_variants,steps_per_s", flush=True)
