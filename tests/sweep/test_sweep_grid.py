@@ -145,6 +145,9 @@ def test_saved_spec_round_trips(tmp_path):
     save_spec(spec, tmp_path)
     loaded = load_spec(tmp_path)
     assert not loaded.batch_seeds and loaded.command().endswith("--no-batch-seeds")
+    assert "--name" not in loaded.command()  # the default name, the preset's
+    named = make_spec("ddpg-pendulum", seeds=2, name="+double")
+    assert named.command().startswith("offpolicy sweep ddpg-pendulum --seeds 2 --name +double --set")
     data = yaml.safe_load((tmp_path / "sweep.yaml").read_text())
     del data["batch_seeds"]  # a sweep made before batching existed: not batched
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(data))

@@ -100,6 +100,8 @@ class SweepSpec:
     def command(self) -> str:
         """The ``offpolicy sweep`` command line that makes this sweep."""
         args = ["offpolicy", "sweep", self.preset, "--seeds", _seeds_arg(self.seeds)]
+        if self.name != Path(self.preset).stem:
+            args += ["--name", self.name]
         for key, values in self.grid.items():
             args += ["--grid", f"{key}=" + ",".join(_flow(v) for v in values)]
         if self.overrides:
