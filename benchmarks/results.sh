@@ -5,32 +5,21 @@
 #   SEEDS=2 SET="total_steps=2000 eval_every=500" DOC=/tmp/results.md OUT=/tmp/results-sweeps bash benchmarks/results.sh
 #                                              # a quick check of the pipeline at a tiny budget
 #
-# Rerunning it resumes: finished trials are skipped, interrupted ones continue from their training checkpoints.
-# --no-compile-cache: each trial compiles its own programs, so its wall time is what a standalone
-# `offpolicy train PRESET` costs (with the cache, seeds after the first of a config skip ~10 s of compilation).
-# --no-batch-seeds: one process per trial (by default a sweep trains a config's seeds together in one vmapped
-# process, and they share its wall time), so each trial's wall time is its own; the page's header says so
-# ("seeds of a config batched in one process: no") and quotes the commands with the flag.
+# Rerunning it resumes; each sweep runs with --no-compile-cache and --no-batch-seeds (benchmarks/results_lib.sh says
+# why: each trial's wall time is its own, as a standalone `offpolicy train PRESET`'s).
 # Run it on a clean checkout (the page records the commit and flags local changes) on an otherwise idle machine
 # (it records the load average too): the wall-time columns are only meaningful then.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benchmarks/results_lib.sh
+source benchmarks/results_lib.sh
 SEEDS="${SEEDS:-10}"
 OUT="${OUT:-runs/results}"
 DOC="${DOC:-docs/results.md}"
 SET="${SET:-}"
 PRESETS=(ddpg-pendulum ddpg-pendulum-tutorial noisy-dqn-cartpole noisy-dqn-cartpole-tutorial dqn-cartpole-epsilon)
 
-for preset in "${PRESETS[@]}"; do
-  if [ -f "$OUT/$preset/sweep.yaml" ]; then
-    offpolicy sweep --resume "$OUT/$preset" --no-report --no-compile-cache --no-batch-seeds
-  else
-    # shellcheck disable=SC2086 # SET is a list of key=value words
-    offpolicy sweep "$preset" --seeds "$SEEDS" --sweep-dir "$OUT/$preset" --no-report --no-compile-cache \
-      --no-batch-seeds ${SET:+--set $SET}
-  fi
-  offpolicy report "$OUT/$preset"
-done
+for preset in "${PRESETS[@]}"; do sweep_row "$OUT" "$preset" "$preset"; done
 
 sources=()
 for preset in "${PRESETS[@]}"; do sources+=("$OUT/$preset"); done

@@ -8,10 +8,11 @@
 #
 # The presets run as they ship (rl-zoo's Pendulum hyperparameters for td3/sac; ddpg-pendulum cut from its 50,000 steps
 # to 20,000 and evaluated every 2,000 steps like the other two): nothing was tuned on these seeds or any other.
-# Flags as in benchmarks/results.sh: --no-compile-cache and --no-batch-seeds make each trial's wall time its own.
-# Rerunning it resumes: finished trials are skipped, interrupted ones continue from their training checkpoints.
+# Sweeps as in benchmarks/results.sh (benchmarks/results_lib.sh): resumable, each trial's wall time its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benchmarks/results_lib.sh
+source benchmarks/results_lib.sh
 SEEDS="${SEEDS:-10}"
 OUT="${OUT:-runs/results-pendulum}"
 DOC="${DOC:-docs/results-pendulum.md}"
@@ -19,16 +20,7 @@ SET="${SET:-}"
 PRESETS=(ddpg-pendulum td3-pendulum sac-pendulum)
 
 for preset in "${PRESETS[@]}"; do
-  if [ -f "$OUT/$preset/sweep.yaml" ]; then
-    offpolicy sweep --resume "$OUT/$preset" --no-report --no-compile-cache --no-batch-seeds
-  else
-    extra=(total_steps=20000 eval_every=2000 video=false checkpoint_every=5000)
-    # shellcheck disable=SC2206 # SET is a list of key=value words, applied after (so over) the budget above
-    extra+=(${SET})
-    offpolicy sweep "$preset" --seeds "$SEEDS" --sweep-dir "$OUT/$preset" --no-report --no-compile-cache \
-      --no-batch-seeds --set "${extra[@]}"
-  fi
-  offpolicy report "$OUT/$preset"
+  sweep_row "$OUT" "$preset" "$preset" total_steps=20000 eval_every=2000 video=false checkpoint_every=5000
 done
 
 sources=()

@@ -11,6 +11,12 @@ buffer arrays while the write updates them in place, so it copies whole arrays e
 the capacity (10 ms a step at 1M transitions). Two calls leave each array with one reader or one in-place writer: no
 copy, and the same numbers.
 
+The warm-up (the steps before min(warmup_steps, learning_starts)) needs no call per step: its actions are uniformly
+random, drawn from the carry's key alone, and nothing updates. The loop draws the actions of WARMUP_BLOCK steps in
+one call (``random_action_block``), steps the envs with them, and keeps the steps' rows until the carry is read (an
+evaluation, a checkpoint, the end of the block or of the warm-up), then stores them in one call
+(``store_random_steps``): the same carry, bit for bit, as one call per step, at a fraction of the cost.
+
 Several envs per seed (``n_envs``): each iteration is a vector step, one step of each env (GymDrivers sharing the
 seed's episode-seed stream, reset in env order as episodes end), packed into n_envs rows of one call: the replay
 buffer stores the n_envs transitions in env order, and the agent acts on the n_envs observations at once.
@@ -48,8 +54,13 @@ from offpolicy.loops.learner import (
     learner_step,
     mean_metrics,
     new_carry,
+    random_action_block,
     rejected_update_error,
+    store_random_steps,
 )
+
+WARMUP_BLOCK = 256
+"""Warm-up vector steps whose random actions are drawn in one call and stored in one (see HostLoop)."""
 
 
 class HostStep:
@@ -76,13 +87,18 @@ class HostStep:
                 return jax.vmap(lambda c, o: self._first(c, o, random_action))(carry, obs)
 
             step_fn, first_fn, store_fn = vstep, vfirst, jax.vmap(self._store)
+            block_fn = jax.vmap(self._random_block, in_axes=(0, None))
+            store_block_fn = jax.vmap(self._store_block, in_axes=(0, 0, None))
         else:
             step_fn, first_fn, store_fn = self._step, self._first, self._store
+            block_fn, store_block_fn = self._random_block, self._store_block
         # ``random_action`` is traced (a lax.cond inside, as in the compiled loop): one program per value of
         # ``update``, not one more for the steps that update while the actions are still random.
         self._step_jit = jax.jit(step_fn, static_argnames=("update", "store"), donate_argnums=0)
         self._store_jit = jax.jit(store_fn, donate_argnums=0)
         self.first = jax.jit(first_fn, static_argnames=("random_action",), donate_argnums=0)
+        self.random_block = jax.jit(block_fn, static_argnums=1)  # (key, n_envs) -> [(seed,) WARMUP_BLOCK, n_envs, ...]
+        self.store_block = jax.jit(store_block_fn, donate_argnums=0)  # (carry, packed [(seed,) WARMUP_BLOCK, n, w], count)
 
     @staticmethod
     @functools.lru_cache(maxsize=32)
@@ -101,8 +117,9 @@ class HostStep:
         return self._step_jit(carry, packed, t, update=update, random_action=np.bool_(random_action), store=store)
 
     def cache_size(self) -> int:
-        """How many programs the per-step functions have compiled (step without update, step with, store)."""
-        return self._step_jit._cache_size() + self._store_jit._cache_size()
+        """How many programs the per-step functions have compiled (step without update, step with, store, and the
+        warm-up's random-action block and block store)."""
+        return sum(f._cache_size() for f in (self._step_jit, self._store_jit, self.random_block, self.store_block))
 
     def pack(self, obs, action, reward, next_obs, terminated, truncated, policy_obs, episode_start) -> np.ndarray:
         n = obs.shape[0]
@@ -143,6 +160,13 @@ class HostStep:
     def _store(self, buffer: rb.ReplayBuffer, packed: jax.Array) -> rb.ReplayBuffer:
         return rb.add(buffer, self._unpack(packed)[0])
 
+    def _random_block(self, key: jax.Array, n: int) -> jax.Array:
+        return random_action_block(self.agent, key, n, WARMUP_BLOCK)
+
+    def _store_block(self, carry, packed: jax.Array, count: jax.Array):
+        transitions, _, episode_starts = jax.vmap(self._unpack)(packed)
+        return store_random_steps(self.agent, carry, transitions, episode_starts, count)
+
     def _step(self, carry, packed: jax.Array, t: jax.Array, update: bool, random_action: bool, store: bool = True):
         transition, policy_obs, episode_start = self._unpack(packed)
         return learner_step(self.agent, self.batch_size, carry, transition, policy_obs, episode_start, t,
@@ -166,6 +190,11 @@ class HostLoop:
     transitions, cutting the episode, and keeps rejecting bad updates.
     """
 
+    block_warmup = True
+    """Take the warm-up (the steps before min(warmup_steps, learning_starts): random actions, no update) in blocks:
+    the actions of WARMUP_BLOCK steps drawn in one call, the steps stored in one call when the carry is next read.
+    False: one step call per warm-up step, as after it. The numbers are the same either way (tested)."""
+
     def __init__(self, agent: Agent, env: gym.Env | Sequence[gym.Env], seed: int | Sequence[int], buffer_size: int,
                  batch_size: int, warmup_steps: int, learning_starts: int, truncation_as_terminal: bool = False,
                  nonfinite: str = "stop", env_id: str = "env", align: Sequence[int] = (), train_freq: int = 1,
@@ -188,7 +217,13 @@ class HostLoop:
         self.train_freq, self.gradient_steps = train_freq, gradient_steps
         self.fns = HostStep.shared(agent, batch_size, truncation_as_terminal, self.vmapped, gradient_steps)
         n = self.n_envs
-        self.carry = new_carry(agent, buffer_size, self.seeds, n)
+        self._carry = new_carry(agent, buffer_size, self.seeds, n)
+        # Warm-up (the steps before min(warmup_steps, learning_starts)): random actions and no update, so the actions
+        # are drawn ahead in blocks and the steps' rows wait in ``_pending`` to be stored in one call (``carry``).
+        self._random_until = min(warmup_steps, learning_starts) if self.block_warmup else 0
+        self._pending: list[np.ndarray] = []
+        self._block: np.ndarray | None = None  # the current block of random actions, used up to ``_block_used``
+        self._block_used = 0
         self._states = [LoopState() for _ in self.seeds]
         self._streams = [EpisodeSeeds(s, EpisodeSeeds.TRAIN) for s in self.seeds]
         self.drivers = [  # drivers[i][j]: env j of seed i
@@ -203,6 +238,19 @@ class HostLoop:
         self._called: set[bool] = set()  # values of ``update`` the step has run with (the first call compiles)
 
     # -- views --------------------------------------------------------------------------------------------------------
+    @property
+    def carry(self):
+        """The learner's carry (offpolicy.loops.learner.Carry) with every step taken so far stored in it."""
+        if self._pending:
+            self._store_pending()
+        return self._carry
+
+    @carry.setter
+    def carry(self, carry) -> None:
+        if self._pending:
+            raise RuntimeError("HostLoop.carry set while warm-up steps wait to be stored; read it first")
+        self._carry = carry
+
     @property
     def states(self) -> list[LoopState]:
         return self._states
@@ -222,8 +270,9 @@ class HostLoop:
         return int(np.asarray(jax.device_get(self.carry.bad_updates)).reshape(-1)[i])
 
     def _read_metrics(self, i: int) -> dict[str, float]:
-        sums, count, bad, first_bad = jax.device_get((self.carry.metric_sums, self.carry.updates_since,
-                                                      self.carry.bad_updates, self.carry.first_bad_step))
+        c = self._carry  # warm-up steps waiting to be stored change none of these
+        sums, count, bad, first_bad = jax.device_get((c.metric_sums, c.updates_since, c.bad_updates,
+                                                      c.first_bad_step))
         sums = self._seed(sums, i)
         count, bad, first_bad = (int(np.asarray(x).reshape(-1)[i]) for x in (count, bad, first_bad))
         if bad and self.nonfinite == "stop":
@@ -254,6 +303,24 @@ class HostLoop:
         action = np.asarray(action)  # waits for the step
         return list(action) if self.vmapped else [action]
 
+    def _next_random_action(self) -> list[np.ndarray]:
+        """The random actions (per seed) that follow the warm-up step about to be stored, from a block drawn from
+        the carry's key once the steps before are stored (at most WARMUP_BLOCK wait: one per action of the block)."""
+        if self._block is None or self._block_used == WARMUP_BLOCK:
+            self._block = np.asarray(self.fns.random_block(self.carry.key, self.n_envs))  # stores what waits first
+            self._block_used = 0
+        k, self._block_used = self._block_used, self._block_used + 1
+        return list(self._block[:, k]) if self.vmapped else [self._block[k]]
+
+    def _store_pending(self) -> None:
+        """Store the warm-up steps that wait, in one call: the carry then equals that of one step call each."""
+        count = len(self._pending)
+        rows = np.stack(self._pending, axis=1 if self.vmapped else 0)  # [(seed,) step, n_envs, width]
+        pad = [(0, 0)] * rows.ndim
+        pad[1 if self.vmapped else 0] = (0, WARMUP_BLOCK - count)
+        self._pending = []
+        self._carry = self.fns.store_block(self._carry, np.pad(rows, pad), np.int32(count))
+
     def run(self, n_steps: int, on_episode: OnEpisode | None = None, on_step: OnStep | None = None) -> None:
         """Advance every seed ``n_steps`` env steps, ``n_steps / n_envs`` vector steps (see the loop contract)."""
         if n_steps % self.n_envs:
@@ -278,9 +345,14 @@ class HostLoop:
                 policy_obs.append(p_obs)
             update = is_update_step(t, self.learning_starts, self.train_freq, n)
             packed = np.stack(rows) if self.vmapped else rows[0]
-            self.carry, next_action = fns.step(self.carry, packed, np.int32(t), update=update,
-                                               random_action=t < self.warmup_steps, store=all(stores))
-            self._action = self._split(next_action)  # waits for the step: the timing below is honest
+            if t < self._random_until and all(stores):  # warm-up: no update, and the next action is random
+                self._action = self._next_random_action()  # drawn from the key this step's storing moves on
+                self._pending.append(packed)
+            else:
+                self._block = None  # this call moves the key on: a later warm-up step draws a new block
+                self.carry, next_action = fns.step(self.carry, packed, np.int32(t), update=update,
+                                                   random_action=t < self.warmup_steps, store=all(stores))
+                self._action = self._split(next_action)  # waits for the step: the timing below is honest
             elapsed = time.perf_counter() - tic
             self._obs = policy_obs
             # Learning-phase wall time: env steps + jitted calls, not evaluation or logging; a call that compiled

@@ -190,6 +190,33 @@ def _next_action(agent: Agent, agent_state, policy_obs, episode_start, key, rand
     )
 
 
+def random_action_block(agent: Agent, key: jax.Array, n: int, length: int) -> jax.Array:
+    """The uniformly random actions of the next ``length`` learner steps with ``n`` rows each, drawn from the carry's
+    ``key`` as ``learner_step`` draws them: [length, n, ...]. They depend on nothing but the key, so a loop can draw a
+    warm-up's actions ahead of its env steps (see :func:`store_random_steps`)."""
+
+    def one(key, _):
+        key, _, _, act_key = jax.random.split(key, 4)
+        return key, _random_actions(agent, act_key, n)
+
+    return jax.lax.scan(one, key, None, length=length)[1]
+
+
+def store_random_steps(agent: Agent, carry: Carry, transitions: Transition, episode_starts: jax.Array,
+                       count: jax.Array) -> Carry:
+    """What ``count`` calls of ``learner_step`` without an update and with random next actions do to the carry, in one
+    call: store transition k (``transitions`` has a leading step axis, the steps from ``count`` on are ignored),
+    advance the key, reset per-episode agent state where ``episode_starts[k]``; the actions were drawn by
+    :func:`random_action_block` from the key this carry holds. Bit for bit the same carry."""
+
+    def one(k, carry):
+        transition = jax.tree.map(lambda x: x[k], transitions)
+        return carry.replace(buffer=rb.add(carry.buffer, transition), key=jax.random.split(carry.key, 4)[0],
+                             agent=agent.reset(carry.agent, episode_starts[k]))
+
+    return jax.lax.fori_loop(0, count, one, carry)
+
+
 def first_action(agent: Agent, carry: Carry, obs: jax.Array, random_action) -> tuple[Carry, jax.Array]:
     """The action for the first observation of training."""
     key, act_key = jax.random.split(carry.key)

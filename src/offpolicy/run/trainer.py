@@ -207,6 +207,8 @@ class Trainer:
         self._bar: Progress | None = None
         self._interrupts = _Interrupts()
         self._compiled_once = False
+        # the env-step count after which the host loop's first update (a new program) runs; the bar says so before
+        self._first_update = first_update_step(config.learning_starts, config.train_freq, config.n_envs)
         if any(self.run_dirs):
             self.open_run_dirs()
 
@@ -345,8 +347,7 @@ class Trainer:
         if bar.state is not None:
             self._compiled_once = True
             bar.status(None)
-        first_update = first_update_step(cfg.learning_starts, cfg.train_freq, cfg.n_envs)
-        if cfg.loop == "host" and step + cfg.n_envs == first_update and step >= 1:  # the next step compiles it
+        if cfg.loop == "host" and step + cfg.n_envs == self._first_update and step >= 1:  # the next step compiles it
             bar.status("compiling the update")
         if step % 100 < cfg.n_envs:  # the vector step that reached a multiple of 100
             postfix = None
