@@ -42,4 +42,10 @@ evaluations: one every `eval_every` steps (5,000 for the 50k-step presets, 2,000
 
 DDPG, TD3 and SAC on Pendulum-v1 at rl-zoo's budget of 20,000 steps, 10 seeds each, are on their own page,
 [results-pendulum.md](results-pendulum.md) (`bash benchmarks/results_pendulum.sh`).
+
+## Rainbow
+
+The Rainbow ablation on CartPole-v1 (NoisyNet-DQN, each Rainbow part added alone, all of them, and Rainbow with
+ε-greedy; 10 seeds each, compiled loop) is on its own page, [results-rainbow.md](results-rainbow.md)
+(`bash benchmarks/results_rainbow.sh`); what it says is in [rainbow.md](rainbow.md).
 NOTE

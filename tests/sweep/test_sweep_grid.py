@@ -117,7 +117,8 @@ def test_sweep_file_and_flags_merge(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "8 trials, 8,000 environment steps" in out
     assert "lr=0.0005,target_update=150/s1" in out
-    assert "offpolicy sweep noisy-dqn-cartpole --seeds 2 --grid agent.lr=0.001,0.0005 --grid " \
+    # the equivalent command line names the sweep as the file does (its name, not the preset's)
+    assert "offpolicy sweep noisy-dqn-cartpole --seeds 2 --name my-sweep --grid agent.lr=0.001,0.0005 --grid " \
            "agent.target_update=100,150 --set total_steps=1000" in out
     assert not (tmp_path / "s").exists()
     file.write_text("preset: noisy-dqn-cartpole\nseeds: 3-4\n")  # the --seeds grammar in the file too
