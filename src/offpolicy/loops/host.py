@@ -97,8 +97,10 @@ class HostStep:
         self._step_jit = jax.jit(step_fn, static_argnames=("update", "store"), donate_argnums=0)
         self._store_jit = jax.jit(store_fn, donate_argnums=0)
         self.first = jax.jit(first_fn, static_argnames=("random_action",), donate_argnums=0)
-        self.random_block = jax.jit(block_fn, static_argnums=1)  # (key, n_envs) -> [(seed,) WARMUP_BLOCK, n_envs, ...]
-        self.store_block = jax.jit(store_block_fn, donate_argnums=0)  # (carry, packed [(seed,) WARMUP_BLOCK, n, w], count)
+        # the warm-up's: (key, n_envs) -> actions [(seed,) WARMUP_BLOCK, n_envs, ...]; (carry, rows [(seed,)
+        # WARMUP_BLOCK, n_envs, width], count) -> carry
+        self.random_block = jax.jit(block_fn, static_argnums=1)
+        self.store_block = jax.jit(store_block_fn, donate_argnums=0)
 
     @staticmethod
     @functools.lru_cache(maxsize=32)
@@ -345,7 +347,8 @@ class HostLoop:
                 policy_obs.append(p_obs)
             update = is_update_step(t, self.learning_starts, self.train_freq, n)
             packed = np.stack(rows) if self.vmapped else rows[0]
-            if t < self._random_until and all(stores):  # warm-up: no update, and the next action is random
+            warm = t < self._random_until and all(stores)  # warm-up: no update, and the next action is random
+            if warm:
                 self._action = self._next_random_action()  # drawn from the key this step's storing moves on
                 self._pending.append(packed)
             else:
@@ -356,9 +359,10 @@ class HostLoop:
             elapsed = time.perf_counter() - tic
             self._obs = policy_obs
             # Learning-phase wall time: env steps + jitted calls, not evaluation or logging; a call that compiled
-            # (the first with an update) is not counted.
-            timed = t >= self.learning_starts and update in self._called
-            self._called.add(update)
+            # (the first of each program) is not counted. Warm-up steps come before learning_starts.
+            timed = not warm and t >= self.learning_starts and update in self._called
+            if not warm:
+                self._called.add(update)
             for i, (drivers, s) in enumerate(zip(self.drivers, states)):
                 if timed:
                     s.count_learning(elapsed, n)
