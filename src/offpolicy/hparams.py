@@ -101,6 +101,11 @@ class DQNConfig(ReplayConfig):
     buffer_size: int = 10_000
     lr: float = 1e-3
     """Adam learning rate (eps 1e-8, as PyTorch's default Adam in the tutorial)."""
+    lr_end: float | None = None
+    """Learning-rate schedule: the rate falls linearly from lr at the first update to lr_end at update
+    lr_decay_updates and stays there (optax.linear_schedule; unset: lr throughout, as the tutorial)."""
+    lr_decay_updates: int | None = None
+    """Learning-rate schedule: updates over which the rate falls from lr to lr_end (set both or neither)."""
     target_update: int = 150
     """Hard copy of the online parameters into the target network every this many updates."""
     hidden_sizes: tuple[int, ...] = (128, 128)
@@ -150,6 +155,12 @@ class DQNConfig(ReplayConfig):
     def check(self) -> None:
         check_replay_and_discount(self)
         require(self.lr > 0, "agent.lr", self.lr, "must be > 0")
+        require(self.lr_end is None or 0 <= self.lr_end <= self.lr, "agent.lr_end", self.lr_end,
+                f"must be in [0, agent.lr ({self.lr})] (or unset: a constant learning rate)")
+        require((self.lr_end is None) == (self.lr_decay_updates is None), "agent.lr_decay_updates",
+                self.lr_decay_updates, f"set it together with agent.lr_end ({self.lr_end}): the schedule needs both")
+        require(self.lr_decay_updates is None or self.lr_decay_updates >= 1, "agent.lr_decay_updates",
+                self.lr_decay_updates, "must be >= 1")
         require(self.target_update >= 1, "agent.target_update", self.target_update, "must be >= 1")
         require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
                  "agent.hidden_sizes", list(self.hidden_sizes), "must be a non-empty list of positive ints")

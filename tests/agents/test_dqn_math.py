@@ -12,6 +12,7 @@ from offpolicy.agents import dqn
 from offpolicy.agents.base import EnvSpec
 from offpolicy.buffer import Transition
 from offpolicy.config import DQNConfig
+from offpolicy.errors import ConfigError
 
 SPEC = EnvSpec(obs_shape=(4,), action_dim=1, n_actions=3)
 
@@ -97,6 +98,42 @@ def test_update_is_one_adam_step_on_the_taken_actions_huber_loss():
     # the noise was resampled for both networks, independently
     for old, fresh, fresh_target in zip(*map(jax.tree.leaves, (state.online_noise, new.online_noise, new.target_noise))):
         assert not np.allclose(old, fresh) and not np.allclose(fresh, fresh_target)
+
+
+def test_learning_rate_schedule_falls_linearly_to_lr_end_then_stays():
+    # lr 1e-2 -> 0 over 3 updates: the updates run at 1e-2, 2/3e-2, 1/3e-2, then 0 (the parameters stop moving).
+    constant, scheduled = DQNConfig(lr=1e-2), DQNConfig(lr=1e-2, lr_end=0.0, lr_decay_updates=3)
+    b = batch(n=16, action=np.arange(16) % 3)
+    start = dqn.init(constant, SPEC, jax.random.key(0))
+    a1, _ = jitted_update(constant)(start, b, jax.random.key(1))
+    a2, _ = jitted_update(constant)(a1, b, jax.random.key(2))
+    s = dqn.init(scheduled, SPEC, jax.random.key(0))
+    history = [s.params]
+    for i in range(1, 6):
+        s, _ = jitted_update(scheduled)(s, b, jax.random.key(i))
+        history.append(s.params)
+    close = functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-8)
+    jax.tree.map(close, history[1], a1.params)  # the first update at the full rate: the constant run's
+    # the second from the same parameters, gradient and Adam moments as the constant run's, at 2/3 of its step
+    step = lambda new, old, ref_new: np.testing.assert_allclose(new - old, (ref_new - old) * 2 / 3, atol=1e-6)  # noqa: E731
+    jax.tree.map(step, history[2], history[1], a2.params)  # (Adam moves each weight by about the rate: ~7e-3)
+    assert not all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(history[3]), jax.tree.leaves(history[2])))
+    for later in history[4:]:  # from the fourth update on the rate is lr_end = 0: nothing moves (to rounding: XLA
+        # computes the schedule's count / 3 as count * (1/3), so its "0" can be ~1e-9 instead of a 1e-2 rate's ~1e-2)
+        jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=0, atol=1e-8), later, history[3])
+    assert int(s.updates) == 5
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"lr_end": 1e-4}, "agent.lr_decay_updates=None: set it together with agent.lr_end (0.0001)"),
+    ({"lr_decay_updates": 1000}, "agent.lr_decay_updates=1000: set it together with agent.lr_end (None)"),
+    ({"lr_end": 1e-2, "lr_decay_updates": 10}, "agent.lr_end=0.01: must be in [0, agent.lr (0.001)]"),
+    ({"lr_end": 0.0, "lr_decay_updates": 0}, "agent.lr_decay_updates=0: must be >= 1"),
+])
+def test_learning_rate_schedule_settings_are_checked(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        DQNConfig(**overrides).check()
+    assert message in str(info.value)
 
 
 def test_hard_copy_happens_exactly_every_n_updates():

@@ -14,7 +14,8 @@ The update, in the order the tutorial's ``update_model`` runs it (equations in d
                 (distributional, C51: Q(s, a) = sum_i z_i p_i(s, a) on atoms z_i in [v_min, v_max]; the target is
                  the distribution of r + gamma (1 - terminated) z under p(s', a'), projected onto the atoms
                  (``categorical_projection``), and L = mean KL(target || p(s, a)); Bellemare et al. 2017)
-    theta     <- Adam step on L
+    theta     <- Adam step on L                                          at rate lr (lr_end set: falling linearly
+                                                                           to lr_end over lr_decay_updates updates)
     eps, eps' <- fresh independent samples                               online and target noise, after every update
     theta'    <- theta            every target_update updates            hard copy (parameters only, not the noise)
 
@@ -88,7 +89,11 @@ def categorical_projection(target_atoms: jax.Array, probs: jax.Array, z: jax.Arr
 
 
 def optimizer(cfg: DQNConfig) -> optax.GradientTransformation:
-    adam = optax.adam(cfg.lr)  # eps 1e-8, as torch.optim.Adam
+    """Adam (eps 1e-8, as torch.optim.Adam) at lr, or with lr_end at a rate falling linearly from lr to lr_end over
+    lr_decay_updates updates (the schedule counts the optimizer's own steps, so a rejected update does not advance
+    it); with max_grad_norm the gradient's global norm is clipped first."""
+    lr = cfg.lr if cfg.lr_end is None else optax.linear_schedule(cfg.lr, cfg.lr_end, cfg.lr_decay_updates)
+    adam = optax.adam(lr)
     return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), adam) if cfg.max_grad_norm > 0 else adam
 
 
