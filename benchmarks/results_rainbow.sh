@@ -11,7 +11,9 @@
 # `rainbow-cartpole` as it ships (every part, replay 50k) and it with epsilon-greedy exploration instead of NoisyNet
 # (dqn-cartpole-epsilon's schedule: 1.0 to 0.05 over 10,000 steps). The one-part variants keep noisy-dqn-cartpole's
 # replay of 10k, so "all" differs from them in its replay too; the `rainbow-10k` row is rainbow-cartpole with that
-# replay, to tell the two apart. Nothing was tuned on seeds 0-9.
+# replay, to tell the two apart. Nothing was tuned on seeds 0-9. The published page was made at 8609a19, before
+# rainbow-cartpole's learning-rate schedule (docs/rainbow.md, round 2): its three rainbow rows have a constant rate,
+# which a rerun of this script today does not (add lr_end=null lr_decay_updates=null to their rows for that).
 # Every variant runs on the compiled loop (`loop=compiled`: CartPole-v1 stepped by gymnax inside the jitted program;
 # evaluation on Gymnasium's CartPole-v1 as always), which is 1.4-2.2x faster than the host loop for these agents;
 # docs/loops.md shows the two loops make the same updates, but their episodes' random starts come from different
