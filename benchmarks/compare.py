@@ -3,11 +3,15 @@
     python benchmarks/compare.py                       # everything (see below): about an hour on 2 idle cores
     python benchmarks/compare.py --quick --seeds 1     # smoke test with tiny budgets (~7 minutes)
     python benchmarks/compare.py --algos dqn --peers sb3,sbx --loops host --seeds 5
+    python benchmarks/compare.py --algos td3,sac,td3-halfcheetah,sac-halfcheetah --vmap-seeds 1
 
-Runs DDPG on Pendulum-v1 (50k steps, 10k random warm-up) and DQN on CartPole-v1 (20k steps, 1k warm-up) for
-offpolicy (presets ddpg-pendulum, noisy-dqn-cartpole and, with ε-greedy like the peers, dqn-cartpole-epsilon) and for
-Stable-Baselines3 (PyTorch), SBX (its JAX version) and rejax (fully jitted JAX over gymnax envs), with the
-hyperparameters taken from offpolicy's presets (docs/benchmarks.md lists how each peer gets them and every mismatch).
+Benchmarks (--algos): DDPG on Pendulum-v1 (50k steps, 10k random warm-up) and DQN on CartPole-v1 (20k steps, 1k
+warm-up) for offpolicy (presets ddpg-pendulum, noisy-dqn-cartpole and, with ε-greedy like the peers,
+dqn-cartpole-epsilon); TD3 and SAC on Pendulum-v1 (td3-pendulum, sac-pendulum: rl-zoo's 20k steps) and on
+HalfCheetah-v5 (td3-halfcheetah, sac-halfcheetah: 10k random warm-up + 5k learning steps, the rate over a fixed number
+of learning steps; needs the [mujoco] extra) -- each against Stable-Baselines3 (PyTorch), SBX (its JAX version) and
+rejax (fully jitted JAX over gymnax envs: Pendulum only, it has no MuJoCo HalfCheetah), with the hyperparameters taken
+from offpolicy's presets (docs/benchmarks.md lists how each peer gets them and every mismatch).
 Peers are installed into benchmarks/.venv-peers first (benchmarks/peers/setup_peers.py; skipped when up to date).
 
 Every run is a fresh process (imports and compiles measured alike), one at a time (never in parallel: timings),
@@ -16,7 +20,7 @@ systems interleaved within each seed so slow drifts of the machine hit all of th
   benchmarks/results/compare.jsonl  the same with nested details (per-episode returns, thread settings)
   benchmarks/results/compare.md     medians per system, ratios of offpolicy to each peer, the targets, the set-up
 and prints the Markdown. The matmul rate of this machine is measured at the start and at the end, and the FLOP floor
-of one update (DDPG 47.8 MFLOP, DQN 17.6 MFLOP at the presets' sizes) is reported next to each system's time per
+of one update (e.g. DDPG 47.8 MFLOP, DQN 17.6 MFLOP at the presets' sizes) is reported next to each system's time per
 learning step. Ratios, not absolute times, are the claim.
 """
 
@@ -38,11 +42,25 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 
-# algorithm -> presets and the benchmark's budget (the tutorials': DDPG 50k steps with 10k warm-up; DQN 20k steps)
+# benchmark -> algorithm, env, presets and budget (the tutorials': DDPG 50k steps with 10k warm-up; DQN 20k steps;
+# rl-zoo's 20k for TD3/SAC on Pendulum; on HalfCheetah the rate over 5k learning steps after the preset's 10k warm-up).
+# loops: offpolicy's loops that can run it (no gymnax port of MuJoCo: host only); peers: the peers that have the env;
+# vmap: whether the vmapped offpolicy-vmap rows run (the DDPG/DQN throughput targets).
 ALGOS = {
-    "ddpg": {"env": "Pendulum-v1", "preset": "ddpg-pendulum", "total_steps": 50_000},
-    "dqn": {"env": "CartPole-v1", "preset": "noisy-dqn-cartpole", "epsilon_preset": "dqn-cartpole-epsilon",
+    "ddpg": {"algo": "ddpg", "title": "DDPG, Pendulum-v1", "env": "Pendulum-v1", "preset": "ddpg-pendulum",
+             "total_steps": 50_000, "vmap": True},
+    "dqn": {"algo": "dqn", "title": "DQN, CartPole-v1", "env": "CartPole-v1", "preset": "noisy-dqn-cartpole",
+            "epsilon_preset": "dqn-cartpole-epsilon", "total_steps": 20_000, "vmap": True},
+    "td3": {"algo": "td3", "title": "TD3, Pendulum-v1", "env": "Pendulum-v1", "preset": "td3-pendulum",
             "total_steps": 20_000},
+    "sac": {"algo": "sac", "title": "SAC, Pendulum-v1", "env": "Pendulum-v1", "preset": "sac-pendulum",
+            "total_steps": 20_000},
+    "td3-halfcheetah": {"algo": "td3", "title": "TD3, HalfCheetah-v5", "env": "HalfCheetah-v5",
+                        "preset": "td3-halfcheetah", "total_steps": 15_000, "loops": ("host",),
+                        "peers": ("sb3", "sbx")},
+    "sac-halfcheetah": {"algo": "sac", "title": "SAC, HalfCheetah-v5", "env": "HalfCheetah-v5",
+                        "preset": "sac-halfcheetah", "total_steps": 15_000, "loops": ("host",),
+                        "peers": ("sb3", "sbx")},
 }
 QUICK = {"total_steps": 3_000, "learning_starts": 1_000}  # --quick: every algorithm, for a smoke test
 PEERS = ("sb3", "sbx", "rejax")
@@ -67,62 +85,99 @@ def mlp_forward_flops(batch: int, sizes: list[int]) -> int:
     return 2 * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
 
 
-def update_mflop(algo: str, obs_dim: int, n_out: int, hidden: list[int], batch: int) -> float:
+def update_mflop(algo: str, obs_dim: int, n_out: int, hidden: list[int], batch: int, policy_delay: int = 1) -> float:
     """FLOPs of one update, counting a forward pass as F and forward + backward as 3F (the convention behind
     benchmarks/ddpg_step.py's 47.8 MFLOP; element-wise work, Adam and the NoisyNet weight noise are < 1 % and left out).
+    ``n_out``: the action dimension (DDPG, TD3, SAC) or the number of actions (DQN).
 
     DDPG: critic step = target actor F + target critic F + critic 3F; actor step = actor 3F + critic 3F
           (gradient through the critic into the action) -> 4 F_actor + 7 F_critic.
+    TD3:  critic step = target actor F + 2 target critics F + 2 critics 3F; every ``policy_delay``-th update an actor
+          step = actor 3F + first critic 3F -> F_actor + 8 F_critic + (3 F_actor + 3 F_critic) / policy_delay.
+    SAC:  critic step = policy F (a' ~ pi(s')) + 2 target critics F + 2 critics 3F; actor step = policy 3F + 2 critics
+          3F (min of both through the action); the temperature's step is a scalar -> 4 F_policy + 14 F_critic, the
+          policy's output layer 2 x n_out wide (mean and log-std).
     DQN:  target network F + online network 3F -> 4 F_q.
     """
+    if algo == "dqn":
+        return 4 * mlp_forward_flops(batch, [obs_dim, *hidden, n_out]) / 1e6
+    policy_out = 2 * n_out if algo == "sac" else n_out
+    actor = mlp_forward_flops(batch, [obs_dim, *hidden, policy_out])
+    critic = mlp_forward_flops(batch, [obs_dim + n_out, *hidden, 1])
     if algo == "ddpg":
-        actor = mlp_forward_flops(batch, [obs_dim, *hidden, n_out])
-        critic = mlp_forward_flops(batch, [obs_dim + n_out, *hidden, 1])
         return (4 * actor + 7 * critic) / 1e6
-    q = mlp_forward_flops(batch, [obs_dim, *hidden, n_out])
-    return 4 * q / 1e6
+    if algo == "td3":
+        return (actor + 8 * critic + (3 * actor + 3 * critic) / policy_delay) / 1e6
+    if algo == "sac":
+        return (4 * actor + 14 * critic) / 1e6
+    raise ValueError(f"no FLOP count for {algo!r}")
+
+
+def bench_mflop(hp: dict) -> float:
+    """``update_mflop`` at a benchmark's sizes (from its hyperparameters)."""
+    n_out = hp["n_actions"] if hp["algo"] == "dqn" else hp["action_dim"]
+    return update_mflop(hp["algo"], hp["obs_dim"], n_out, hp["hidden_sizes"], hp["batch_size"],
+                        hp.get("policy_delay", 1))
 
 
 # -- hyperparameters: one source (offpolicy's presets) for every system ------------------------------------------------
-def hyperparameters(algo: str, seed: int, quick: bool = False) -> dict:
-    """The JSON every runner (offpolicy and peers) receives: the preset's settings, the budget, the eval seeds."""
+def hyperparameters(bench: str, seed: int, quick: bool = False) -> dict:
+    """The JSON every runner (offpolicy and peers) receives: the preset's settings, the budget, the eval seeds, the
+    env's sizes. ``algo`` is the algorithm (ddpg, dqn, td3, sac), ``bench`` the benchmark (a key of ALGOS)."""
     from offpolicy.config import make_config
-    from offpolicy.envs import EpisodeSeeds
+    from offpolicy.envs import EpisodeSeeds, make_env
 
-    spec = ALGOS[algo]
+    spec = ALGOS[bench]
     budget = {"total_steps": spec["total_steps"]}
     cfg = make_config(spec["preset"], budget)
     ls, warmup = cfg.learning_starts, cfg.warmup_steps
     if quick:
         ls = warmup = QUICK["learning_starts"]
         budget["total_steps"] = QUICK["total_steps"]
+    env, env_spec = make_env(cfg.env, cfg.algo)
+    env.close()
     a = cfg.agent
-    hp = {"algo": algo, "env": cfg.env, "total_steps": budget["total_steps"], "learning_starts": ls,
-          "warmup_steps": warmup, "buffer_size": a.buffer_size, "batch_size": a.batch_size, "gamma": a.gamma,
-          "hidden_sizes": list(a.hidden_sizes),
+    hp = {"bench": bench, "algo": cfg.algo, "preset": spec["preset"], "env": cfg.env,
+          "total_steps": budget["total_steps"], "learning_starts": ls, "warmup_steps": warmup,
+          "buffer_size": a.buffer_size, "batch_size": a.batch_size, "gamma": a.gamma,
+          "hidden_sizes": list(a.hidden_sizes), "obs_dim": int(env_spec.obs_shape[0]),
+          "action_dim": int(env_spec.action_dim), "n_actions": env_spec.n_actions,
           "eval_seeds": EpisodeSeeds(seed, EpisodeSeeds.FINAL).take(EVAL_EPISODES)}
-    if algo == "ddpg":
+    if cfg.algo in ("ddpg", "td3"):
         n = a.noise
-        hp.update(tau=a.tau, actor_lr=a.actor_lr, critic_lr=a.critic_lr, final_layer_init=a.final_layer_init,
+        hp.update(tau=a.tau, actor_lr=a.actor_lr, critic_lr=a.critic_lr,
                   noise={"kind": n.kind, "theta": n.theta, "sigma": n.sigma, "mu": n.mu, "dt": n.dt})
+        if cfg.algo == "ddpg":
+            hp.update(final_layer_init=a.final_layer_init)
+        else:
+            hp.update(policy_delay=a.policy_delay, target_noise=a.target_noise, target_noise_clip=a.target_noise_clip)
+    elif cfg.algo == "sac":
+        hp.update(tau=a.tau, actor_lr=a.actor_lr, critic_lr=a.critic_lr, alpha_lr=a.alpha_lr, ent_coef=a.ent_coef,
+                  init_ent_coef=a.init_ent_coef, target_entropy=a.target_entropy, log_std_min=a.log_std_min,
+                  log_std_max=a.log_std_max)
     else:
         e = make_config(spec["epsilon_preset"]).agent  # the peers' epsilon-greedy schedule
-        hp.update(lr=a.lr, target_update=a.target_update, loss=a.loss, max_grad_norm=a.max_grad_norm,
+        hp.update(epsilon_preset=spec["epsilon_preset"], lr=a.lr, target_update=a.target_update, loss=a.loss,
+                  max_grad_norm=a.max_grad_norm,
                   epsilon={"start": e.epsilon_start, "end": e.epsilon_end, "decay_steps": e.epsilon_decay_steps})
     return hp
 
 
 # -- the runs ----------------------------------------------------------------------------------------------------------
 def plan(algos: list[str], peers: list[str], loops: list[str], epsilon: bool, vmap_seeds: int) -> list[dict]:
-    """(system, loop) pairs per algorithm, in the order they run within a seed."""
+    """(system, loop) pairs per benchmark, in the order they run within a seed: offpolicy's loops that the benchmark
+    can run, the ε-greedy DQN, the vmapped rows (where the benchmark has them), then the peers that have its env."""
     runs = []
     for algo in algos:
-        systems = [{"system": "offpolicy", "loop": loop} for loop in loops]
-        if algo == "dqn" and epsilon:
+        spec = ALGOS[algo]
+        mine = [loop for loop in loops if loop in spec.get("loops", LOOPS)]
+        systems = [{"system": "offpolicy", "loop": loop} for loop in mine]
+        if "epsilon_preset" in spec and epsilon:
             systems.append({"system": "offpolicy-eps", "loop": "host"})
-        if vmap_seeds > 1:
-            systems += [{"system": "offpolicy-vmap", "loop": loop} for loop in loops]
-        systems += [{"system": peer, "loop": "compiled" if peer == "rejax" else "host"} for peer in peers]
+        if vmap_seeds > 1 and spec.get("vmap"):
+            systems += [{"system": "offpolicy-vmap", "loop": loop} for loop in mine]
+        systems += [{"system": peer, "loop": "compiled" if peer == "rejax" else "host"} for peer in peers
+                    if peer in spec.get("peers", PEERS)]
         runs.append((algo, systems))
     return runs
 
@@ -342,8 +397,7 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
         out.append(f"- total duration: {meta['duration_s'] / 60:.1f} min")
     out.append("")
     for algo in algos:
-        title = {"ddpg": "DDPG, Pendulum-v1", "dqn": "DQN, CartPole-v1"}[algo]
-        out += [f"## {title}", ""] + algo_table(summary, algo) + [""]
+        out += [f"## {ALGOS[algo]['title']}", ""] + algo_table(summary, algo) + [""]
     out += ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     for t in check_targets(summary):
         unit = "×" if t["kind"] in ("ratio", "floor") else " s"
@@ -364,6 +418,12 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
         "for a like-for-like comparison; the headline DQN rows use NoisyNet.",
         "- rejax has no DDPG: its row is rejax's TD3 set to DDPG's settings (policy delay 1, no target smoothing, "
         "Gaussian exploration) but with TD3's **two critics** (about 1.6× DDPG's update FLOPs) and one learning rate.",
+        "- TD3 and SAC: every system gets the preset's networks, batch, buffer, rates, delays and noise; SB3 (one "
+        "learning rate per algorithm) gets each optimizer its own rate where the preset's differ. SB3, SBX and rejax "
+        "begin learning after `learning_starts` uniformly random steps; offpolicy's sac-pendulum takes 100 random "
+        "steps and acts with its policy until its first update at step 256. rejax has no MuJoCo HalfCheetah (its "
+        "envs are gymnax and Brax ports), and offpolicy's compiled loop needs a gymnax port: HalfCheetah rows are "
+        "host loops over Gymnasium's MuJoCo env.",
         "- env: `gymnasium` = the Gymnasium env stepped from Python (host loop); `gymnax` = its JAX port inside the "
         "jitted program (compiled loop).",
     ]
@@ -434,7 +494,9 @@ def measure_gflops() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algos", default="ddpg,dqn", help="comma-separated: ddpg, dqn")
+    parser.add_argument("--algos", default="ddpg,dqn",
+                        help="comma-separated benchmarks: " + ", ".join(ALGOS) + " (the HalfCheetah ones need "
+                             "offpolicy's [mujoco] extra)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 for every system")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated subset of sb3,sbx,rejax (or none)")
     parser.add_argument("--loops", default="host,compiled", help="offpolicy's loops: host, compiled")
@@ -481,11 +543,10 @@ def main() -> None:
               "not be comparable (PyTorch's threads suffer most on a shared CPU)", flush=True)
     commit, dirty = git_state()
     gflops_start = measure_gflops()
-    mflop = {"ddpg": update_mflop("ddpg", 3, 1, [128, 128], 128), "dqn": update_mflop("dqn", 4, 2, [128, 128], 128)}
-    # the preset sizes; benchmarks/ddpg_step.py's constant is the same count
-    from ddpg_step import UPDATE_MFLOP
+    mflop = {a: bench_mflop(hyperparameters(a, 0, args.quick)) for a in algos}  # at the presets' sizes
+    from ddpg_step import UPDATE_MFLOP  # benchmarks/ddpg_step.py's constant is the same count
 
-    assert abs(mflop["ddpg"] - UPDATE_MFLOP) < 0.05, (mflop["ddpg"], UPDATE_MFLOP)
+    assert "ddpg" not in mflop or abs(mflop["ddpg"] - UPDATE_MFLOP) < 0.05, (mflop["ddpg"], UPDATE_MFLOP)
     floors_ms = {a: mflop[a] / gflops_start for a in algos}
     print(f"matmul {gflops_start:.1f} GFLOP/s -> FLOP floor per update: "
           + ", ".join(f"{a.upper()} {mflop[a]:.1f} MFLOP = {floors_ms[a]:.3f} ms" for a in algos), flush=True)

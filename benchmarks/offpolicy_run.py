@@ -4,9 +4,11 @@
 
 compare.py starts this in a fresh process of the project's Python for every run, so imports and compiles are paid and
 measured the same way as for the peers (benchmarks/peers/run_peer.py). Systems:
-  offpolicy          the preset (ddpg-pendulum / noisy-dqn-cartpole), --loop host or compiled
-  offpolicy-eps      dqn-cartpole-epsilon: the same DQN with epsilon-greedy instead of NoisyNet (the peers' exploration)
-  offpolicy-vmap     --vmap-seeds seeds at once (jax.vmap) on --loop host or compiled; steps/s: the total over seeds
+  offpolicy          the benchmark's preset (``hp["preset"]``, e.g. ddpg-pendulum), --loop host or compiled
+  offpolicy-eps      ``hp["epsilon_preset"]`` (dqn-cartpole-epsilon): the same DQN with epsilon-greedy instead of
+                     NoisyNet (the peers' exploration)
+  offpolicy-vmap     the preset with --vmap-seeds seeds at once (jax.vmap) on --loop host or compiled; steps/s: the total
+                     over seeds
 
 Timing (``time.perf_counter``; ``T0`` taken before offpolicy is imported), no evaluation during training:
 - host loop: the same outside-in method as for SB3/SBX. ``learn`` is called four times -- to ``learning_starts // 2``,
@@ -36,9 +38,7 @@ import sys  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-PRESETS = {("offpolicy", "ddpg"): "ddpg-pendulum", ("offpolicy", "dqn"): "noisy-dqn-cartpole",
-           ("offpolicy-eps", "dqn"): "dqn-cartpole-epsilon", ("offpolicy-vmap", "ddpg"): "ddpg-pendulum",
-           ("offpolicy-vmap", "dqn"): "noisy-dqn-cartpole"}
+EXPLORATION = {"ddpg": "ou", "dqn": "noisynet", "td3": "gaussian", "sac": "stochastic policy"}
 
 
 class NotAvailable(Exception):
@@ -61,13 +61,18 @@ def overrides_for(hp: dict, seed: int, loop: str) -> dict:
             "video": False, "loop": loop}
 
 
-def make_trainer(system: str, algo: str, hp: dict, seed: int, loop: str):
+def preset_for(system: str, hp: dict) -> str | None:
+    """The preset a system runs for this benchmark (None: it has none, e.g. ε-greedy for TD3)."""
+    return hp.get("epsilon_preset") if system == "offpolicy-eps" else hp["preset"]
+
+
+def make_trainer(system: str, hp: dict, seed: int, loop: str):
     from offpolicy.config import make_config
     from offpolicy.errors import OffpolicyError
     from offpolicy.run.trainer import Trainer
 
     try:
-        config = make_config(PRESETS[system, algo], overrides_for(hp, seed, loop))
+        config = make_config(preset_for(system, hp), overrides_for(hp, seed, loop))
         return Trainer(config, run_dir=None, progress=False)
     except (OffpolicyError, NotImplementedError) as exc:
         raise NotAvailable(f"{type(exc).__name__}: {exc}") from exc
@@ -118,7 +123,7 @@ def run_compiled(trainer, hp: dict) -> dict:
             "summary": summary}
 
 
-def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int, loop_kind: str) -> dict:
+def run_vmapped(hp: dict, seed: int, n_seeds: int, loop_kind: str) -> dict:
     """Seeds seed * n .. seed * n + n - 1 (n = n_seeds) trained at once by one multi-seed Trainer (writing nothing):
     the compiled loop vmapped over the whole carry, or the host loop with one Gymnasium env per seed and the agents
     vmapped in one jitted call per step. Timed like the single-seed run of the same loop; steps/s counts every seed's
@@ -131,7 +136,7 @@ def run_vmapped(algo: str, hp: dict, seed: int, n_seeds: int, loop_kind: str) ->
 
     seeds = list(range(seed * n_seeds, (seed + 1) * n_seeds))  # benchmark seed k: disjoint block k
     try:
-        config = make_config(PRESETS["offpolicy-vmap", algo], overrides_for(hp, seed, loop_kind))
+        config = make_config(preset_for("offpolicy-vmap", hp), overrides_for(hp, seed, loop_kind))
         trainer = Trainer(config, progress=False, seeds=seeds)
     except (OffpolicyError, ImportError, NotImplementedError) as exc:
         raise NotAvailable(f"vmapped seeds ({loop_kind}): {type(exc).__name__}: {exc}") from exc
@@ -165,7 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--system", choices=("offpolicy", "offpolicy-eps", "offpolicy-vmap"), default="offpolicy")
     parser.add_argument("--loop", choices=("host", "compiled"), default="host")
-    parser.add_argument("--algo", choices=("ddpg", "dqn"), required=True)
+    parser.add_argument("--algo", required=True, help="the benchmark's name (a key of compare.py's ALGOS)")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--vmap-seeds", type=int, default=8)
     parser.add_argument("--hp", required=True, help="hyperparameters: a JSON string or a path to a JSON file")
@@ -175,9 +180,8 @@ def main() -> None:
     row = {"system": args.system, "peer": "offpolicy", "algo": args.algo, "env": hp["env"], "seed": args.seed,
            "steps": hp["total_steps"], "learning_starts": hp["learning_starts"], "loop": loop,
            "env_impl": "gymnax" if loop == "compiled" else "gymnasium",
-           "exploration": {"ddpg": "ou", "dqn": "noisynet"}[args.algo] if args.system != "offpolicy-eps"
-           else "epsilon-greedy"}
-    if (args.system, args.algo) not in PRESETS:
+           "exploration": EXPLORATION[hp["algo"]] if args.system != "offpolicy-eps" else "epsilon-greedy"}
+    if preset_for(args.system, hp) is None:
         row.update(status=f"not available: {args.system} has no {args.algo}")
         print(json.dumps(row), flush=True)
         return
@@ -187,9 +191,9 @@ def main() -> None:
     row.update(version=offpolicy.__version__, import_s=T_IMPORT - T0)
     try:
         if args.system == "offpolicy-vmap":
-            result = run_vmapped(args.algo, hp, args.seed, args.vmap_seeds, loop)
+            result = run_vmapped(hp, args.seed, args.vmap_seeds, loop)
         else:
-            trainer = make_trainer(args.system, args.algo, hp, args.seed, loop)
+            trainer = make_trainer(args.system, hp, args.seed, loop)
             result = run_host(trainer, hp) if loop == "host" else run_compiled(trainer, hp)
             summary = result.pop("summary")
             final = trainer.final_eval[1]  # finish()'s evaluation: noise-free, on trainer.eval_seeds (final seeds)

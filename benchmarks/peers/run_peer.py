@@ -110,20 +110,36 @@ def make_timer_callback(learning_starts: int):
     return Timer()
 
 
+def with_rates(cls, rates: list[float]):
+    """An SB3 algorithm class whose optimizers get one learning rate each, in the order its ``train`` passes them to
+    ``_update_learning_rate`` (DDPG/TD3: actor, critic; SAC: actor, critic, entropy coefficient); SB3 itself has one
+    learning rate per algorithm."""
+
+    class Rates(cls):
+        def _update_learning_rate(self, optimizers):
+            self.logger.record("train/learning_rate", rates[0])  # as SB3's own method does
+            for optimizer, lr in zip(optimizers, rates, strict=True):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+
+    Rates.__name__ = cls.__name__
+    return Rates
+
+
 def run_sb3_like(peer: str, algo: str, hp: dict, seed: int) -> dict:
     import gymnasium as gym
 
     if peer == "sb3":
         import stable_baselines3 as lib
         import torch
-        from stable_baselines3 import DDPG, DQN
+        from stable_baselines3 import DDPG, DQN, SAC, TD3
 
         if os.environ.get("BENCH_TORCH_THREADS"):  # compare.py --torch-threads; default: PyTorch's own choice
             torch.set_num_threads(int(os.environ["BENCH_TORCH_THREADS"]))
     else:
         import sbx as lib
-        from sbx import DDPG, DQN
-    from stable_baselines3.common.noise import OrnsteinUhlenbeckActionNoise
+        from sbx import DDPG, DQN, SAC, TD3
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
     t_import = time.perf_counter()
     steps, ls = hp["total_steps"], hp["learning_starts"]
@@ -140,17 +156,29 @@ def run_sb3_like(peer: str, algo: str, hp: dict, seed: int) -> dict:
         if peer == "sbx":  # SBX DDPG has separate actor (learning_rate) and critic (qf_learning_rate) rates
             model = DDPG("MlpPolicy", env, learning_rate=hp["actor_lr"], qf_learning_rate=hp["critic_lr"], **kwargs)
         else:  # SB3 DDPG has one learning rate for both optimizers: a subclass sets each its own
-            actor_lr, critic_lr = hp["actor_lr"], hp["critic_lr"]
-
-            class DDPGTwoRates(DDPG):
-                def _update_learning_rate(self, optimizers):
-                    self.logger.record("train/learning_rate", actor_lr)  # as SB3's own method does
-                    for optimizer, lr in zip(optimizers, (actor_lr, critic_lr), strict=True):
-                        for group in optimizer.param_groups:
-                            group["lr"] = lr
-
-            model = DDPGTwoRates("MlpPolicy", env, learning_rate=actor_lr, **kwargs)
+            model = with_rates(DDPG, [hp["actor_lr"], hp["critic_lr"]])("MlpPolicy", env, learning_rate=hp["actor_lr"],
+                                                                         **kwargs)
         exploration = "ou"
+    elif algo in ("td3", "sac"):
+        # SB3/SBX add action noise and target-policy noise in the policy's [-1, 1] action space, as offpolicy does
+        kwargs = dict(common, tau=hp["tau"], policy_kwargs=dict(net_arch=list(hp["hidden_sizes"])))
+        if algo == "td3":
+            n = env.action_space.shape[0]
+            kwargs.update(policy_delay=hp["policy_delay"], target_policy_noise=hp["target_noise"],
+                          target_noise_clip=hp["target_noise_clip"],
+                          action_noise=NormalActionNoise(mean=np.zeros(n), sigma=np.full(n, hp["noise"]["sigma"])))
+            rates, cls, exploration = [hp["actor_lr"], hp["critic_lr"]], TD3, "gaussian"
+        else:
+            auto = hp["ent_coef"] == "auto"
+            kwargs.update(ent_coef=f"auto_{hp['init_ent_coef']}" if auto else float(hp["ent_coef"]),
+                          target_entropy=hp["target_entropy"])
+            rates, cls, exploration = [hp["actor_lr"], hp["critic_lr"]] + ([hp["alpha_lr"]] if auto else []), SAC, \
+                "stochastic policy"
+        if peer == "sbx":  # separate actor (learning_rate) and critic (qf_learning_rate) rates
+            model = cls("MlpPolicy", env, learning_rate=rates[0], qf_learning_rate=rates[1], **kwargs)
+        else:
+            model = (cls if len(set(rates)) == 1 else with_rates(cls, rates))("MlpPolicy", env,
+                                                                              learning_rate=rates[0], **kwargs)
     else:
         eps = hp["epsilon"]
         # SB3's epsilon is linear in num_timesteps from step 0; end it where offpolicy's does (warm-up + decay steps)
@@ -225,10 +253,12 @@ def run_rejax(algo: str, hp: dict, seed: int) -> dict:
     common = dict(env=env, env_params=env_params, buffer_size=hp["buffer_size"], batch_size=hp["batch_size"],
                   gamma=hp["gamma"], fill_buffer=ls - 1, num_envs=1, skip_initial_evaluation=True)
 
+    if algo in ("ddpg", "td3", "sac"):
+        low, high = env.action_space(env_params).low, env.action_space(env_params).high
+        scale = float(np.max((np.asarray(high) - np.asarray(low)) / 2))  # rejax acts in env units, offpolicy in [-1, 1]
+        action_dim = int(np.prod(env.action_space(env_params).shape))
     if algo == "ddpg":
         noise = hp["noise"]
-        low, high = env.action_space(env_params).low, env.action_space(env_params).high
-        scale = float(np.max((np.asarray(high) - np.asarray(low)) / 2))
         # TD3 with DDPG's settings: one actor step per critic step, no target-policy smoothing, polyak = 1 - tau.
         # It keeps two critics (rejax unpacks exactly two Q-values), one learning rate, Gaussian exploration noise in
         # env units (here: the stationary std of offpolicy's OU noise, which acts in [-1, 1], times the action scale)
@@ -236,12 +266,26 @@ def run_rejax(algo: str, hp: dict, seed: int) -> dict:
                       exploration_noise=ou_stationary_std(noise) * scale, polyak=1.0 - hp["tau"], target_update_freq=1)
         cls = rejax.TD3
         exploration = "gaussian"
-        action_dim = int(np.prod(env.action_space(env_params).shape))
-
-        def networks(algo_obj):
-            return algo_obj.replace(
-                actor=DeterministicPolicy(action_dim, (low, high), hidden_layer_sizes=hidden, activation=nn.relu),
-                critic=QNetwork(hidden_layer_sizes=hidden, activation=nn.relu))
+    elif algo == "td3":
+        if hp["actor_lr"] != hp["critic_lr"]:
+            raise ValueError("rejax's TD3 has one learning rate; the preset's actor and critic rates differ")
+        # the noises in env units: offpolicy's act in [-1, 1]; target_update_freq 1 = every actor step (rejax
+        # updates the targets in its policy step, every policy_delay env steps, as TD3 does)
+        config = dict(common, learning_rate=hp["critic_lr"], policy_delay=hp["policy_delay"],
+                      target_noise=hp["target_noise"] * scale, target_noise_clip=hp["target_noise_clip"] * scale,
+                      exploration_noise=hp["noise"]["sigma"] * scale, polyak=1.0 - hp["tau"], target_update_freq=1)
+        cls = rejax.TD3
+        exploration = "gaussian"
+    elif algo == "sac":
+        if len({hp["actor_lr"], hp["critic_lr"], hp["alpha_lr"]}) != 1 or hp["ent_coef"] != "auto" \
+                or hp["init_ent_coef"] != 1.0 or hp["target_entropy"] != "auto":
+            raise ValueError("rejax's SAC has one learning rate and a learned temperature starting at 1 with target "
+                             "entropy -|A|; the preset differs")
+        # its policy: rejax's SquashedGaussianPolicy (log-std clipped to [-10, 2]) on hidden_layer_sizes, ReLU
+        config = dict(common, learning_rate=hp["actor_lr"], polyak=1.0 - hp["tau"], target_update_freq=1,
+                      hidden_layer_sizes=hidden, agent_kwargs={"activation": "relu"})
+        cls = rejax.SAC
+        exploration = "stochastic policy"
     else:
         eps = hp["epsilon"]
         decay_end = hp["warmup_steps"] + eps["decay_steps"]  # rejax's epsilon is linear in global_step from 0
@@ -252,12 +296,18 @@ def run_rejax(algo: str, hp: dict, seed: int) -> dict:
         exploration = "epsilon-greedy"
         n_actions = env.action_space(env_params).n
 
-        def networks(algo_obj):
+    def networks(algo_obj):
+        if algo in ("ddpg", "td3"):  # rejax's default TD3 networks are 64-64 swish
+            return algo_obj.replace(
+                actor=DeterministicPolicy(action_dim, (low, high), hidden_layer_sizes=hidden, activation=nn.relu),
+                critic=QNetwork(hidden_layer_sizes=hidden, activation=nn.relu))
+        if algo == "dqn":
             return algo_obj.replace(agent=EpsilonGreedyPolicy(DiscreteQNetwork)(
                 hidden_layer_sizes=hidden, action_dim=n_actions, activation=nn.relu))
+        return algo_obj  # SAC: built from hidden_layer_sizes and agent_kwargs
 
     def make(total: int):
-        extra = {} if algo == "ddpg" else {"exploration_fraction": decay_end / total}
+        extra = {"exploration_fraction": decay_end / total} if algo == "dqn" else {}
         algo_obj = cls.create(**config, total_timesteps=total, eval_freq=total, **extra)
         # no evaluation inside the timed jitted training: a no-op callback (evaluation runs afterwards, on Gymnasium)
         return networks(algo_obj).replace(eval_callback=lambda a, ts, rng: jnp.zeros(()))
@@ -277,9 +327,16 @@ def run_rejax(algo: str, hp: dict, seed: int) -> dict:
     global_step = int(np.asarray(ts.global_step))
     assert global_step == steps, (global_step, steps)
 
-    if algo == "ddpg":
+    if algo in ("ddpg", "td3"):
         actor_params = ts.actor_ts.params
         act = jax.jit(lambda obs: learn_algo.actor.apply(actor_params, obs[None])[0])
+    elif algo == "sac":  # deterministic: the squashed mean, in env units
+        actor_params = ts.actor_ts.params
+
+        def squashed_mean(module, obs):
+            return module.action_loc + jnp.tanh(module._action_dist(obs).loc) * module.action_scale
+
+        act = jax.jit(lambda obs: learn_algo.actor.apply(actor_params, obs[None], method=squashed_mean)[0])
     else:
         q_params = ts.q_ts.params
         act = jax.jit(lambda obs: jnp.argmax(learn_algo.agent.apply(q_params, obs[None])[0]))
@@ -304,16 +361,18 @@ def _dist_version(name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peer", choices=PEERS, required=True)
-    parser.add_argument("--algo", choices=("ddpg", "dqn"), required=True)
+    parser.add_argument("--algo", required=True, help="the benchmark's name (compare.py's ALGOS; the algorithm is "
+                        "hp['algo'])")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--hp", required=True, help="hyperparameters: a JSON string or a path to a JSON file")
     args = parser.parse_args()
     hp = json.loads(Path(args.hp).read_text() if not args.hp.lstrip().startswith("{") else args.hp)
 
+    algo = hp["algo"]
     if args.peer == "rejax":
-        result = run_rejax(args.algo, hp, args.seed)
+        result = run_rejax(algo, hp, args.seed)
     else:
-        result = run_sb3_like(args.peer, args.algo, hp, args.seed)
+        result = run_sb3_like(args.peer, algo, hp, args.seed)
     steps, ls = hp["total_steps"], hp["learning_starts"]
     train_end = result.pop("train_end")
     steady = ls / result["warmup_steps_per_s"] + (steps - ls) / result["learn_steps_per_s"]

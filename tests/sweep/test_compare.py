@@ -61,6 +61,24 @@ def test_update_flops_match_the_ddpg_step_constant_and_count_dqn_alike():
     assert compare.mlp_forward_flops(2, [3, 5, 1]) == 2 * 2 * (15 + 5)
 
 
+def test_td3_and_sac_update_flops_count_twin_critics_the_delay_and_the_policy_head():
+    f = compare.mlp_forward_flops
+    actor, critic = f(256, [3, 400, 300, 1]), f(256, [4, 400, 300, 1])
+    # TD3: target actor + 2 target critics + 2 critics fwd/bwd every update; actor + critic 1 fwd/bwd every 2nd
+    assert compare.update_mflop("td3", 3, 1, [400, 300], 256, policy_delay=2) == pytest.approx(
+        (actor + 2 * critic + 2 * 3 * critic + (3 * actor + 3 * critic) / 2) / 1e6)
+    assert compare.update_mflop("td3", 3, 1, [400, 300], 256, policy_delay=1) > compare.update_mflop(
+        "td3", 3, 1, [400, 300], 256, policy_delay=2)
+    # SAC: the policy outputs mean and log-std (2 x 6 for HalfCheetah); both critics in the actor step
+    policy, critic = f(256, [17, 256, 256, 12]), f(256, [23, 256, 256, 1])
+    assert compare.update_mflop("sac", 17, 6, [256, 256], 256) == pytest.approx((4 * policy + 14 * critic) / 1e6)
+    hp = {"algo": "sac", "obs_dim": 17, "action_dim": 6, "n_actions": None, "hidden_sizes": [256, 256],
+          "batch_size": 256}
+    assert compare.bench_mflop(hp) == compare.update_mflop("sac", 17, 6, [256, 256], 256)
+    with pytest.raises(ValueError, match="no FLOP count"):
+        compare.update_mflop("ppo", 3, 1, [64], 64)
+
+
 def test_add_derived_gives_ms_per_step_and_floor_multiple():
     r = row("offpolicy", "ddpg", 0, 1000.0)
     assert r["ms_per_learn_step"] == pytest.approx(1.0)
@@ -147,8 +165,14 @@ def test_plan_orders_systems_and_adds_epsilon_only_for_dqn():
     assert names("ddpg") == [("offpolicy", "host"), ("offpolicy", "compiled"), ("offpolicy-vmap", "host"),
                              ("offpolicy-vmap", "compiled"), ("sb3", "host"), ("rejax", "compiled")]
     assert ("offpolicy-eps", "host") in names("dqn")
-    p = dict(compare.plan(["dqn"], [], ["host"], epsilon=False, vmap_seeds=1))
-    assert [(s["system"], s["loop"]) for s in p["dqn"]] == [("offpolicy", "host")]
+    p1 = dict(compare.plan(["dqn"], [], ["host"], epsilon=False, vmap_seeds=1))
+    assert [(s["system"], s["loop"]) for s in p1["dqn"]] == [("offpolicy", "host")]
+    # TD3/SAC: no ε-greedy or vmapped rows; HalfCheetah: host loop only and no rejax (no MuJoCo port of either)
+    p = dict(compare.plan(["td3", "sac-halfcheetah"], ["sb3", "sbx", "rejax"], ["host", "compiled"], epsilon=True,
+                          vmap_seeds=8))
+    assert names("td3") == [("offpolicy", "host"), ("offpolicy", "compiled"), ("sb3", "host"), ("sbx", "host"),
+                            ("rejax", "compiled")]
+    assert names("sac-halfcheetah") == [("offpolicy", "host"), ("sb3", "host"), ("sbx", "host")]
 
 
 def test_hyperparameters_come_from_the_presets():
@@ -162,6 +186,32 @@ def test_hyperparameters_come_from_the_presets():
     ddpg = compare.hyperparameters("ddpg", 0, quick=True)
     assert (ddpg["total_steps"], ddpg["learning_starts"], ddpg["warmup_steps"]) == (3000, 1000, 1000)
     assert (ddpg["actor_lr"], ddpg["critic_lr"], ddpg["tau"], ddpg["noise"]["theta"]) == (3e-4, 1e-3, 5e-3, 1.0)
+    assert (ddpg["algo"], ddpg["bench"], ddpg["obs_dim"], ddpg["action_dim"]) == ("ddpg", "ddpg", 3, 1)
+
+
+def test_td3_and_sac_hyperparameters_come_from_their_presets():
+    td3 = compare.hyperparameters("td3", 0)
+    assert (td3["algo"], td3["preset"], td3["total_steps"], td3["learning_starts"]) == ("td3", "td3-pendulum", 20_000,
+                                                                                        10_000)
+    assert (td3["policy_delay"], td3["target_noise"], td3["target_noise_clip"], td3["noise"]["sigma"]) == (2, 0.2, 0.5,
+                                                                                                           0.1)
+    assert (td3["hidden_sizes"], td3["batch_size"], td3["gamma"]) == ([400, 300], 256, 0.98)
+    sac = compare.hyperparameters("sac", 0)
+    assert (sac["warmup_steps"], sac["learning_starts"], sac["ent_coef"], sac["init_ent_coef"]) == (100, 256, "auto", 1.0)
+    assert (sac["actor_lr"], sac["critic_lr"], sac["alpha_lr"], sac["log_std_min"], sac["log_std_max"]) == (
+        1e-3, 1e-3, 1e-3, -20.0, 2.0)
+    assert "epsilon" not in td3 and "epsilon" not in sac
+
+
+def test_every_benchmark_names_a_preset_of_its_algorithm_and_a_title():
+    from offpolicy.config import load_preset_dict
+
+    for bench, spec in compare.ALGOS.items():
+        preset = load_preset_dict(spec["preset"])
+        assert preset["algo"] == spec["algo"] and preset["env"] == spec["env"], bench
+        assert spec["title"].startswith(spec["algo"].upper()), bench
+        assert set(spec.get("loops", compare.LOOPS)) <= set(compare.LOOPS)
+        assert set(spec.get("peers", compare.PEERS)) <= set(compare.PEERS)
 
 
 def test_peer_pins_are_parsed_from_requirements():
