@@ -163,6 +163,8 @@ def run_sb3_like(peer: str, algo: str, hp: dict, seed: int) -> dict:
         # SB3/SBX add action noise and target-policy noise in the policy's [-1, 1] action space, as offpolicy does
         kwargs = dict(common, tau=hp["tau"], policy_kwargs=dict(net_arch=list(hp["hidden_sizes"])))
         if algo == "td3":
+            if hp["noise"]["kind"] != "gaussian":
+                raise ValueError(f"the peers' TD3 runner maps Gaussian exploration noise only, not {hp['noise']['kind']}")
             n = env.action_space.shape[0]
             kwargs.update(policy_delay=hp["policy_delay"], target_policy_noise=hp["target_noise"],
                           target_noise_clip=hp["target_noise_clip"],
@@ -267,8 +269,8 @@ def run_rejax(algo: str, hp: dict, seed: int) -> dict:
         cls = rejax.TD3
         exploration = "gaussian"
     elif algo == "td3":
-        if hp["actor_lr"] != hp["critic_lr"]:
-            raise ValueError("rejax's TD3 has one learning rate; the preset's actor and critic rates differ")
+        if hp["actor_lr"] != hp["critic_lr"] or hp["noise"]["kind"] != "gaussian":
+            raise ValueError("rejax's TD3 has one learning rate and Gaussian exploration noise; the preset differs")
         # the noises in env units: offpolicy's act in [-1, 1]; target_update_freq 1 = every actor step (rejax
         # updates the targets in its policy step, every policy_delay env steps, as TD3 does)
         config = dict(common, learning_rate=hp["critic_lr"], policy_delay=hp["policy_delay"],
