@@ -10,6 +10,14 @@
 # off (single-step targets without Double, one Q stream, uniform replay, no C51), so the two differ only in those
 # parts (network, replay size, optimiser, target period, warm-up, NoisyNet settings and budget are the same).
 # Nothing was tuned, on these seeds or others. Host loop (LunarLander has no gymnax port).
+#
+# The published page (2026-12-01) ran this script's two sweeps at once to fit one session: both were started (the
+# NoisyNet-DQN row by hand, with the same sweep_row call), stopped after 29 minutes (Rainbow, 2 trials at a time) and
+# 21 minutes (NoisyNet-DQN), and finished with `offpolicy sweep --resume runs/results-lunarlander/ROW --no-report
+# --no-compile-cache --no-batch-seeds --workers 5` for each row (10 trial processes on the 2 cores; the interrupted
+# trials continued from their last 10k-step training checkpoint: offpolicy's exact resume, tested bit-identical to an
+# uninterrupted run); then this script made the reports and the page. Its wall times and steps/s are those of 5-10
+# processes sharing 2 cores, not of a lone run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=benchmarks/results_lib.sh
