@@ -3,7 +3,7 @@
     python benchmarks/compare.py                       # everything (see below): about an hour on 2 idle cores
     python benchmarks/compare.py --quick --seeds 1     # smoke test with tiny budgets (~7 minutes)
     python benchmarks/compare.py --algos dqn --peers sb3,sbx --loops host --seeds 5
-    python benchmarks/compare.py --algos td3,sac,td3-halfcheetah,sac-halfcheetah --vmap-seeds 1
+    python benchmarks/compare.py --algos td3,sac,td3-halfcheetah,sac-halfcheetah --seeds 2 --vmap-seeds 1 --out benchmarks/results/td3-sac
 
 Benchmarks (--algos): DDPG on Pendulum-v1 (50k steps, 10k random warm-up) and DQN on CartPole-v1 (20k steps, 1k
 warm-up) for offpolicy (presets ddpg-pendulum, noisy-dqn-cartpole and, with ε-greedy like the peers,
