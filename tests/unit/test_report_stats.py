@@ -109,3 +109,20 @@ def test_report_of_a_fabricated_sweep(tmp_path):
     assert (tmp_path / "report" / "curves.png").is_file() and (tmp_path / "report" / "finals.png").is_file()
     low, high = stats.bootstrap_ci(np.array(finals["tau=0.005"]), stats.iqm)
     assert f"**-145.0** [{low:,.1f}, {high:,.1f}]" in text
+
+
+def test_a_page_over_several_envs_bolds_the_best_final_iqm_of_each_env():
+    # offpolicy compare over HalfCheetah and Hopper rows: returns of different envs are not on one scale.
+    from types import SimpleNamespace
+
+    from offpolicy.sweep.report import table
+
+    def analysis(label, env, iqm):
+        group = SimpleNamespace(label=label, env=env, missing=[], runs=[None] * 3)
+        finals = {"n": 3, "iqm": iqm, "iqm_ci": (math.nan, math.nan), "mean": iqm, "mean_ci": (math.nan, math.nan)}
+        return SimpleNamespace(group=group, finals=finals, threshold=None, median_wall=None, median_sps=None)
+
+    rows = table([analysis("td3-halfcheetah", "HalfCheetah-v5", 5000.0), analysis("sac-halfcheetah", "HalfCheetah-v5", 6000.0),
+                  analysis("td3-hopper", "Hopper-v5", 3000.0), analysis("sac-hopper", "Hopper-v5", 2000.0)], ranked=False)
+    bold = [row.split(" | ")[0].strip("| `") for row in rows[2:] if "**" in row]
+    assert bold == ["sac-halfcheetah", "td3-hopper"]

@@ -92,13 +92,16 @@ def table(analyses: list[Analysis], ranked: bool) -> list[str]:
     first = "rank | config" if ranked else "run"
     lines = [TABLE_HEAD.format(first=first), "|" + "---|" * (TABLE_HEAD.count("|") - 1 + (1 if ranked else 0))]
     order = _ranked(analyses) if ranked else analyses
-    best = max((a.finals["iqm"] for a in analyses if a.finals["n"]), default=None)
+    best: dict[str, float] = {}  # per env: returns of different envs are not on one scale
+    for a in analyses:
+        if a.finals["n"]:
+            best[a.group.env] = max(best.get(a.group.env, -math.inf), a.finals["iqm"])
     for rank, a in enumerate(order, 1):
         f = a.finals
         head = f"{rank} | `{a.group.label}`" if ranked else f"`{a.group.label}`"
         missing = f" (+{len(a.group.missing)} unfinished)" if a.group.missing else ""
         iqm = _num(f["iqm"])
-        if f["n"] and f["iqm"] == best:  # only the best final IQM (all of them on a tie) stands out
+        if f["n"] and f["iqm"] == best[a.group.env]:  # only each env's best final IQM (all on a tie) stands out
             iqm = f"**{iqm}**"
         cells = [head, f"{f['n']}{missing}", f"{iqm}{_ci(f['iqm_ci'])}", f"{_num(f['mean'])}"
                  f"{_ci(f['mean_ci'])}", *_threshold_cells(a),
