@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -121,11 +122,21 @@ def bench_mflop(hp: dict) -> float:
 
 
 # -- hyperparameters: one source (offpolicy's presets) for every system ------------------------------------------------
+@functools.cache
+def _env_spec(env_id: str, algo: str):
+    """The env's sizes, read once per env (every seed's hyperparameters need them)."""
+    from offpolicy.envs import make_env
+
+    env, env_spec = make_env(env_id, algo)
+    env.close()
+    return env_spec
+
+
 def hyperparameters(bench: str, seed: int, quick: bool = False) -> dict:
     """The JSON every runner (offpolicy and peers) receives: the preset's settings, the budget, the eval seeds, the
     env's sizes. ``algo`` is the algorithm (ddpg, dqn, td3, sac), ``bench`` the benchmark (a key of ALGOS)."""
     from offpolicy.config import make_config
-    from offpolicy.envs import EpisodeSeeds, make_env
+    from offpolicy.envs import EpisodeSeeds
 
     spec = ALGOS[bench]
     budget = {"total_steps": spec["total_steps"]}
@@ -134,8 +145,7 @@ def hyperparameters(bench: str, seed: int, quick: bool = False) -> dict:
     if quick:
         ls = warmup = QUICK["learning_starts"]
         budget["total_steps"] = QUICK["total_steps"]
-    env, env_spec = make_env(cfg.env, cfg.algo)
-    env.close()
+    env_spec = _env_spec(cfg.env, cfg.algo)
     a = cfg.agent
     hp = {"bench": bench, "algo": cfg.algo, "preset": spec["preset"], "env": cfg.env,
           "total_steps": budget["total_steps"], "learning_starts": ls, "warmup_steps": warmup,
