@@ -19,6 +19,14 @@ import time
 from pathlib import Path
 
 _starts: dict[str, float] = {}
+_record = True
+
+
+def pytest_configure(config):
+    global _record
+    # With xdist the controller sees every test's start and finish too (relayed): only workers, or a run without
+    # workers (-n 0), record.
+    _record = hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
 
 
 def pytest_runtest_logstart(nodeid, location):  # noqa: ARG001 - pytest's hook signature
@@ -27,7 +35,7 @@ def pytest_runtest_logstart(nodeid, location):  # noqa: ARG001 - pytest's hook s
 
 def pytest_runtest_logfinish(nodeid, location):  # noqa: ARG001
     path = os.environ.get("OFFPOLICY_TIMELINE")
-    if not path or nodeid not in _starts:
+    if not _record or not path or nodeid not in _starts:
         return
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     group = nodeid.rsplit("@", 1)[1] if "@" in nodeid else ""
