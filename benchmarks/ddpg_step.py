@@ -37,8 +37,6 @@ from offpolicy.errors import EnvError
 from offpolicy.loops.compiled import CompiledLoop
 from offpolicy.loops.host import HostLoop
 
-UPDATE_MFLOP = 47.8  # forward/backward FLOPs of one ddpg-pendulum update (docs/benchmarks.md, The FLOP floor)
-
 
 def matmul_gflops(n: int = 128, length: int = 2000) -> float:
     a = jnp.ones((n, n), jnp.float32) * 0.01
