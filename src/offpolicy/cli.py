@@ -21,6 +21,7 @@ def train(
     env_module: str | None = None,
     seed: int | None = None,
     seeds: str | None = None,
+    workers: int | None = None,
     loop: Literal["host", "compiled"] | None = None,
     total_steps: int | None = None,
     set: Annotated[tuple[tuple[str, ...], ...], tyro.conf.arg(metavar="KEY=VALUE"),  # noqa: A002 - the flag is --set
@@ -47,7 +48,12 @@ def train(
         seed: Master seed; overrides the preset's.
         seeds: Train several seeds: a count (8: seeds from --seed or 0), a range (0-7) or a list (0,3,5). Each gets
             its own run directory under one parent, plus aggregate.csv/png (mean and 95% bootstrap CI over seeds).
-            They train together in one process, the agents vmapped (host loop: one Gymnasium env per seed).
+            They train in --workers processes, each its share of the seeds with the agents vmapped (host loop: one
+            Gymnasium env per seed).
+        workers: Processes for --seeds (default: one per CPU core, at most one per seed): the seeds are split into
+            that many contiguous chunks, one per process, with one XLA thread each when they fill the cores. 1:
+            every seed in this process. A seed's numbers depend on its chunk only through vmap (within 1e-5); the
+            same --workers reruns bit for bit.
         loop: host (any Gymnasium env, stepped from Python) or compiled (gymnax port of the env, whole chunks of
             training in one jitted loop: Pendulum-v1, CartPole-v1, Acrobot-v1, MountainCar(Continuous)).
         total_steps: Environment steps; overrides the preset's.
@@ -68,7 +74,7 @@ def train(
 
     if resume is not None:
         if (preset or algo or env or seed is not None or set or run_dir or checkpoint_every is not None
-                or seeds is not None or loop is not None):
+                or seeds is not None or workers is not None or loop is not None):
             raise OffpolicyError("--resume continues a run with its own config: pass only --resume RUN_DIR "
                                  "(and optionally --total-steps to extend it, --env-module to import its env's module).")
         from offpolicy.run.writer import finished_steps, read_run_config
@@ -101,34 +107,48 @@ def train(
     if preset is None and env is None and algo is None:
         raise OffpolicyError("name a preset (e.g. `offpolicy train ddpg-pendulum`) or an env "
                              "(`offpolicy train --algo ddpg --env Pendulum-v1`). See `offpolicy presets`.")
+    if workers is not None and seeds is None:
+        raise OffpolicyError(f"--workers {workers} is for several seeds: add --seeds (e.g. --seeds 0-7), or drop "
+                             "--workers.")
     config = make_config(preset, overrides)
     name = Path(preset).stem if preset else f"{config.algo}-{config.env}"
     if seeds is not None:
         from offpolicy.config import parse_seeds
+        from offpolicy.run.processes import default_workers, split_seeds
 
         seed_list = parse_seeds(seeds, first=config.seed)
+        chunks = split_seeds(seed_list, default_workers(len(seed_list)) if workers is None else workers)
         label = f"{seed_list[0]}-{seed_list[-1]}" if seed_list == list(range(seed_list[0], seed_list[-1] + 1)) \
             else f"{seed_list[0]}..{seed_list[-1]}"
         path = run_dir if run_dir is not None else new_run_dir(out, name, label)
-        _train_seeds_and_report(Trainer(config, path, progress=progress, seeds=seed_list), video)
+        _train_seeds_and_report(config, path, chunks, progress, video, env_module)
         return
     path = run_dir if run_dir is not None else new_run_dir(out, name, config.seed)
     _train_and_report(Trainer(config, run_dir=path, progress=progress), config.total_steps, video)
 
 
-def _train_seeds_and_report(multi, video: bool) -> None:
-    try:
-        multi.learn(multi.config.total_steps)
-        summary = multi.finish(video=video and multi.config.video)
-    finally:
-        multi.close()
+def _train_seeds_and_report(config, path: Path, chunks: list[list[int]], progress: bool, video: bool,
+                            env_module: str | None) -> None:
+    from offpolicy.run.processes import describe_chunks, train_in_processes
+    from offpolicy.run.trainer import Trainer
+
+    seeds = [s for chunk in chunks for s in chunk]
+    if len(chunks) > 1:
+        summary = train_in_processes(config, path, chunks, progress, video and config.video, env_module)
+    else:
+        multi = Trainer(config, path, progress=progress, seeds=seeds)
+        try:
+            multi.learn(config.total_steps)
+            summary = multi.finish(video=video and config.video)
+        finally:
+            multi.close()
     low, high = summary["final_eval_ci95"]
-    print(f"{len(multi.seeds)} seeds ({'vmapped, one process' if summary['vmapped'] else 'one after another'}): "
+    print(f"{len(seeds)} seeds ({describe_chunks(chunks)}): "
           f"final eval mean {summary['final_eval_mean']:.1f} (95% CI {low:.1f} .. {high:.1f}); "
           f"wall time {summary['wall_time_s']:.1f} s"
           + (f"; learning phase {summary['learning_phase_agent_steps_per_s']:.0f} agent-steps/s"
              if summary["learning_phase_agent_steps_per_s"] else ""))
-    print(f"outputs in {multi.run_dir}/ (s<seed>/ run directories, aggregate.csv, aggregate.png, summary.json)")
+    print(f"outputs in {path}/ (s<seed>/ run directories, aggregate.csv, aggregate.png, summary.json)")
 
 
 def _train_and_report(trainer, steps: int, video: bool) -> None:

@@ -114,8 +114,8 @@ def test_presets_lists_the_flagship():
 
 def test_train_many_seeds_vmapped_on_the_compiled_loop(tmp_path):
     path = tmp_path / "seeds"
-    result = offpolicy("train", "noisy-dqn-cartpole", "--loop", "compiled", "--seeds", "3-4", "--run-dir", str(path),
-                       "--no-progress", "--no-video", *TINY)
+    result = offpolicy("train", "noisy-dqn-cartpole", "--loop", "compiled", "--seeds", "3-4", "--workers", "1",
+                       "--run-dir", str(path), "--no-progress", "--no-video", *TINY)
     assert result.returncode == 0, result.stderr
     assert "2 seeds (vmapped, one process)" in result.stdout
     for seed in (3, 4):

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from offpolicy.sweep.backends.local import _environ  # the sweep's own set-and-restore of variables
+from offpolicy.run.processes import environ  # the workers' own set-and-restore of variables
 
 # DQN on CartPole-v1 at a tiny budget: 300 steps, an evaluation every 100, a training checkpoint every 100.
 TINY = ["total_steps=300", "warmup_steps=100", "learning_starts=64", "batch_size=32", "hidden_sizes=[32,32]",
@@ -17,5 +17,5 @@ def reuse_compile_cache(sweep_dir):
     CPU per trial. The sweeps leave a JAX_COMPILATION_CACHE_DIR set by the user alone."""
     names = {"JAX_COMPILATION_CACHE_DIR": str(sweep_dir / ".jax-cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
              "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
-    with _environ(names):
+    with environ(names):
         yield

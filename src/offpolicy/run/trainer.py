@@ -126,6 +126,58 @@ def check_buffer_fits(agent: Any, buffer_size: int, n_seeds: int) -> None:
             f"agent.buffer_size (about {free // (per_transition * n_seeds):,} transitions fit).")
 
 
+def check_run(config: RunConfig, n_seeds: int) -> None:
+    """What :func:`make_loop` checks before it builds a loop (the env exists and suits the algorithm; ``n_seeds``
+    replay buffers fit in memory), without building one: for a caller that builds the loops elsewhere (one worker
+    process per chunk of seeds, :mod:`offpolicy.run.processes`)."""
+    check_registered(config.env, config.env_module)
+    if config.loop == "compiled":
+        from offpolicy.envs import make_jax_env
+
+        _, spec = make_jax_env(config.env, config.algo, config.env_kwargs)
+    else:
+        env, spec = make_env(config.env, config.algo, config.env_kwargs)
+        env.close()
+    check_buffer_fits(agent_for_run(config, spec), config.agent.buffer_size, n_seeds)
+
+
+def seeds_summary(config: RunConfig, parent: Path | None, chunks: list[list[int]], summaries: list[dict],
+                  histories: list[list[tuple[int, float]]], wall_time: float, start_up: float) -> dict:
+    """The summary of a multi-seed run whose seeds trained in ``chunks`` (one process each; a chunk's seeds
+    vmapped), from each seed's summary and (step, evaluation mean) history, in the order of the chunks' seeds; with
+    a ``parent`` directory, also its summary.json, aggregate.csv and aggregate.png."""
+    seeds = [s for chunk in chunks for s in chunk]
+    finals = np.array([s["final_eval"]["mean"] for s in summaries])
+    low, high = bootstrap_ci(finals, np.mean) if len(finals) > 1 else (float("nan"), float("nan"))
+    if parent is not None:
+        steps = sorted({step for history in histories for step, _ in history})
+        table = np.array([[dict(history).get(step, np.nan) for step in steps] for history in histories])
+        write_aggregate(parent, seeds, steps, table, f"{config.algo.upper()} {config.env}, {config.loop} loop")
+    per_seed_sps = [s["learning_phase_steps_per_s"] for s in summaries]
+    first = 0  # each chunk's first seed: its steps/s is the chunk's (the seeds of a chunk advance together)
+    chunk_sps = []
+    for chunk in chunks:
+        chunk_sps.append(per_seed_sps[first])
+        first += len(chunk)
+    summary = {
+        "algo": config.algo, "env": config.env, "loop": config.loop, "seeds": seeds,
+        "vmapped": any(len(chunk) > 1 for chunk in chunks), "processes": len(chunks),
+        "seeds_per_process": [len(chunk) for chunk in chunks],
+        "steps_per_seed": summaries[0]["steps"], "wall_time_s": wall_time,
+        "final_eval_mean": float(finals.mean()), "final_eval_ci95": [low, high],
+        "final_eval_per_seed": dict(zip(map(str, seeds), finals.tolist())),
+        # a chunk's seeds advance together in each timed step, and the chunks' processes run at the same time:
+        # agent-steps/s = the sum over chunks of seeds x per-seed steps/s
+        "learning_phase_agent_steps_per_s": (sum(len(c) * sps for c, sps in zip(chunks, chunk_sps))
+                                             if all(chunk_sps) else None),
+        "learning_phase_steps_per_s_per_seed": per_seed_sps,
+        "start_up_s": start_up,
+    }
+    if parent is not None:
+        (parent / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
 def _size(n: int) -> str:
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if n >= scale:
@@ -580,32 +632,9 @@ class Trainer:
         return f", seed {self.seeds[i]}" if self.multi else ""
 
     def _finish_seeds(self) -> dict:
-        summaries = self.seed_summaries
-        finals = np.array([s["final_eval"]["mean"] for s in summaries])
-        low, high = bootstrap_ci(finals, np.mean) if len(finals) > 1 else (float("nan"), float("nan"))
-        if self.parent_dir is not None:
-            self._write_aggregate()
-        per_seed_sps = [s["learning_phase_steps_per_s"] for s in summaries]
-        summary = {
-            "algo": self.config.algo, "env": self.config.env, "loop": self.config.loop, "seeds": self.seeds,
-            "vmapped": True, "steps_per_seed": summaries[0]["steps"], "wall_time_s": self.wall_time,
-            "final_eval_mean": float(finals.mean()), "final_eval_ci95": [low, high],
-            "final_eval_per_seed": dict(zip(map(str, self.seeds), finals.tolist())),
-            # vmapped: every seed advances in each timed step, so agent-steps/s = seeds x per-seed steps/s
-            "learning_phase_agent_steps_per_s": len(self.seeds) * per_seed_sps[0] if per_seed_sps[0] else None,
-            "learning_phase_steps_per_s_per_seed": per_seed_sps,
-            "start_up_s": self.loop.start_up_time,
-        }
-        if self.parent_dir is not None:
-            (self.parent_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        return summary
-
-    def _write_aggregate(self) -> None:
-        steps = sorted({step for run in self.runs for step, _ in run.eval_history})
-        table = np.array([[dict(run.eval_history).get(step, {}).get("mean", np.nan) for step in steps]
-                          for run in self.runs])  # [seeds, steps]
-        title = f"{self.config.algo.upper()} {self.config.env}, {self.config.loop} loop"
-        write_aggregate(self.parent_dir, self.seeds, steps, table, title)
+        histories = [[(step, result["mean"]) for step, result in run.eval_history] for run in self.runs]
+        return seeds_summary(self.config, self.parent_dir, [self.seeds], self.seed_summaries, histories,
+                             self.wall_time, self.loop.start_up_time)
 
     def close(self) -> None:
         """Close every seed's logs and envs (``finish`` does not; call it after ``finish`` or an error). Idempotent."""

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
+from offpolicy.run.processes import threads_per_worker, worker_env
 from offpolicy.sweep import store
 from offpolicy.sweep.plan import SweepSpec, configs, load_spec, plan_batches, save_spec
 from offpolicy.sweep.progress import SweepProgress
-from offpolicy.sweep.worker import threads_per_worker, worker_env
 
 
 def default_workers() -> int:

@@ -15,15 +15,13 @@ import json
 import os
 import shutil
 import sys
-import threading
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from offpolicy import provenance
 from offpolicy.errors import OffpolicyError
+from offpolicy.run.processes import exit_with_parent, import_env_module_from_environ
 from offpolicy.sweep import store
 from offpolicy.sweep.plan import can_batch_seeds
 
@@ -47,40 +45,6 @@ def make_jobs(trials: list, sweep_dir: Path, keep_train_checkpoints: bool = Fals
     sweep_dir = Path(sweep_dir).resolve()
     return [TrialJob(id=t.id, config=to_dict(t.config), run_dir=str(t.run_dir(sweep_dir)), sweep_dir=str(sweep_dir),
                      keep_train_checkpoints=keep_train_checkpoints) for t in trials]
-
-
-ENV_MODULE_VAR = "OFFPOLICY_ENV_MODULE"
-"""The module the user named with ``offpolicy sweep --env-module``, passed to the workers in their environment: they
-import it before making an env (a module named in a file is never imported)."""
-
-
-def worker_env(threads: int | None, compile_cache: str | None = None,
-               env_module: str | None = None) -> dict[str, str]:
-    """Environment for a worker process, set before JAX is imported.
-
-    ``threads=1`` asks XLA's CPU backend for one intra-op thread (and numpy's BLAS for one), so N workers on N cores
-    do not oversubscribe them; None leaves XLA's defaults. GPU memory is not preallocated, so several workers can
-    share one GPU. ``compile_cache``: a folder for JAX's persistent compilation cache, so trials that compile the
-    same programs (the seeds of one config) compile them once (unless JAX_COMPILATION_CACHE_DIR is set already).
-    ``env_module``: the module the user named with ``--env-module``, for the workers to import."""
-    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy", ENV_MODULE_VAR: env_module or ""}
-    if compile_cache and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        env.update(JAX_COMPILATION_CACHE_DIR=str(compile_cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
-    if threads is not None:
-        flags = os.environ.get("XLA_FLAGS", "")
-        if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
-            flags = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
-        env["XLA_FLAGS"] = flags
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = str(threads)
-    return env
-
-
-def threads_per_worker(workers: int) -> int | None:
-    """One XLA thread per trial when the workers fill the cores (the usual case), else XLA's defaults."""
-    return 1 if workers >= provenance.cpu_count() else None
 
 
 def run_trial_batch(jobs: list[TrialJob]) -> list[dict[str, Any]]:
@@ -143,7 +107,7 @@ def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
             if run_dir.exists():
                 shutil.rmtree(run_dir)  # an unfinished attempt: batched trials have no checkpoint to resume from
             store.log_event(sweep_dir, job.id, "start", batch=ids)
-        _import_env_module()
+        import_env_module_from_environ()
         multi = Trainer(from_dict(jobs[0].config), seeds=seeds, run_dirs=run_dirs, progress=False)
         multi.learn(multi.config.total_steps)
         multi.finish()
@@ -164,15 +128,6 @@ def _run_batch_locked(jobs: list[TrialJob]) -> dict[str, dict[str, Any]]:
         if multi is not None:
             multi.close()
     return {job.id: _done(job, run_dir) for job, run_dir in zip(jobs, run_dirs)}
-
-
-def _import_env_module() -> None:
-    """Import the module the sweep's user named (:data:`ENV_MODULE_VAR`), if any."""
-    module = os.environ.get(ENV_MODULE_VAR)
-    if module:
-        from offpolicy.envs import import_env_module
-
-        import_env_module(module)
 
 
 def _done(job: TrialJob, run_dir: Path) -> dict[str, Any]:
@@ -229,7 +184,7 @@ def _run_locked(job: TrialJob, run_dir: Path, sweep_dir: Path) -> dict[str, Any]
     resumed_from = None
     trainer = None
     try:
-        _import_env_module()
+        import_env_module_from_environ()
         config = from_dict(job.config)
         if training_checkpoints(run_dir):
             trainer = Trainer.resume(run_dir, progress=False)
@@ -281,22 +236,8 @@ def _final(run_dir: Path) -> dict[str, Any]:
 def worker_main(jobs: list[TrialJob], env: dict[str, str]) -> None:
     """Entry point of a local worker process (spawned): set the thread environment, then run the batch."""
     os.environ.update(env)
-    _exit_with_parent()
+    exit_with_parent()
     try:
         run_trial_batch(jobs)
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the driver reports it
         sys.exit(130)
-
-
-def _exit_with_parent() -> None:
-    """End this worker if the driver dies (e.g. SIGKILL): an orphan would keep running a trial that a later
-    `--resume` wants to run. The trial's training checkpoints stay for that resume."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()

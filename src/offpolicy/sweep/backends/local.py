@@ -10,14 +10,13 @@ together has none: its unfinished trials are rerun from scratch).
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
-import os
 import signal
 from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from offpolicy.run.processes import environ
 from offpolicy.sweep import store
 from offpolicy.sweep.plan import plan_batches
 from offpolicy.sweep.progress import SweepProgress
@@ -26,7 +25,7 @@ from offpolicy.sweep.worker import make_jobs, worker_main
 
 def run_local(sweep_dir: Path, trials: list, workers: int, env: dict[str, str], retries: int,
               progress: SweepProgress, keep_train_checkpoints: bool = False, batch_seeds: bool = True) -> None:
-    """``env``: the workers' environment (:func:`offpolicy.sweep.worker.worker_env`). ``batch_seeds``: train the
+    """``env``: the workers' environment (:func:`offpolicy.run.processes.worker_env`). ``batch_seeds``: train the
     seeds of a config together where the loop allows it (:func:`offpolicy.sweep.plan.plan_batches`)."""
     ctx = multiprocessing.get_context("spawn")
     queue = deque(plan_batches(trials, workers, batch_seeds))
@@ -38,7 +37,7 @@ def run_local(sweep_dir: Path, trials: list, workers: int, env: dict[str, str], 
                 batch = queue.popleft()
                 jobs = make_jobs(batch, sweep_dir, keep_train_checkpoints)
                 process = ctx.Process(target=worker_main, args=(jobs, env), name=f"offpolicy-sweep {batch[0].id}")
-                with _environ(env):  # the child starts with it: set before its Python, and JAX, start
+                with environ(env):  # the child starts with it: set before its Python, and JAX, start
                     process.start()
                 running[process] = batch
                 for trial in batch:
@@ -71,20 +70,6 @@ def run_local(sweep_dir: Path, trials: list, workers: int, env: dict[str, str], 
                 process.terminate()
                 process.join()
         raise
-
-
-@contextlib.contextmanager
-def _environ(env: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _resume_note(run_dir: Path) -> str:

@@ -59,7 +59,7 @@ def _trainable(config: dict[str, Any], jobs_by_batch: dict[str, list]) -> None:
 def run_ray(sweep_dir: Path, trials: list, workers: int | None, env: dict[str, str], retries: int,
             progress: SweepProgress, address: str | None = None, keep_train_checkpoints: bool = False,
             batch_seeds: bool = False) -> None:
-    """``env``: the Ray workers' environment (:func:`offpolicy.sweep.worker.worker_env`), set through runtime_env.
+    """``env``: the Ray workers' environment (:func:`offpolicy.run.processes.worker_env`), set through runtime_env.
     ``batch_seeds``: a Tune trial trains several seeds of a config together where the loop allows it."""
     ray, tune = import_ray()
     sweep_dir = Path(sweep_dir).resolve()
