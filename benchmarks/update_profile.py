@@ -1,0 +1,129 @@
+"""Where one update's time goes, from a profile: called from Python, against one iteration of a jitted loop of updates.
+
+    python benchmarks/update_profile.py [--preset sac-pendulum] [--calls 20] [--reps 5]
+
+Builds the preset's agent on its env (host loop, 600 steps to fill a little), then:
+  1. times, alternating over --reps rounds (medians): the update called from Python (jit, donated state, a fixed
+     batch), the same update in a jitted fori_loop of 1 iteration (a program entry per update, like a call) and of
+     100 iterations (per iteration), each iteration with its own key (fold_in), as benchmarks/ddpg_step.py does;
+  2. profiles --calls called updates and --calls loop iterations with jax.profiler (XLA:CPU's per-op trace events,
+     --xla_cpu_enable_xprof_traceme), and prints per update: the wall time of the program, the summed time of its
+     ops by kind (ynn_fusion: XLA's YNNPACK matmul fusions; dot: other matmuls; while: the rolled threefry loops of
+     jax.random on CPU; copy ...), and how many ops ran on each thread. Op times on two threads overlap, so their
+     sum can exceed the wall time.
+The per-op times are the claim (ratios between called and looped); absolute times move with machine load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import gzip
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+if "xla_cpu_enable_xprof_traceme" not in os.environ.get("XLA_FLAGS", ""):  # per-op trace events, before JAX starts
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from offpolicy import buffer as rb  # noqa: E402
+from offpolicy.agents import make_agent  # noqa: E402
+from offpolicy.config import make_config  # noqa: E402
+from offpolicy.envs import make_env  # noqa: E402
+from offpolicy.loops.host import HostLoop  # noqa: E402
+
+LOOP = 100
+SKIP = ("Thunk", "Threadpool", "Slinky", "$", "Pjit", "Wait", "end:", "PjRt", "TfrtCpu", "Execute", "CommonPjRt")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="sac-pendulum")
+    parser.add_argument("--calls", type=int, default=20, help="updates profiled in each form")
+    parser.add_argument("--reps", type=int, default=5, help="timing rounds (300 updates per form each)")
+    args = parser.parse_args()
+    cfg = make_config(args.preset, {})
+    env, spec = make_env(cfg.env, cfg.algo)
+    agent = make_agent(cfg.algo, cfg.agent, spec)
+    loop = HostLoop(agent, env, 0, 10_000, cfg.agent.batch_size, warmup_steps=500, learning_starts=500)
+    loop.run(600)
+    batch = rb.sample(loop.carry.buffer, jax.random.key(0), cfg.agent.batch_size)
+    state = jax.tree.map(jnp.copy, loop.agent_state())
+    called = jax.jit(agent.update, donate_argnums=0)
+
+    def looped(n):
+        return jax.jit(lambda st, b, k: jax.lax.fori_loop(
+            0, n, lambda i, x: agent.update(x, b, jax.random.fold_in(k, i))[0], st), donate_argnums=0)
+
+    loop1, loop100 = looped(1), looped(LOOP)
+    key = jax.random.key(1)
+    state, _ = called(state, batch, key)
+    state = loop100(loop1(state, batch, key), batch, key)
+    jax.block_until_ready(state)
+
+    # 1. timing, alternating
+    times: dict[str, list[float]] = {"called": [], "fori_loop x1": [], f"fori_loop x{LOOP}": []}
+    n = 300
+    for _ in range(args.reps):
+        tic = time.perf_counter()
+        for i in range(n):
+            state, _ = called(state, batch, jax.random.fold_in(key, i))
+        jax.block_until_ready(state)
+        times["called"].append((time.perf_counter() - tic) / n * 1e3)
+        tic = time.perf_counter()
+        for i in range(n):
+            state = loop1(state, batch, jax.random.fold_in(key, i))
+        jax.block_until_ready(state)
+        times["fori_loop x1"].append((time.perf_counter() - tic) / n * 1e3)
+        tic = time.perf_counter()
+        for i in range(n // LOOP):
+            state = loop100(state, batch, jax.random.fold_in(key, i))
+        jax.block_until_ready(state)
+        times[f"fori_loop x{LOOP}"].append((time.perf_counter() - tic) / n * 1e3)
+    print(f"{args.preset}: jax {jax.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
+          f"ms per update, medians of {args.reps} x {n}:")
+    for name, values in times.items():
+        print(f"  {name:14s} {statistics.median(values):.3f}")
+
+    # 2. profile: --calls called updates, then the same number of iterations of a looped program
+    looped_n = looped(args.calls)
+    state = looped_n(state, batch, key)
+    jax.block_until_ready(state)
+    with tempfile.TemporaryDirectory() as tmp:
+        with jax.profiler.trace(tmp, create_perfetto_trace=True):
+            for i in range(args.calls):
+                state, _ = called(state, batch, jax.random.fold_in(key, i))
+            jax.block_until_ready(state)
+            time.sleep(0.05)  # the marker between the two phases
+            state = looped_n(state, batch, key)
+            jax.block_until_ready(state)
+        (path,) = glob.glob(f"{tmp}/plugins/profile/*/perfetto_trace.json.gz")
+        with gzip.open(path) as f:
+            trace = json.load(f)
+    events = [e for e in (trace["traceEvents"] if isinstance(trace, dict) else trace) if e.get("ph") == "X"]
+    cut = next(e["ts"] for e in events if e["name"] == "$time sleep")
+    for phase, chosen in (("called", [e for e in events if e["ts"] < cut]),
+                          (f"fori_loop x{args.calls}", [e for e in events if e["ts"] > cut])):
+        ops = [e for e in chosen if not e["name"].startswith(SKIP)]
+        programs = [e["dur"] for e in chosen if e["name"] == "ThunkExecutor::Execute (wait for completion)"]
+        by_kind: dict[str, float] = collections.defaultdict(float)
+        for e in ops:
+            by_kind[e["name"].split(".")[0]] += e.get("dur", 0)
+        threads = sorted(collections.Counter(e["tid"] for e in ops).values(), reverse=True)
+        print(f"profile, {phase}: program wall {sum(programs) / args.calls / 1e3:.3f} ms per update; ops summed "
+              f"{sum(e.get('dur', 0) for e in ops) / args.calls / 1e3:.3f} ms per update; "
+              f"{len(ops) / args.calls:.0f} ops per update on threads {threads}")
+        for kind, total in sorted(by_kind.items(), key=lambda kv: -kv[1])[:10]:
+            print(f"    {kind:28s} {total / args.calls / 1e3:.3f} ms")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
