@@ -55,8 +55,10 @@ def test_a_training_run_fills_the_default_cache_and_off_turns_it_off(tmp_path):
                          "--run-dir", str(tmp_path / "on"), "--set", *sets],
                         capture_output=True, text=True, env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}, timeout=300)
     assert on.returncode == 0, on.stderr
-    entries = list((tmp_path / "xdg" / "offpolicy" / "jax-cache").iterdir())
-    assert len(entries) >= 3  # the init, warm-up and learning programs at least
+    programs = [p for p in (tmp_path / "xdg" / "offpolicy" / "jax-cache").iterdir()
+                if not p.name.startswith(".") and not p.name.endswith("-atime")]
+    # every program, however fast it compiled (JAX's default keeps those over 1 s: two of this run's ~20)
+    assert len(programs) >= 10, [p.name for p in programs]
     # off: what a Trainer calls at its start, in a fresh process (a whole run would only compile without a cache)
     off = subprocess.run([sys.executable, "-c", "import jax; from offpolicy.run import compile_cache; "
                           "print(compile_cache.enable(), jax.config.jax_compilation_cache_dir)"],
