@@ -81,3 +81,30 @@ def test_bad_workers_input_is_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not path.exists()
+
+
+def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
+    """Ctrl-C reaches the command and its workers (one process group): all stop, the command says the folders are
+    incomplete and exits 130, and no worker is left running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "r"
+    command = [sys.executable, "-m", "offpolicy.cli", "train", "ddpg-pendulum", "--seeds", "0-1", "--workers", "2",
+               "--run-dir", str(path), "--no-progress", "--no-video", "--set",
+               *(f"{k}={json.dumps(v)}" for k, v in {**TINY, "total_steps": 100_000}.items())]
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    deadline = time.monotonic() + 240
+    while not all((path / f"s{s}" / "metrics.csv").is_file() for s in (0, 1)):  # both workers are training
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else "timeout"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert f"interrupted; the seeds' folders in {path} are incomplete" in out and "Traceback" not in out
+    left = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+    assert "offpolicy-seeds" not in left and "spawn_main" not in left, left  # no worker outlived the command

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from offpolicy import provenance
-from offpolicy.errors import OffpolicyError, Terminated
+from offpolicy.errors import OffpolicyError
 
 ENV_MODULE_VAR = "OFFPOLICY_ENV_MODULE"
 """The module the user named with ``--env-module``, passed to worker processes in their environment: they import
@@ -145,9 +145,11 @@ def train_in_processes(config: Any, parent: Path, chunks: list[list[int]], progr
     ``parent``'s aggregate.csv/png and summary.json; return the summary (as a multi-seed Trainer's ``finish``).
 
     ``parent`` must be new or empty. Errors a user can fix (an unknown env, a memory-hungry buffer, a setting the
-    loop refuses) come back as one OffpolicyError; if a worker fails before any seed trained, ``parent`` is removed
-    again. A worker that fails later stops the others; the seeds' folders stay as they are. ``env_module``: a module
-    the user named (imported here already), for the workers to import."""
+    loop refuses) come back as one OffpolicyError; if a worker fails while building its loop, ``parent`` is removed
+    again. A worker that fails later stops the others; the seeds' folders stay as they are. Ctrl-C reaches the
+    workers too (one process group): they stop, and this process says so and re-raises KeyboardInterrupt. SIGTERM
+    to this process alone ends it at once; its workers notice within a second and end too. ``env_module``: a
+    module the user named (imported here already), for the workers to import."""
     from tqdm.auto import tqdm
 
     from offpolicy.config import to_dict
@@ -178,12 +180,11 @@ def train_in_processes(config: Any, parent: Path, chunks: list[list[int]], progr
                desc=f"{desc} (starting: compiling)")
     try:
         _supervise(workers, steps, bar, desc, parent)
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt:
         bar.close()
         for worker in workers:
             worker.stop()
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        print(f"\n{how}; the seeds' folders in {parent} are incomplete (a multi-seed run has no training "
+        print(f"\ninterrupted; the seeds' folders in {parent} are incomplete (a multi-seed run has no training "
               "checkpoints)")
         raise
     except BaseException:
@@ -227,7 +228,7 @@ class _Worker:
 
     def stop(self) -> None:
         """Let the worker finish its Ctrl-C (same process group) for a moment, then end it."""
-        self.process.join(timeout=10 if self.process.is_alive() else 0)
+        self.process.join(timeout=30 if self.process.is_alive() else 0)
         if self.process.is_alive():
             self.process.terminate()
             self.process.join()
@@ -263,6 +264,8 @@ def _fail(worker: _Worker, workers: list[_Worker], parent: Path) -> None:
         if other is not worker:
             other.process.terminate()
             other.process.join()
+    if worker.error is None and worker.process.exitcode == 130:  # stopped by a Ctrl-C that reached it first
+        raise KeyboardInterrupt
     error = worker.error or f"its worker process exited with status {worker.process.exitcode}"
     if not worker.ready:  # it failed building its loop (a setting it refuses): leave no half-written run directory
         shutil.rmtree(parent, ignore_errors=True)
