@@ -26,3 +26,19 @@ sweep_row() {
   fi
   offpolicy report "$out/$name"
 }
+
+# One row per preset (its own sweep in OUT/PRESET, all with the same KEY=VALUE settings), then one comparison page of
+# them all at DOC:
+#
+#   preset_rows OUT DOC TITLE PRESET... -- [KEY=VALUE ...]
+preset_rows() {
+  local out="$1" doc="$2" title="$3" presets=() sources=() preset
+  shift 3
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do presets+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  for preset in "${presets[@]}"; do
+    sweep_row "$out" "$preset" "$preset" "$@"
+    sources+=("$out/$preset")
+  done
+  offpolicy compare "${sources[@]}" --out "$doc" --title "$title"
+}

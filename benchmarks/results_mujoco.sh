@@ -25,14 +25,7 @@ SET="${SET:-}"
 WORKERS="${WORKERS:-3}"
 PRESETS=(td3-halfcheetah sac-halfcheetah td3-hopper sac-hopper)
 
-for preset in "${PRESETS[@]}"; do
-  sweep_row "$OUT" "$preset" "$preset" total_steps=200000 video=false checkpoint_every=10000
-done
-
-sources=()
-for preset in "${PRESETS[@]}"; do sources+=("$OUT/$preset"); done
-offpolicy compare "${sources[@]}" --out "$DOC" \
-  --title "TD3 and SAC on HalfCheetah-v5 and Hopper-v5 at 200k steps: $SEEDS seeds each"
+preset_rows "$OUT" "$DOC" "TD3 and SAC on HalfCheetah-v5 and Hopper-v5 at 200k steps: $SEEDS seeds each" "${PRESETS[@]}" -- total_steps=200000 video=false checkpoint_every=10000
 
 # How the page was made and what to compare it with, for a reader of it alone.
 cat >> "$DOC" <<'NOTE'

@@ -19,14 +19,7 @@ DOC="${DOC:-docs/results-pendulum.md}"
 SET="${SET:-}"
 PRESETS=(ddpg-pendulum td3-pendulum sac-pendulum)
 
-for preset in "${PRESETS[@]}"; do
-  sweep_row "$OUT" "$preset" "$preset" total_steps=20000 eval_every=2000 video=false checkpoint_every=5000
-done
-
-sources=()
-for preset in "${PRESETS[@]}"; do sources+=("$OUT/$preset"); done
-offpolicy compare "${sources[@]}" --out "$DOC" \
-  --title "DDPG, TD3 and SAC on Pendulum-v1 at 20k steps: $SEEDS seeds each"
+preset_rows "$OUT" "$DOC" "DDPG, TD3 and SAC on Pendulum-v1 at 20k steps: $SEEDS seeds each" "${PRESETS[@]}" -- total_steps=20000 eval_every=2000 video=false checkpoint_every=5000
 
 # How the page was made and what to compare it with, for a reader of it alone.
 cat >> "$DOC" <<'NOTE'
