@@ -6,7 +6,8 @@ The unit of work handed to a worker is a *batch*: a list of trials of one config
 (agents vmapped), each into its own run directory; other batches are single trials (:func:`run_trial`). A batched trial has no training checkpoints: an
 unfinished one is rerun from scratch, with the other unfinished seeds of its batch.
 
-Nothing here imports JAX at module level: a worker sets its thread environment first (:func:`worker_env`).
+Nothing here imports JAX at module level: a worker sets its thread environment first
+(:func:`offpolicy.run.processes.worker_env`).
 """
 
 from __future__ import annotations
