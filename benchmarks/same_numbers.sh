@@ -13,8 +13,8 @@ run ddpg-host ddpg-pendulum
 run noisy-dqn-host noisy-dqn-cartpole
 run dqn-epsilon-host dqn-cartpole-epsilon
 run ddpg-compiled ddpg-pendulum --loop compiled
-run ddpg-seeds-host ddpg-pendulum --seeds 0-2
-run ddpg-seeds-compiled ddpg-pendulum --seeds 0-2 --loop compiled
-run noisy-dqn-seeds-host noisy-dqn-cartpole --seeds 0-2
-run noisy-dqn-seeds-compiled noisy-dqn-cartpole --seeds 0-2 --loop compiled
+run ddpg-seeds-host ddpg-pendulum --seeds 0-2 --workers 1
+run ddpg-seeds-compiled ddpg-pendulum --seeds 0-2 --workers 1 --loop compiled
+run noisy-dqn-seeds-host noisy-dqn-cartpole --seeds 0-2 --workers 1
+run noisy-dqn-seeds-compiled noisy-dqn-cartpole --seeds 0-2 --workers 1 --loop compiled
 echo "runs in $out"
