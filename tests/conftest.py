@@ -32,6 +32,7 @@ SHARED_FIXTURES = {
     "test_notebooks.py": "notebooks", "test_export_cli.py": "export-cli",
     # not a fixture: its tests rerun one reference run's settings, so in file order each reuses compiled programs
     "test_loops.py": "loops", "test_rainbow_loops.py": "loops-rainbow",
+    "test_no_buffer_copy.py": "step-programs",  # its two tests read the same compiled programs (functools.cache)
     # one local sweep (tests/sweep/conftest.py) serves these; test_sweep_batch.py's batched/alone sweeps too
     "test_sweep.py": "sweep", "test_sweep_ray.py": "sweep", "test_sweep_batch.py": "sweep-batch",
 }
