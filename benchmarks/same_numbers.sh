@@ -3,7 +3,9 @@
 # Compare two such folders with `python benchmarks/same_numbers.py A B`.
 #   git worktree add /tmp/before <commit> && (cd /tmp/before && pip install -q -e . && bash benchmarks/same_numbers.sh /tmp/runs-before)
 #   bash benchmarks/same_numbers.sh /tmp/runs-after && python benchmarks/same_numbers.py /tmp/runs-before /tmp/runs-after
-# About 6 minutes on 2 cores. STEPS (default 20000) sets every run's budget.
+# About 6 minutes on 2 cores. STEPS (default 20000) sets every run's budget. The --seeds runs pin --workers 1 (all
+# seeds vmapped in one process, as the reference runs of issue 12 were): with the default, one process per core, a
+# seed alone in its process runs the one-seed program, whose last bits differ from a vmapped seed's.
 set -euo pipefail
 out=${1:?usage: same_numbers.sh OUT_DIR}
 steps=${STEPS:-20000}

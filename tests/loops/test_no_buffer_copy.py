@@ -2,8 +2,8 @@
 allocation) is smaller than the smallest buffer array. When the store and the minibatch gather shared one program,
 XLA copied buffer arrays every step (10 ms a step at 1M transitions), and the program's scratch grew with the
 capacity: 74 KB at 2**12 transitions, 2.2 MB at 2**17 for the DDPG step below, against 27 KB at both now. Memory,
-not time: no timing in tests. The same compiled step also shows that the NaN guard is not copied into every leaf. (The compiled loop writes and gathers inside one loop body and measured flat:
-docs/benchmarks.md.)"""
+not time: no timing in tests. (The compiled loop writes and gathers inside one loop body and measured flat:
+docs/benchmarks.md.) The same compiled step also shows that the NaN guard is not copied into every leaf."""
 
 from __future__ import annotations
 
