@@ -83,9 +83,12 @@ def test_bad_workers_input_is_one_line(tmp_path, capsys, args, message):
     assert not path.exists()
 
 
-def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
-    """Ctrl-C reaches the command and its workers (one process group): all stop, the command says the folders are
-    incomplete and exits 130, and no worker is left running."""
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_stops_every_worker_and_says_what_is_left(tmp_path, signame):
+    """Ctrl-C reaches the command and its workers (one process group); SIGTERM (a scheduler's stop) reaches the
+    command alone, which passes it on. Either way every worker stops as a run of its own would (a one-seed worker
+    saves checkpoints/interrupted), the command says what is left and exits 130 (Ctrl-C) or 143 (SIGTERM), and no
+    worker is left running."""
     import os
     import signal
     import subprocess
@@ -102,9 +105,15 @@ def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
     while not all((path / f"s{s}" / "metrics.csv").is_file() for s in (0, 1)):  # both workers are training
         assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else "timeout"
         time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGINT)
+    if signame == "SIGINT":
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground process group
+    else:
+        os.kill(proc.pid, signal.SIGTERM)  # the command alone
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
-    assert f"interrupted; the seeds' folders in {path} are incomplete" in out and "Traceback" not in out
+    assert proc.returncode == (130 if signame == "SIGINT" else 143), out
+    how = "interrupted" if signame == "SIGINT" else "terminated (SIGTERM)"
+    assert f"{how}; each seed's folder in {path} is a run of its own" in out and "Traceback" not in out, out
+    for s in (0, 1):  # each one-seed worker stopped at the end of a step and saved its state
+        assert (path / f"s{s}" / "checkpoints" / "interrupted").is_dir(), out
     left = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(proc.pid)], capture_output=True, text=True).stdout
     assert "offpolicy-seeds" not in left and "spawn_main" not in left, left  # no worker outlived the command

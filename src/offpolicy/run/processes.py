@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from offpolicy import provenance
-from offpolicy.errors import OffpolicyError
+from offpolicy.errors import OffpolicyError, Terminated
 
 ENV_MODULE_VAR = "OFFPOLICY_ENV_MODULE"
 """The module the user named with ``--env-module``, passed to worker processes in their environment: they import
@@ -148,8 +149,11 @@ def train_in_processes(config: Any, parent: Path, chunks: list[list[int]], progr
     loop refuses) come back as one OffpolicyError; if a worker fails while building its loop, ``parent`` is removed
     again. A worker that fails later stops the others; the seeds' folders stay as they are. Ctrl-C reaches the
     workers too (one process group): they stop, and this process says so and re-raises KeyboardInterrupt. SIGTERM
-    to this process alone ends it at once; its workers notice within a second and end too. ``env_module``: a
-    module the user named (imported here already), for the workers to import."""
+    to this process (``kill``, a scheduler's stop) is passed on to the workers, which stop as they would on their
+    own SIGTERM (a one-seed worker saves ``checkpoints/interrupted``); this process says so and raises
+    :class:`~offpolicy.errors.Terminated` (the CLI exits with 143). A second SIGTERM, or SIGKILL, ends this process
+    at once; its workers notice within a second and end too. ``env_module``: a module the user named (imported here
+    already), for the workers to import."""
     from tqdm.auto import tqdm
 
     from offpolicy.config import to_dict
@@ -179,13 +183,14 @@ def train_in_processes(config: Any, parent: Path, chunks: list[list[int]], progr
     bar = tqdm(total=total, unit="agent-step", disable=not progress, dynamic_ncols=True, mininterval=0.5,
                desc=f"{desc} (starting: compiling)")
     try:
-        _supervise(workers, steps, bar, desc, parent)
-    except KeyboardInterrupt:
+        with _sigterm_raises():
+            _supervise(workers, steps, bar, desc, parent)
+    except KeyboardInterrupt as exc:
         bar.close()
+        terminated = isinstance(exc, Terminated)
         for worker in workers:
-            worker.stop()
-        print(f"\ninterrupted; the seeds' folders in {parent} are incomplete (a multi-seed run has no training "
-              "checkpoints)")
+            worker.stop(sigterm=terminated)
+        print(f"\n{'terminated (SIGTERM)' if terminated else 'interrupted'}; {_left_behind(parent, chunks)}")
         raise
     except BaseException:
         for worker in workers:
@@ -197,6 +202,34 @@ def train_in_processes(config: Any, parent: Path, chunks: list[list[int]], progr
     return seeds_summary(config, parent, chunks, [s for r in results for s in r["summaries"]],
                          [h for r in results for h in r["histories"]], max(r["wall_time"] for r in results),
                          max(r["start_up"] for r in results))
+
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """In the main thread: SIGTERM raises :class:`~offpolicy.errors.Terminated` in the block (then the default again,
+    so a second SIGTERM ends the process at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _left_behind(parent: Path, chunks: list[list[int]]) -> str:
+    """What a stopped ``train_in_processes`` leaves, for its last message."""
+    if max(len(c) for c in chunks) == 1:
+        return (f"each seed's folder in {parent} is a run of its own, stopped as one (`offpolicy train --resume "
+                f"{parent}/s<seed>` continues it); the seeds' aggregate is not written")
+    return f"the seeds' folders in {parent} are incomplete (a multi-seed run has no training checkpoints)"
 
 
 class _Worker:
@@ -226,8 +259,11 @@ class _Worker:
             else:
                 self.error = payload
 
-    def stop(self) -> None:
-        """Let the worker finish its Ctrl-C (same process group) for a moment, then end it."""
+    def stop(self, sigterm: bool = False) -> None:
+        """Let the worker finish its Ctrl-C (same process group), or the SIGTERM sent here (``sigterm``), for a
+        moment, then end it."""
+        if sigterm and self.process.is_alive():
+            self.process.terminate()  # SIGTERM: its Trainer stops at the end of the step, as a run of its own would
         self.process.join(timeout=30 if self.process.is_alive() else 0)
         if self.process.is_alive():
             self.process.terminate()
@@ -264,8 +300,8 @@ def _fail(worker: _Worker, workers: list[_Worker], parent: Path) -> None:
         if other is not worker:
             other.process.terminate()
             other.process.join()
-    if worker.error is None and worker.process.exitcode == 130:  # stopped by a Ctrl-C that reached it first
-        raise KeyboardInterrupt
+    if worker.error is None and worker.process.exitcode in (130, 143):  # a Ctrl-C or SIGTERM reached it first
+        raise Terminated if worker.process.exitcode == 143 else KeyboardInterrupt
     error = worker.error or f"its worker process exited with status {worker.process.exitcode}"
     if not worker.ready:  # it failed building its loop (a setting it refuses): leave no half-written run directory
         shutil.rmtree(parent, ignore_errors=True)
@@ -280,7 +316,7 @@ def _worker_main(config: dict, run_dirs: list[str], seeds: list[int], video: boo
     os.environ.update(env)
     exit_with_parent()
     trainer = None
-    interrupted = False
+    interrupted = 0
     try:
         import_env_module_from_environ()
         from offpolicy.config import from_dict
@@ -299,8 +335,8 @@ def _worker_main(config: dict, run_dirs: list[str], seeds: list[int], video: boo
         histories = [[(step, result["mean"]) for step, result in run.eval_history] for run in trainer.runs]
         conn.send(("done", {"summaries": trainer.seed_summaries, "histories": histories, "wall_time": trainer.wall_time,
                             "start_up": trainer.loop.start_up_time}))
-    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent reports it
-        interrupted = True
+    except KeyboardInterrupt as exc:  # Ctrl-C reaches the whole process group, SIGTERM comes from the parent
+        interrupted = 143 if isinstance(exc, Terminated) else 130
     except OffpolicyError as exc:
         conn.send(("error", str(exc)))
     except Exception as exc:  # noqa: BLE001 - a bug: its traceback here, one line to the parent
@@ -311,7 +347,7 @@ def _worker_main(config: dict, run_dirs: list[str], seeds: list[int], video: boo
             trainer.close()
         conn.close()
     if interrupted:
-        sys.exit(130)
+        sys.exit(interrupted)
 
 
 class _StepCounter:
