@@ -25,10 +25,10 @@ os.environ.update(JAX_COMPILATION_CACHE_DIR=os.environ["OFFPOLICY_TEST_JAX_CACHE
 #
 # And XLA's older (elemental) CPU code emitters instead of its MLIR fusion emitters: each compile is about a third
 # cheaper again (an eager op 34 -> 24 ms, the DDPG update 0.87 -> 0.65 s; the whole suite's CPU time 8-14 % less,
-# docs/benchmarks.md). Unlike the level, this changes the last bits of some programs: DDPG and TD3 runs stay identical, SAC and
-# DQN runs differ from the default build's (benchmarks/same_numbers.sh with and without the flag). No test compares
-# with numbers made outside the suite: every comparison is between runs, processes or loops that all run under these
-# flags (subprocesses, notebook kernels and Ray workers inherit them). Flags the user set are kept.
+# docs/benchmarks.md). Unlike the level, this changes the last bits of some programs: DDPG and TD3 runs stay
+# identical, SAC and DQN runs differ from the default build's (benchmarks/same_numbers.sh with and without the flag).
+# No test compares with numbers made outside the suite: every comparison is between runs, processes or loops that
+# all run under these flags (subprocesses, notebook kernels and Ray workers inherit them). Flags the user set are kept.
 _flags = os.environ.get("XLA_FLAGS", "")
 if "xla_backend_optimization_level" not in _flags:
     _flags += " --xla_backend_optimization_level=1"
