@@ -204,7 +204,6 @@ def train_in_processes(config: Any, parent: Path, chunks: list[list[int]], progr
                          max(r["start_up"] for r in results))
 
 
-
 @contextlib.contextmanager
 def _sigterm_raises():
     """In the main thread: SIGTERM raises :class:`~offpolicy.errors.Terminated` in the block (then the default again,
