@@ -219,8 +219,8 @@ def _sigterm_raises():
     previous = signal.signal(signal.SIGTERM, handle)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    finally:  # None: the previous handler was not set from Python (as in the Trainer's _Interrupts)
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _left_behind(parent: Path, chunks: list[list[int]]) -> str:
