@@ -1,6 +1,7 @@
 """Exact resume: a run killed with SIGKILL (at random points, and inside a checkpoint write) and resumed ends
 bit-identical to the same run uninterrupted."""
 
+import json
 import os
 import random
 import signal
@@ -10,10 +11,15 @@ import time
 
 import pytest
 from run_files import assert_same_run, metric_rows
+from tiny_runs import TINY
 
 ENV = {**os.environ, "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
+# The tiny runs' networks and batch (tests/tiny_runs.py): the programs other tests compile, read from the suite's
+# compilation cache, and ~2x faster steps than the preset's 128-128 / 128 (ten runs here; resume is about state, not
+# network size).
 ARGS = ["train", "ddpg-pendulum", "--no-progress", "--no-video", "--checkpoint-every", "400", "--set",
-        "total_steps=1600", "warmup_steps=300", "learning_starts=300", "eval_every=400", "eval_episodes=2"]
+        "total_steps=1600", "warmup_steps=300", "learning_starts=300", "eval_every=400", "eval_episodes=2",
+        f"hidden_sizes={json.dumps(TINY['hidden_sizes'])}", f"batch_size={TINY['batch_size']}"]
 
 CRASH_IN_WRITE = """
 import os, signal, sys
@@ -60,7 +66,7 @@ def kill_after(path, checkpoint_name, delay):
 @pytest.mark.parametrize("checkpoint_name", ["train-000000400", "train-000001200"])
 def test_sigkill_at_a_random_point_then_resume_is_bit_identical(reference, tmp_path, checkpoint_name):
     run = tmp_path / "run"
-    kill_after(run, checkpoint_name, delay=random.Random(checkpoint_name).uniform(0.0, 0.8))
+    kill_after(run, checkpoint_name, delay=random.Random(checkpoint_name).uniform(0.0, 0.4))
     assert not (run / "eval.json").exists()  # it really was cut short
     result = cli("train", "--resume", str(run), "--no-progress", "--no-video")
     assert result.returncode == 0, result.stderr
@@ -157,10 +163,6 @@ def test_resume_errors_are_clear(tmp_path, reference):
 
 
 def test_a_signal_inside_a_jitted_step_stops_at_its_end_with_the_state_saved(tmp_path):
-    import json
-
-    from tiny_runs import TINY
-
     from offpolicy.config import make_config
     from offpolicy.errors import Terminated
     from offpolicy.run.trainer import Trainer
