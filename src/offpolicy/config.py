@@ -91,6 +91,9 @@ class RunConfig:
     with env_kwargs.max_episode_steps): a policy that never ends an episode cannot hang the evaluation."""
     video: bool = True
     """Record an MP4 of one noise-free test episode at the end."""
+    plot: bool = True
+    """Draw learning_curve.png at the end (and aggregate.png for several seeds). False skips them: about a second of
+    CPU per run, which adds up over many short runs; `offpolicy plot RUN_DIR` draws the curve later."""
     checkpoint_every: int = 0
     """Write a full training checkpoint (agent, replay buffer, RNG streams, counters) at the first episode end after
     every this many steps, for exact `offpolicy train --resume` (0: never)."""

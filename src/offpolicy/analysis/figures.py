@@ -132,10 +132,12 @@ def _learning_starts(run_dir: Path) -> int | None:
 # Several seeds of one config, trained together (offpolicy train --seeds)
 
 
-def write_aggregate(run_dir: Path, seeds: list[int], steps: list[int], table: np.ndarray, title: str) -> None:
+def write_aggregate(run_dir: Path, seeds: list[int], steps: list[int], table: np.ndarray, title: str,
+                    figure: bool = True) -> None:
     """``run_dir/aggregate.csv`` (per evaluation step: mean over seeds, its 95% bootstrap interval, how many seeds
-    have a value, then each seed's value) and ``run_dir/aggregate.png`` (the mean with its band, each seed a thin
-    line). ``table``: evaluation means [seeds, steps], NaN where a seed has no evaluation at that step."""
+    have a value, then each seed's value) and, unless ``figure`` is False, ``run_dir/aggregate.png`` (the mean with
+    its band, each seed a thin line). ``table``: evaluation means [seeds, steps], NaN where a seed has no evaluation
+    at that step."""
     from offpolicy.analysis.stats import bootstrap_ci
 
     if not steps:
@@ -152,6 +154,8 @@ def write_aggregate(run_dir: Path, seeds: list[int], steps: list[int], table: np
         for j, step in enumerate(steps):
             writer.writerow([step, mean[j], low[j], high[j], int(np.sum(~np.isnan(table[:, j])))]
                             + table[:, j].tolist())
+    if not figure:
+        return
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4))  # not pyplot: no global backend or figure state (same PNG bytes as pyplot's Agg)

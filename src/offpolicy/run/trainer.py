@@ -152,7 +152,8 @@ def seeds_summary(config: RunConfig, parent: Path | None, chunks: list[list[int]
     if parent is not None:
         steps = sorted({step for history in histories for step, _ in history})
         table = np.array([[dict(history).get(step, np.nan) for step in steps] for history in histories])
-        write_aggregate(parent, seeds, steps, table, f"{config.algo.upper()} {config.env}, {config.loop} loop")
+        write_aggregate(parent, seeds, steps, table, f"{config.algo.upper()} {config.env}, {config.loop} loop",
+                        figure=config.plot)
     per_seed_sps = [s["learning_phase_steps_per_s"] for s in summaries]
     first = 0  # each chunk's first seed: its steps/s is the chunk's (the seeds of a chunk advance together)
     chunk_sps = []
@@ -610,7 +611,7 @@ class Trainer:
         if unchosen:
             self._save_policy(i, "best", {"eval": _brief(result)})
         writer.write_json("eval.json", {"step": s.step, "checkpoint": "final", **result})
-        if s.episode > 0:  # a run shorter than one episode has no metrics row to draw
+        if cfg.plot and s.episode > 0:  # a run shorter than one episode has no metrics row to draw
             self._say("plotting learning_curve.png" + self._of_seed(i))
             writer.plot(f"{cfg.algo.upper()} {cfg.env} (seed {cfg.seed})")
         if cfg.video if video is None else video:
