@@ -12,6 +12,8 @@ from tiny_runs import TINY as SHARED_TINY
 
 ENV = {**os.environ, "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
 TINY = ["--set", *(f"{k}={json.dumps(v)}" for k, v in SHARED_TINY.items())]  # the contract tests' programs
+# the same with learning_curve.png (and aggregate.png for several seeds)
+PLOTTED = ["--set", *(f"{k}={json.dumps(v)}" for k, v in {**SHARED_TINY, "plot": True}.items())]
 
 
 def offpolicy(*args, cwd=None):
@@ -22,7 +24,7 @@ def offpolicy(*args, cwd=None):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "run"
-    result = offpolicy("train", "ddpg-pendulum", "--run-dir", str(path), "--no-progress", *TINY)
+    result = offpolicy("train", "ddpg-pendulum", "--run-dir", str(path), "--no-progress", *PLOTTED)
     assert result.returncode == 0, result.stderr
     assert str(path) in result.stdout and "final eval over 2 episodes" in result.stdout
     return path
@@ -115,7 +117,7 @@ def test_presets_lists_the_flagship():
 def test_train_many_seeds_vmapped_on_the_compiled_loop(tmp_path):
     path = tmp_path / "seeds"
     result = offpolicy("train", "noisy-dqn-cartpole", "--loop", "compiled", "--seeds", "3-4", "--workers", "1",
-                       "--run-dir", str(path), "--no-progress", "--no-video", *TINY)
+                       "--run-dir", str(path), "--no-progress", "--no-video", *PLOTTED)
     assert result.returncode == 0, result.stderr
     assert "2 seeds (vmapped, one process)" in result.stdout
     for seed in (3, 4):
@@ -149,7 +151,7 @@ def test_bad_seed_and_loop_input(tmp_path, args, message):
 def test_train_says_what_it_is_doing_before_and_after_the_bar(tmp_path, capsys):
     from offpolicy.cli import main
 
-    assert main(["train", "ddpg-pendulum", "--run-dir", str(tmp_path / "run"), "--no-video", *TINY]) == 0
+    assert main(["train", "ddpg-pendulum", "--run-dir", str(tmp_path / "run"), "--no-video", *PLOTTED]) == 0
     err = capsys.readouterr().err
     assert err.startswith("offpolicy: building ddpg on Pendulum-v1 (host loop): compiling")  # before the compile
     assert "ddpg Pendulum-v1 (compiling)" in err  # the first step's program

@@ -47,7 +47,8 @@ def test_predict_deterministic_uses_mu_and_is_repeatable():
 
 def test_run_directory_has_every_output_and_the_dqn_metrics(tmp_path):
     run = tmp_path / "run"
-    DQN("CartPole-v1", seed=0, progress=False, **{**TINY, "eval_every": 150, "video": False}).learn(run_dir=run)
+    DQN("CartPole-v1", seed=0, progress=False, **{**TINY, "eval_every": 150, "video": False, "plot": True}).learn(
+        run_dir=run)
     for name in ("config.yaml", "metrics.csv", "evaluations.csv", "eval.json", "summary.json", "learning_curve.png",
                  "checkpoints/best/meta.json", "checkpoints/final/agent.safetensors"):
         assert (run / name).exists(), name
@@ -123,6 +124,7 @@ def test_cli_train_eval_plot(tmp_path):
     assert out.returncode == 0, out.stderr
     out = subprocess.run(cmd + ["eval", str(run), "--episodes", "2"], capture_output=True, text=True)
     assert out.returncode == 0 and "dqn CartPole-v1" in out.stdout, out.stderr
+    assert not (run / "learning_curve.png").exists()  # plot: false (TINY): `offpolicy plot` draws it
     out = subprocess.run(cmd + ["plot", str(run)], capture_output=True, text=True)
     assert out.returncode == 0 and (run / "learning_curve.png").exists(), out.stderr
     out = subprocess.run(cmd + ["train", "--algo", "dqn", "--env", "Pendulum-v1", "--no-progress"],
