@@ -14,12 +14,12 @@ from run_files import assert_same_run, metric_rows
 from tiny_runs import TINY
 
 ENV = {**os.environ, "SDL_AUDIODRIVER": "dummy", "SDL_VIDEODRIVER": "dummy"}
-# The tiny runs' networks and batch (tests/tiny_runs.py): the programs other tests compile, read from the suite's
-# compilation cache, and ~2x faster steps than the preset's 128-128 / 128 (ten runs here; resume is about state, not
-# network size).
+# The tiny runs' networks and batch, and no figure (tests/tiny_runs.py): the programs other tests compile, read from
+# the suite's compilation cache, and ~2x faster steps than the preset's 128-128 / 128 (ten runs here; resume is about
+# state, not network size).
 ARGS = ["train", "ddpg-pendulum", "--no-progress", "--no-video", "--checkpoint-every", "400", "--set",
         "total_steps=1600", "warmup_steps=300", "learning_starts=300", "eval_every=400", "eval_episodes=2",
-        f"hidden_sizes={json.dumps(TINY['hidden_sizes'])}", f"batch_size={TINY['batch_size']}"]
+        *(f"{k}={json.dumps(TINY[k])}" for k in ("hidden_sizes", "batch_size", "plot"))]
 
 CRASH_IN_WRITE = """
 import os, signal, sys
