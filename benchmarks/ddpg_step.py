@@ -30,12 +30,12 @@ import numpy as np
 from compare import update_mflop  # benchmarks/compare.py: the script's folder is on sys.path
 
 from offpolicy import buffer as rb
-from offpolicy.agents import make_agent
 from offpolicy.config import make_config
 from offpolicy.envs import make_env, make_jax_env
 from offpolicy.errors import EnvError
 from offpolicy.loops.compiled import CompiledLoop
 from offpolicy.loops.host import HostLoop
+from offpolicy.run.trainer import agent_for_run
 
 
 def matmul_gflops(n: int = 128, length: int = 2000) -> float:
@@ -59,7 +59,7 @@ def main() -> None:
     env, spec = make_env(cfg.env, cfg.algo)
     mflop = update_mflop(cfg.algo, int(np.prod(spec.obs_shape)), spec.n_actions if spec.discrete else spec.action_dim,
                          list(cfg.agent.hidden_sizes), cfg.agent.batch_size, getattr(cfg.agent, "policy_delay", 1))
-    agent = make_agent(cfg.algo, cfg.agent, spec)
+    agent = agent_for_run(cfg, spec)  # with what the run fills in (prioritized replay's beta schedule)
     loop = HostLoop(agent, env, 0, cfg.agent.buffer_size, cfg.agent.batch_size, warmup_steps=500, learning_starts=500)
     loop.run(1000)  # fill a little, compile every mode
     fns = loop.fns
