@@ -86,7 +86,8 @@ def mlp_forward_flops(batch: int, sizes: list[int]) -> int:
     return 2 * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
 
 
-def update_mflop(algo: str, obs_dim: int, n_out: int, hidden: list[int], batch: int, policy_delay: int = 1) -> float:
+def update_mflop(algo: str, obs_dim: int, n_out: int, hidden: list[int], batch: int, policy_delay: int = 1,
+                 double: bool = False, dueling: bool = False, n_atoms: int = 1) -> float:
     """FLOPs of one update, counting a forward pass as F and forward + backward as 3F (the convention behind
     benchmarks/ddpg_step.py's 47.8 MFLOP; element-wise work, Adam and the NoisyNet weight noise are < 1 % and left out).
     ``n_out``: the action dimension (DDPG, TD3, SAC) or the number of actions (DQN).
@@ -98,10 +99,18 @@ def update_mflop(algo: str, obs_dim: int, n_out: int, hidden: list[int], batch: 
     SAC:  critic step = policy F (a' ~ pi(s')) + 2 target critics F + 2 critics 3F; actor step = policy 3F + 2 critics
           3F (min of both through the action); the temperature's step is a scalar -> 4 F_policy + 14 F_critic, the
           policy's output layer 2 x n_out wide (mean and log-std).
-    DQN:  target network F + online network 3F -> 4 F_q.
+    DQN:  target network F + online network 3F -> 4 F_q; Double DQN adds the online network's F on s' (its argmax
+          picks the target's action) -> 5 F_q. F_q is the Q-network's layers as the agent builds them
+          (offpolicy.networks.q_layers): ``dueling`` splits the last hidden layer into a value and an advantage
+          stream, ``n_atoms`` (C51) makes every output n_atoms wide. C51's projection of the target distribution
+          (batch x n_atoms x n_atoms compares) is left out with the element-wise work.
     """
     if algo == "dqn":
-        return 4 * mlp_forward_flops(batch, [obs_dim, *hidden, n_out]) / 1e6
+        from offpolicy.networks import q_layers
+
+        layers = q_layers(obs_dim, tuple(hidden), n_out, dueling, n_atoms)
+        f_q = 2 * batch * sum(layer.fan_in * layer.fan_out for layer in layers)
+        return (5 if double else 4) * f_q / 1e6
     policy_out = 2 * n_out if algo == "sac" else n_out
     actor = mlp_forward_flops(batch, [obs_dim, *hidden, policy_out])
     critic = mlp_forward_flops(batch, [obs_dim + n_out, *hidden, 1])

@@ -57,8 +57,10 @@ def main() -> None:
 
     cfg = make_config(args.preset)
     env, spec = make_env(cfg.env, cfg.algo)
+    a = cfg.agent
     mflop = update_mflop(cfg.algo, int(np.prod(spec.obs_shape)), spec.n_actions if spec.discrete else spec.action_dim,
-                         list(cfg.agent.hidden_sizes), cfg.agent.batch_size, getattr(cfg.agent, "policy_delay", 1))
+                         list(a.hidden_sizes), a.batch_size, getattr(a, "policy_delay", 1), getattr(a, "double", False),
+                         getattr(a, "dueling", False), a.n_atoms if getattr(a, "distributional", False) else 1)
     agent = agent_for_run(cfg, spec)  # with what the run fills in (prioritized replay's beta schedule)
     loop = HostLoop(agent, env, 0, cfg.agent.buffer_size, cfg.agent.batch_size, warmup_steps=500, learning_starts=500)
     loop.run(1000)  # fill a little, compile every mode

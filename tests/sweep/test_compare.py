@@ -61,6 +61,16 @@ def test_update_flops_match_the_ddpg_step_constant_and_count_dqn_alike():
     assert compare.mlp_forward_flops(2, [3, 5, 1]) == 2 * 2 * (15 + 5)
 
 
+def test_dqn_update_flops_count_double_dueling_and_c51_as_the_network_is_built():
+    # rainbow-cartpole's sizes: 4 inputs, 2 actions, 128-128, batch 32. Dueling: trunk 4x128, then per stream its own
+    # 128x128 hidden layer and an output (value 51, advantage 2 x 51 with C51's 51 atoms)
+    f_q = 2 * 32 * (4 * 128 + 128 * 128 + 128 * 51 + 128 * 128 + 128 * 2 * 51)
+    assert compare.update_mflop("dqn", 4, 2, [128, 128], 32, double=True, dueling=True, n_atoms=51) == \
+        pytest.approx(5 * f_q / 1e6)  # Double DQN: the online network's forward on s' besides the target's
+    plain_c51 = 2 * 32 * (4 * 128 + 128 * 128 + 128 * 2 * 51)
+    assert compare.update_mflop("dqn", 4, 2, [128, 128], 32, n_atoms=51) == pytest.approx(4 * plain_c51 / 1e6)
+
+
 def test_td3_and_sac_update_flops_count_twin_critics_the_delay_and_the_policy_head():
     f = compare.mlp_forward_flops
     actor, critic = f(256, [3, 400, 300, 1]), f(256, [4, 400, 300, 1])
