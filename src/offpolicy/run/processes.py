@@ -31,6 +31,7 @@ from typing import Any
 
 from offpolicy import provenance
 from offpolicy.errors import OffpolicyError, Terminated
+from offpolicy.run.signals import signal_handlers
 
 ENV_MODULE_VAR = "OFFPOLICY_ENV_MODULE"
 """The module the user named with ``--env-module``, passed to worker processes in their environment: they import
@@ -204,23 +205,15 @@ def train_in_processes(config: Any, parent: Path, chunks: list[list[int]], progr
                          max(r["start_up"] for r in results))
 
 
-@contextlib.contextmanager
 def _sigterm_raises():
     """In the main thread: SIGTERM raises :class:`~offpolicy.errors.Terminated` in the block (then the default again,
     so a second SIGTERM ends the process at once)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def handle(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         raise Terminated
 
-    previous = signal.signal(signal.SIGTERM, handle)
-    try:
-        yield
-    finally:  # None: the previous handler was not set from Python (as in the Trainer's _Interrupts)
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    return signal_handlers({signal.SIGTERM: handle})
 
 
 def _left_behind(parent: Path, chunks: list[list[int]]) -> str:

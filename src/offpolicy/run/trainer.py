@@ -17,7 +17,6 @@ import functools
 import json
 import signal
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -40,6 +39,7 @@ from offpolicy.provenance import available_memory, new_stamped_dir, versions
 from offpolicy.run import checkpoint, compile_cache
 from offpolicy.run.evaluate import Evaluator
 from offpolicy.run.progress import Progress
+from offpolicy.run.signals import signal_handlers
 from offpolicy.run.writer import (
     RunWriter,
     check_config_file,
@@ -662,12 +662,10 @@ class _Interrupts:
 
     def __init__(self):
         self.signal: int | None = None
-        self._previous: dict[int, Any] = {}
+        self._handlers = signal_handlers({signal.SIGINT: self._handle, signal.SIGTERM: self._handle})
 
     def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
+        self._handlers.__enter__()
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -685,8 +683,7 @@ class _Interrupts:
             raise Terminated() if self.signal == signal.SIGTERM else KeyboardInterrupt()
 
     def __exit__(self, *exc) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._handlers.__exit__(*exc)
 
 
 def budget_warnings(config: RunConfig, time_limit: int | None) -> list[str]:
