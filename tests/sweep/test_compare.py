@@ -62,8 +62,8 @@ def test_update_flops_match_the_ddpg_step_constant_and_count_dqn_alike():
 
 
 def test_dqn_update_flops_count_double_dueling_and_c51_as_the_network_is_built():
-    # rainbow-cartpole's sizes: 4 inputs, 2 actions, 128-128, batch 32. Dueling: trunk 4x128, then per stream its own
-    # 128x128 hidden layer and an output (value 51, advantage 2 x 51 with C51's 51 atoms)
+    # rainbow-cartpole's network (4 inputs, 2 actions, 128-128) on 32 rows. Dueling: trunk 4x128, then per stream
+    # its own 128x128 hidden layer and an output (value 51, advantage 2 x 51 with C51's 51 atoms)
     f_q = 2 * 32 * (4 * 128 + 128 * 128 + 128 * 51 + 128 * 128 + 128 * 2 * 51)
     assert compare.update_mflop("dqn", 4, 2, [128, 128], 32, double=True, dueling=True, n_atoms=51) == \
         pytest.approx(5 * f_q / 1e6)  # Double DQN: the online network's forward on s' besides the target's
