@@ -42,6 +42,18 @@ def cli(*args, script=None):
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
 
 
+def in_process(capsys, *args):
+    """``offpolicy ARGS`` in this process (the same ``main``, without starting an interpreter and its imports), as
+    (exit code, stdout, stderr): for the tests that kill nothing. A resume after a kill runs in a new process, as a
+    user's would."""
+    from offpolicy.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     path = tmp_path_factory.mktemp("resume") / "reference"
@@ -92,17 +104,17 @@ def all_bytes(run_dir):
     return {p.relative_to(run_dir): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
-def test_resume_of_a_finished_run_changes_nothing_and_keeps_a_bounded_number(reference, tmp_path):
+def test_resume_of_a_finished_run_changes_nothing_and_keeps_a_bounded_number(reference, tmp_path, capsys):
     kept = sorted(p.name for p in (reference / "checkpoints").glob("train-*"))
     assert kept == ["train-000001200", "train-000001600"]  # keep_checkpoints=2 of the 4 written
     before = all_bytes(reference)
-    result = cli("train", "--resume", str(reference), "--no-progress", "--no-video")
-    assert result.returncode == 0, result.stderr
-    assert "finished at step 1600 (summary.json); nothing to resume" in result.stdout
+    code, out, err = in_process(capsys, "train", "--resume", str(reference), "--no-progress", "--no-video")
+    assert code == 0, err
+    assert "finished at step 1600 (summary.json); nothing to resume" in out
     assert all_bytes(reference) == before  # summary.json's timings too: nothing retrained, nothing rewritten
 
 
-def test_resume_refuses_an_edited_config_and_extends_with_total_steps(reference, tmp_path):
+def test_resume_refuses_an_edited_config_and_extends_with_total_steps(reference, tmp_path, capsys):
     import shutil
 
     run = tmp_path / "run"
@@ -111,26 +123,27 @@ def test_resume_refuses_an_edited_config_and_extends_with_total_steps(reference,
     assert "  critic_lr: 0.001\n" in text
     (run / "config.yaml").write_text(text.replace("  critic_lr: 0.001\n", "  critic_lr: 0.01\n"))
     before = all_bytes(run)
-    result = cli("train", "--resume", str(run), "--total-steps", "2000", "--no-progress", "--no-video")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    code, out, err = in_process(capsys, "train", "--resume", str(run), "--total-steps", "2000", "--no-progress",
+                                "--no-video")
+    assert code == 2 and err.count("\n") == 1, err
     assert "config.yaml was edited after the run started (agent.critic_lr: 0.001 when trained, 0.01 in the " \
-           "file)" in result.stderr
+           "file)" in err
     assert all_bytes(run) == before  # refused before anything was touched
     (run / "config.yaml").write_text(text.replace("  critic_lr: 0.001\n", "  critic_lr: oops\n"))
-    result = cli("train", "--resume", str(run), "--no-progress", "--no-video")
-    assert result.returncode == 2 and "config.yaml: agent.critic_lr='oops': expected a number. Undo the edit" \
-        in result.stderr, result.stderr
+    code, out, err = in_process(capsys, "train", "--resume", str(run), "--no-progress", "--no-video")
+    assert code == 2 and "config.yaml: agent.critic_lr='oops': expected a number. Undo the edit" in err, err
     (run / "config.yaml").write_text(text)
-    result = cli("train", "--resume", str(run), "--total-steps", "2000", "--no-progress", "--no-video")
-    assert result.returncode == 0, result.stderr
+    code, out, err = in_process(capsys, "train", "--resume", str(run), "--total-steps", "2000", "--no-progress",
+                                "--no-video")
+    assert code == 0, err
     rows = metric_rows(run / "metrics.csv")
     assert rows[-1]["step"] == "2000"
     assert rows[: len(metric_rows(reference / "metrics.csv"))] == metric_rows(reference / "metrics.csv")
     assert "total_steps: 2000\n" in (run / "config.yaml").read_text()  # the file says what the run trained
     # a longer budget written into config.yaml extends the run as --total-steps does
     (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("total_steps: 2000", "total_steps: 2400"))
-    result = cli("train", "--resume", str(run), "--no-progress", "--no-video")
-    assert result.returncode == 0, result.stderr
+    code, out, err = in_process(capsys, "train", "--resume", str(run), "--no-progress", "--no-video")
+    assert code == 0, err
     assert metric_rows(run / "metrics.csv")[-1]["step"] == "2400"
 
 
@@ -155,11 +168,11 @@ def test_sigterm_before_the_first_checkpoint_saves_interrupted_and_resume_restar
     assert_same_run(reference, run)
 
 
-def test_resume_errors_are_clear(tmp_path, reference):
-    result = cli("train", "--resume", str(tmp_path))
-    assert result.returncode == 2 and "not a run directory (no config.yaml) to resume" in result.stderr
-    result = cli("train", "ddpg-pendulum", "--resume", str(reference))
-    assert result.returncode == 2 and "pass only --resume RUN_DIR" in result.stderr
+def test_resume_errors_are_clear(tmp_path, reference, capsys):
+    code, out, err = in_process(capsys, "train", "--resume", str(tmp_path))
+    assert code == 2 and "not a run directory (no config.yaml) to resume" in err
+    code, out, err = in_process(capsys, "train", "ddpg-pendulum", "--resume", str(reference))
+    assert code == 2 and "pass only --resume RUN_DIR" in err
 
 
 def test_a_signal_inside_a_jitted_step_stops_at_its_end_with_the_state_saved(tmp_path):
