@@ -1,8 +1,6 @@
 """DQN on the shared core: API, save/load, run directory outputs, CLI, config and env errors."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -115,18 +113,18 @@ def test_rainbow_switches_train_save_and_load(tmp_path):
     np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
 
 
-def test_cli_train_eval_plot(tmp_path):
+def test_cli_train_eval_plot(tmp_path, capsys):
+    # offpolicy's main in this process: tests/api_cli/test_cli.py runs the commands in subprocesses, as typed
+    from offpolicy.cli import main
+
     run = tmp_path / "cli-run"
-    cmd = [sys.executable, "-m", "offpolicy.cli"]
     sets = [f"{k}={json.dumps(v)}" for k, v in {**TINY, "total_steps": 200, "eval_episodes": 1}.items()]
-    out = subprocess.run(cmd + ["train", "--algo", "dqn", "--env", "CartPole-v1", "--run-dir", str(run),
-                                "--no-video", "--no-progress", "--set", *sets], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    out = subprocess.run(cmd + ["eval", str(run), "--episodes", "2"], capture_output=True, text=True)
-    assert out.returncode == 0 and "dqn CartPole-v1" in out.stdout, out.stderr
+    assert main(["train", "--algo", "dqn", "--env", "CartPole-v1", "--run-dir", str(run), "--no-video",
+                 "--no-progress", "--set", *sets]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--episodes", "2"]) == 0
+    assert "dqn CartPole-v1" in capsys.readouterr().out
     assert not (run / "learning_curve.png").exists()  # plot: false (TINY): `offpolicy plot` draws it
-    out = subprocess.run(cmd + ["plot", str(run)], capture_output=True, text=True)
-    assert out.returncode == 0 and (run / "learning_curve.png").exists(), out.stderr
-    out = subprocess.run(cmd + ["train", "--algo", "dqn", "--env", "Pendulum-v1", "--no-progress"],
-                         capture_output=True, text=True)
-    assert out.returncode == 2 and "--algo ddpg" in out.stderr
+    assert main(["plot", str(run)]) == 0 and (run / "learning_curve.png").exists()
+    assert main(["train", "--algo", "dqn", "--env", "Pendulum-v1", "--no-progress"]) == 2
+    assert "--algo ddpg" in capsys.readouterr().err
