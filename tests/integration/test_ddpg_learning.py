@@ -25,7 +25,7 @@ def test_ddpg_reaches_pendulum_threshold_within_20k_steps():
 def short_run(tmp_path, name, seed):
     config = make_config("ddpg-pendulum", {"seed": seed, "total_steps": 1_600, "warmup_steps": 600,
                                            "learning_starts": 600, "eval_every": 800, "eval_episodes": 2,
-                                           "video": False})
+                                           "video": False, "plot": False})
     trainer = Trainer(config, run_dir=tmp_path / name, progress=False)
     trainer.learn(config.total_steps)
     trainer.finish()

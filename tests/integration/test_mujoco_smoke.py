@@ -28,7 +28,7 @@ PRESETS = {
     "sac-hopper": ("sac", "Hopper-v5", 11, 3, (256, 256)),
 }
 SMOKE = {"total_steps": 2000, "warmup_steps": 1000, "learning_starts": 1000, "hidden_sizes": [32, 32],
-         "batch_size": 64, "buffer_size": 2000, "eval_every": 0, "eval_episodes": 1, "video": False}
+         "batch_size": 64, "buffer_size": 2000, "eval_every": 0, "eval_episodes": 1, "video": False, "plot": False}
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from offpolicy.run.trainer import Trainer
 def seeds_used(tmp_path, name):
     """Every reset seed of one short run (no learning: warm-up only), by env: training and evaluation."""
     config = make_config("ddpg-pendulum", {"total_steps": 600, "warmup_steps": 600, "learning_starts": 1000,
-                                           "eval_every": 200, "eval_episodes": 3, "video": False})
+                                           "eval_every": 200, "eval_episodes": 3, "video": False, "plot": False})
     trainer = Trainer(config, run_dir=tmp_path / name, progress=False)
     used = {"train": [], "eval": []}
     for key, env in (("train", trainer.envs[0]), ("eval", trainer.runs[0].evaluator.env)):

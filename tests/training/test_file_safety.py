@@ -100,7 +100,7 @@ def test_a_module_the_user_typed_is_imported_recorded_and_asked_for_again(tmp_pa
 
     forget()
     tiny = ["--set", "total_steps=200", "warmup_steps=100", "learning_starts=100", "batch_size=32",
-            "hidden_sizes=[8,8]", "eval_every=0", "eval_episodes=1"]
+            "hidden_sizes=[8,8]", "eval_every=0", "eval_episodes=1", "plot=false"]
     try:
         assert main(["train", "--algo", "ddpg", "--env", "typedmod:OffpolicyTest/Typed-v0", "--run-dir", "run",
                      "--checkpoint-every", "100", "--no-video", "--no-progress", *tiny]) == 0
