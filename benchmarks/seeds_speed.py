@@ -8,7 +8,7 @@ Each repetition runs, as a user would type them (alternating, in this order), wi
   N, W procs    offpolicy train PRESET --seeds 0-(N-1)               (the default: one process per core)
   N runs, W at a time   offpolicy train PRESET --seed i, for i in 0..N-1, W commands at once, one XLA thread each
                 when W fills the cores (what a pool of one-seed processes would do: every seed bit for bit its
-                `--seed i` run on any machine)
+                `--seed i` run whatever the core count)
 and reads each run's summary.json: learning-phase agent-steps/s (for several seeds, the sum over processes of seeds
 x per-seed steps/s; for the N runs, W x the median run's steps/s, the rate while W run at once) and the wall time
 (start-up, compiling, final evaluations included; for the N runs, from the first start to the last end). Prints medians
