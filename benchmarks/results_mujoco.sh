@@ -11,7 +11,10 @@
 # for the budget: 200,000 steps instead of their 1,000,000, evaluated every 25,000 steps over 10 noise-free episodes
 # (the presets' own evaluation). Nothing was tuned, on these seeds or any other. Host loop (MuJoCo has no gymnax port).
 # Sweeps as in benchmarks/results.sh (benchmarks/results_lib.sh): resumable from 10k-step training checkpoints, one
-# process per trial. WORKERS trials at a time (default 3: a row's three seeds together, one XLA thread each, so no
+# process per trial. The sweeps live in benchmarks/results/mujoco/ (OUT), which git tracks except for the weights,
+# checkpoints and TensorBoard logs (.gitignore): a finished row is committed with its data files (configs, CSVs,
+# summaries, reports), so the ~6 hours can be spread over machines and sessions. A clone has the finished rows; rerun
+# the script there and it skips them (nothing left to run) and trains the rest. WORKERS trials at a time (default 3: a row's three seeds together, one XLA thread each, so no
 # core idles while the last seed of a row finishes alone); their wall times and steps/s are those of 3 processes
 # sharing 2 cores, not of a lone run: the learning-phase rate of a lone run is benchmarks/compare.py's (README, Speed).
 set -euo pipefail
@@ -19,7 +22,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=benchmarks/results_lib.sh
 source benchmarks/results_lib.sh
 SEEDS="${SEEDS:-3}"
-OUT="${OUT:-runs/results-mujoco}"
+OUT="${OUT:-benchmarks/results/mujoco}"
 DOC="${DOC:-docs/results-mujoco.md}"
 SET="${SET:-}"
 WORKERS="${WORKERS:-3}"
@@ -50,4 +53,6 @@ cat >> "$DOC" <<'NOTE'
 - **Threshold**: Gymnasium's `reward_threshold` for each env (HalfCheetah-v5 4800, Hopper-v5 3800).
 - **Wall time and steps/s**: three trials at a time on the 2 cores, one XLA thread each (see
   [results.md](results.md#how-to-read-the-wall-time-columns)); a lone run's learning-phase rate is in README, Speed.
+  The published rows also shared the machine with other work at times, and were paused (SIGSTOP) while it took
+  timings: their wall times are longer, and their steps/s lower, than an idle machine's. Read them as a bound.
 NOTE
