@@ -191,8 +191,8 @@ def plan(algos: list[str], peers: list[str], loops: list[str], epsilon: bool, vm
         spec = ALGOS[algo]
         mine = [loop for loop in loops if loop in spec.get("loops", LOOPS)]
         systems = [{"system": "offpolicy", "loop": loop} for loop in mine]
-        if "epsilon_preset" in spec and epsilon:
-            systems.append({"system": "offpolicy-eps", "loop": "host"})
+        if "epsilon_preset" in spec and epsilon:  # on each loop: the compiled one is like-for-like with rejax's DQN
+            systems += [{"system": "offpolicy-eps", "loop": loop} for loop in mine]
         if vmap_seeds > 1 and spec.get("vmap"):
             systems += [{"system": "offpolicy-vmap", "loop": loop} for loop in mine]
         systems += [{"system": peer, "loop": "compiled" if peer == "rejax" else "host"} for peer in peers
@@ -245,7 +245,7 @@ def add_derived(row: dict, floors_ms: dict[str, float]) -> dict:
 def label(row: dict) -> str:
     system = row["system"]
     text = LABELS.get(system, system)
-    if system == "offpolicy":
+    if system in ("offpolicy", "offpolicy-eps"):
         text += f" ({row.get('loop', 'host')})"
     elif system == "offpolicy-vmap":
         text += f" ({row.get('loop', '?')}, {row.get('n_seeds', '?')} seeds)"

@@ -174,7 +174,9 @@ def test_plan_orders_systems_and_adds_epsilon_only_for_dqn():
     names = lambda algo: [(s["system"], s["loop"]) for s in p[algo]]  # noqa: E731
     assert names("ddpg") == [("offpolicy", "host"), ("offpolicy", "compiled"), ("offpolicy-vmap", "host"),
                              ("offpolicy-vmap", "compiled"), ("sb3", "host"), ("rejax", "compiled")]
-    assert ("offpolicy-eps", "host") in names("dqn")
+    assert names("dqn") == [("offpolicy", "host"), ("offpolicy", "compiled"), ("offpolicy-eps", "host"),
+                            ("offpolicy-eps", "compiled"), ("offpolicy-vmap", "host"), ("offpolicy-vmap", "compiled"),
+                            ("sb3", "host"), ("rejax", "compiled")]
     p1 = dict(compare.plan(["dqn"], [], ["host"], epsilon=False, vmap_seeds=1))
     assert [(s["system"], s["loop"]) for s in p1["dqn"]] == [("offpolicy", "host")]
     # TD3/SAC: no ε-greedy or vmapped rows; HalfCheetah: host loop only and no rejax (no MuJoCo port of either)
