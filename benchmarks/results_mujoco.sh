@@ -6,6 +6,8 @@
 #                                              # one core each at 200k steps); rerun it to resume where it stopped
 #   SEEDS=1 SET="total_steps=12000 eval_every=1000 learning_starts=10000" DOC=/tmp/mj.md OUT=/tmp/mj-sweeps \
 #     bash benchmarks/results_mujoco.sh        # a quick check of the pipeline at a tiny budget
+#   PRESETS="td3-halfcheetah sac-halfcheetah" bash benchmarks/results_mujoco.sh
+#                                              # those rows only, and a page of them (its title names them)
 #
 # The presets run as they ship (rl-zoo's MuJoCo hyperparameters; every difference is a comment in the preset) except
 # for the budget: 200,000 steps instead of their 1,000,000, evaluated every 25,000 steps over 10 noise-free episodes
@@ -14,9 +16,10 @@
 # process per trial. The sweeps live in benchmarks/results/mujoco/ (OUT), which git tracks except for the weights,
 # checkpoints and TensorBoard logs (.gitignore): a finished row is committed with its data files (configs, CSVs,
 # summaries, reports), so the ~6 hours can be spread over machines and sessions. A clone has the finished rows; rerun
-# the script there and it skips them (nothing left to run) and trains the rest. WORKERS trials at a time (default 3: a row's three seeds together, one XLA thread each, so no
-# core idles while the last seed of a row finishes alone); their wall times and steps/s are those of 3 processes
-# sharing 2 cores, not of a lone run: the learning-phase rate of a lone run is benchmarks/compare.py's (README, Speed).
+# the script there and it skips them (nothing left to run) and trains the rest. WORKERS trials at a time (default 3:
+# a row's three seeds together, one XLA thread each, so no core idles while the last seed of a row finishes alone);
+# their wall times and steps/s are those of 3 processes sharing 2 cores, not of a lone run: the learning-phase rate of
+# a lone run is benchmarks/compare.py's (README, Speed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=benchmarks/results_lib.sh
@@ -26,9 +29,13 @@ OUT="${OUT:-benchmarks/results/mujoco}"
 DOC="${DOC:-docs/results-mujoco.md}"
 SET="${SET:-}"
 WORKERS="${WORKERS:-3}"
-PRESETS=(td3-halfcheetah sac-halfcheetah td3-hopper sac-hopper)
+ALL=(td3-halfcheetah sac-halfcheetah td3-hopper sac-hopper)
+# shellcheck disable=SC2206 # PRESETS is a list of words
+PRESETS=(${PRESETS:-${ALL[@]}})  # PRESETS="td3-halfcheetah": those rows only (a page of the rows finished so far)
+TITLE="TD3 and SAC on HalfCheetah-v5 and Hopper-v5 at 200k steps: $SEEDS seeds each"
+[ "${PRESETS[*]}" == "${ALL[*]}" ] || TITLE="$TITLE (${#PRESETS[@]} of the ${#ALL[@]} rows: ${PRESETS[*]})"
 
-preset_rows "$OUT" "$DOC" "TD3 and SAC on HalfCheetah-v5 and Hopper-v5 at 200k steps: $SEEDS seeds each" "${PRESETS[@]}" -- total_steps=200000 video=false checkpoint_every=10000
+preset_rows "$OUT" "$DOC" "$TITLE" "${PRESETS[@]}" -- total_steps=200000 video=false checkpoint_every=10000
 
 # How the page was made and what to compare it with, for a reader of it alone.
 cat >> "$DOC" <<'NOTE'
