@@ -15,6 +15,7 @@ from offpolicy.agents import make_agent
 from offpolicy.config import make_config
 from offpolicy.envs import JaxEnv, make_env
 from offpolicy.errors import EnvError
+from offpolicy.loops import compiled as compiled_module
 from offpolicy.loops.compiled import CompiledLoop
 from offpolicy.loops.host import HostLoop
 from offpolicy.run.trainer import Trainer
@@ -204,10 +205,19 @@ def check_vmapped_equals_single(algo: str) -> None:
 def test_chunking_does_not_change_results():
     a, ra = _compiled("ddpg", SEED, steps=STEPS + 20, chunk=1000)  # one chunk
     b, rb_ = _compiled("ddpg", SEED, steps=STEPS + 20, chunk=CHUNK)  # three of the reference run's length, one of 20
-    assert b._chunk._cache_size() == 1  # the chunk length is traced: one program serves both lengths
+    assert compiled_module.compiled_programs(b._chunk) == 1  # the chunk length is traced: one program serves both lengths
     for x, y in zip(_arrays(a.carry), _arrays(b.carry), strict=True):
         np.testing.assert_array_equal(x, y)
     assert [r.episode_return for _, r in ra] == [r.episode_return for _, r in rb_]
+
+
+def test_a_jax_without_the_program_count_counts_the_first_chunk_as_compiling(monkeypatch):
+    # compiled_programs reads JAX's private _cache_size; without it the loop still runs, and its first chunk (only)
+    # goes to start_up_time, not to the learning-phase timing
+    monkeypatch.setattr(compiled_module, "compiled_programs", lambda fn: None)
+    loop, _ = _compiled("ddpg", SEED, steps=STEPS, chunk=CHUNK)
+    assert loop._chunks_run >= 3 and loop.start_up_time > 0
+    assert 0 < loop.states[0].learn_steps < STEPS and loop.states[0].learn_time > 0
 
 
 def test_trainer_runs_the_compiled_loop_and_evaluates_on_gymnasium(tmp_path):

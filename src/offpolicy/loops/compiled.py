@@ -42,6 +42,7 @@ from offpolicy.loops.learner import (
     Carry,
     EpisodeRecord,
     LoopState,
+    compiled_programs,
     first_action,
     is_update_step,
     learner_step,
@@ -193,6 +194,7 @@ class CompiledLoop:
         self.states = [LoopState() for _ in self.seeds]
         self._metric_names = agent.metric_names
         self.start_up_time = 0.0  # seconds of the chunk that compiled
+        self._chunks_run = 0
 
     # -- views --------------------------------------------------------------------------------------------------------
     def _seed(self, tree: Any, i: int) -> Any:
@@ -227,7 +229,9 @@ class CompiledLoop:
             length = nxt - step
             # one program serves every chunk length: only the first chunk of the first loop of these settings
             # in this process compiles (see _programs)
-            compiles = self._chunk._cache_size() == 0
+            programs = compiled_programs(self._chunk)
+            compiles = programs == 0 if programs is not None else self._chunks_run == 0
+            self._chunks_run += 1
             tic = time.perf_counter()
             self.carry, out = self._chunk(self.carry, jnp.int32(step), jnp.int32(length // self.n_envs))
             out = jax.device_get(out)  # waits for the chunk: the timing is honest

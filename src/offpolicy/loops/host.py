@@ -49,6 +49,7 @@ from offpolicy.loops.contract import OnEpisode, OnStep
 from offpolicy.loops.gym_driver import EpisodeState, GymDriver
 from offpolicy.loops.learner import (
     LoopState,
+    compiled_programs,
     first_action,
     is_update_step,
     learner_step,
@@ -118,10 +119,11 @@ class HostStep:
             store = False
         return self._step_jit(carry, packed, t, update=update, random_action=np.bool_(random_action), store=store)
 
-    def cache_size(self) -> int:
+    def cache_size(self) -> int | None:
         """How many programs the per-step functions have compiled (step without update, step with, store, and the
-        warm-up's random-action block and block store)."""
-        return sum(f._cache_size() for f in (self._step_jit, self._store_jit, self.random_block, self.store_block))
+        warm-up's random-action block and block store); None on a JAX that does not say (see compiled_programs)."""
+        counts = [compiled_programs(f) for f in (self._step_jit, self._store_jit, self.random_block, self.store_block)]
+        return sum(counts) if None not in counts else None
 
     def pack(self, obs, action, reward, next_obs, terminated, truncated, policy_obs, episode_start) -> np.ndarray:
         n = obs.shape[0]

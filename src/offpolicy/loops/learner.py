@@ -314,3 +314,10 @@ def learner_step(agent: Agent, batch_size: int, carry: Carry, transition: Transi
 def mean_metrics(sums: dict[str, Any], count: int) -> dict[str, float]:
     """Per-update means of the metric sums (empty when no update ran)."""
     return {k: float(v) / count for k, v in sums.items()} if count else {}
+
+
+def compiled_programs(fn: Any) -> int | None:
+    """How many programs the jitted ``fn`` holds: JAX's private ``_cache_size()``, read here only; None on a JAX
+    without it (the compiled loop then counts its own first chunk as the one that compiled)."""
+    size = getattr(fn, "_cache_size", None)
+    return size() if callable(size) else None
