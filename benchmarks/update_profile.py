@@ -10,7 +10,9 @@ Builds the preset's agent on its env (host loop, 600 steps to fill a little), th
      --xla_cpu_enable_xprof_traceme), and prints per update: the wall time of the program, the summed time of its
      ops by kind (ynn_fusion: XLA's YNNPACK matmul fusions; dot: other matmuls; while: the rolled threefry loops of
      jax.random on CPU; copy ...), and how many ops ran on each thread. Op times on two threads overlap, so their
-     sum can exceed the wall time.
+     sum can exceed the wall time;
+  3. counts, in the called update's optimized HLO, the while loops and the copies (by computation and shape): where
+     the profile's `while` and `copy` time comes from.
 The per-op times are the claim (ratios between called and looped); absolute times move with machine load.
 """
 
@@ -22,6 +24,7 @@ import glob
 import gzip
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -122,7 +125,24 @@ def main() -> None:
               f"{len(ops) / args.calls:.0f} ops per update on threads {threads}")
         for kind, total in sorted(by_kind.items(), key=lambda kv: -kv[1])[:10]:
             print(f"    {kind:28s} {total / args.calls / 1e3:.3f} ms")
+    hlo_counts(called.lower(state, batch, key).compile().as_text())
     sys.stdout.flush()
+
+
+def hlo_counts(text: str) -> None:
+    """While loops and copies in an optimized HLO module's text, the copies by (computation, shape)."""
+    copies: collections.Counter = collections.Counter()
+    computation = "?"
+    for line in text.splitlines():
+        if line and not line.startswith(" ") and line.rstrip().endswith("{"):
+            computation = line.split("(")[0].replace("ENTRY ", "").strip().split(".")[0]
+        match = re.search(r"= (\S+) copy\(", line)
+        if match:
+            copies[(computation, match.group(1))] += 1
+    print(f"optimized HLO of the called update: {len(re.findall(r' while[(]', text))} while loops, "
+          f"{sum(copies.values())} copies; the most common (computation, shape):")
+    for (where, shape), n in copies.most_common(6):
+        print(f"    {n:4d} x {shape:20s} in {where}")
 
 
 if __name__ == "__main__":
