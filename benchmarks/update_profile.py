@@ -12,7 +12,11 @@ Builds the preset's agent on its env (host loop, 600 steps to fill a little), th
      jax.random on CPU; copy ...), and how many ops ran on each thread. Op times on two threads overlap, so their
      sum can exceed the wall time;
   3. counts, in the called update's optimized HLO, the while loops and the copies (by computation and shape): where
-     the profile's `while` and `copy` time comes from.
+     the profile's `while` and `copy` time comes from;
+  4. the host loop's learning step as HostLoop makes it (two program entries: the store, then sample + update + next
+     action; the action read back): its time, alternating with the step call alone and the update called alone, then
+     a profile of --calls steps: each program's wall time, the time between and around them (dispatch, argument
+     handling, the read-back), the ops by kind, and the while loops and copies of the step program.
 The per-op times are the claim (ratios between called and looped); absolute times move with machine load.
 """
 
@@ -35,6 +39,7 @@ if "xla_cpu_enable_xprof_traceme" not in os.environ.get("XLA_FLAGS", ""):  # per
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
 from offpolicy import buffer as rb  # noqa: E402
 from offpolicy.agents import make_agent  # noqa: E402
@@ -125,11 +130,93 @@ def main() -> None:
               f"{len(ops) / args.calls:.0f} ops per update on threads {threads}")
         for kind, total in sorted(by_kind.items(), key=lambda kv: -kv[1])[:10]:
             print(f"    {kind:28s} {total / args.calls / 1e3:.3f} ms")
-    hlo_counts(called.lower(state, batch, key).compile().as_text())
+    hlo_counts(called.lower(state, batch, key).compile().as_text(), "the called update")
+    host_step(loop, called, state, batch, key, args)
     sys.stdout.flush()
 
 
-def hlo_counts(text: str) -> None:
+def host_step(loop: HostLoop, called, state, batch, key, args) -> None:
+    """Part 4: the host loop's learning step (store call + step call + the action read back), timed and profiled."""
+    fns, spec = loop.fns, loop.agent.spec
+    obs = np.zeros((1, *spec.obs_shape), np.float32)
+    action = np.zeros((1, 1 if spec.discrete else spec.action_dim), np.float32)
+    packed = fns.pack(obs, action, 0.0, obs, False, False, obs, False)
+    t = np.int32(5000)
+
+    def steps(n: int, store: bool) -> None:
+        for _ in range(n):
+            loop.carry, a = fns.step(loop.carry, packed, t, update=True, random_action=False, store=store)
+            np.asarray(a)  # as HostLoop.run: the next env step needs the action
+
+    steps(3, True)
+    steps(3, False)
+    n = 300
+    times: dict[str, list[float]] = {"host step (store + step calls)": [], "step call alone (no store)": [],
+                                     "update called alone": []}
+    for _ in range(args.reps):
+        for name, store in (("host step (store + step calls)", True), ("step call alone (no store)", False)):
+            tic = time.perf_counter()
+            steps(n, store)
+            times[name].append((time.perf_counter() - tic) / n * 1e3)
+        tic = time.perf_counter()
+        for i in range(n):
+            state, _ = called(state, batch, jax.random.fold_in(key, i))
+        jax.block_until_ready(state)
+        times["update called alone"].append((time.perf_counter() - tic) / n * 1e3)
+    print(f"host loop learning step, ms, medians of {args.reps} x {n}:")
+    for name, values in times.items():
+        print(f"  {name:32s} {statistics.median(values):.3f}")
+
+    options = jax.profiler.ProfileOptions()
+    options.python_tracer_level = 0  # Python function events would inflate the Python-side times
+    with tempfile.TemporaryDirectory() as tmp:
+        with jax.profiler.trace(tmp, create_perfetto_trace=True, profiler_options=options):
+            steps(args.calls + 1, True)
+        (path,) = glob.glob(f"{tmp}/plugins/profile/*/perfetto_trace.json.gz")
+        with gzip.open(path) as f:
+            trace = json.load(f)
+    events = sorted((e for e in (trace["traceEvents"] if isinstance(trace, dict) else trace) if e.get("ph") == "X"),
+                    key=lambda e: e["ts"])
+
+    def outer(name: str) -> list[dict]:  # a jitted call shows as two nested events of one name: keep the outer
+        kept: list[dict] = []
+        for e in (e for e in events if e["name"] == name):
+            if not kept or e["ts"] >= kept[-1]["ts"] + kept[-1]["dur"]:
+                kept.append(e)
+        return kept
+
+    stores, calls = outer("PjitFunction(_store)"), outer("PjitFunction(_step)")
+    if len(stores) != args.calls + 1 or len(calls) != args.calls + 1:
+        print(f"profile: {len(stores)} store and {len(calls)} step calls for {args.calls + 1} steps; skipped")
+        return
+    parts: dict[str, list[float]] = collections.defaultdict(list)
+    ops_in: list[dict] = []
+    for k in range(args.calls):  # step k runs from its store call to the next step's
+        begin, call, end = stores[k]["ts"], calls[k]["ts"], stores[k + 1]["ts"]
+        inside = [e for e in events if call <= e["ts"] < end]
+        thunks = [e for e in inside if e["name"] == "ThunkExecutor::Execute"]
+        run_start, run_end = min(e["ts"] for e in thunks), max(e["ts"] + e["dur"] for e in thunks)
+        parts["whole step"].append(end - begin)
+        parts["store call"].append(stores[k]["dur"])
+        parts["between the calls"].append(call - begin - stores[k]["dur"])
+        parts["step call until its program runs"].append(run_start - call)
+        parts["step program running"].append(run_end - run_start)
+        parts["after the program (read-back, Python)"].append(end - run_end)
+        ops_in += [e for e in inside if not e["name"].startswith(SKIP)]
+    print(f"profile of {args.calls} host steps (no env step; XLA's trace events only), us per step, medians:")
+    for name, values in parts.items():
+        print(f"    {name:40s} {statistics.median(values):8.1f}")
+    by_kind: dict[str, float] = collections.defaultdict(float)
+    for e in ops_in:
+        by_kind[e["name"].split(".")[0]] += e.get("dur", 0)
+    print(f"  the step program's ops, {len(ops_in) / args.calls:.0f} per step, summed (two threads overlap):")
+    for kind, total in sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    {kind:28s} {total / args.calls / 1e3:.3f} ms")
+    lowered = fns._step_jit.lower(loop.carry, packed, t, update=True, random_action=np.bool_(False), store=False)
+    hlo_counts(lowered.compile().as_text(), "the step program (sample + update + next action)")
+
+
+def hlo_counts(text: str, what: str) -> None:
     """While loops and copies in an optimized HLO module's text, the copies by (computation, shape)."""
     copies: collections.Counter = collections.Counter()
     computation = "?"
@@ -139,7 +226,7 @@ def hlo_counts(text: str) -> None:
         match = re.search(r"= (\S+) copy\(", line)
         if match:
             copies[(computation, match.group(1))] += 1
-    print(f"optimized HLO of the called update: {len(re.findall(r' while[(]', text))} while loops, "
+    print(f"optimized HLO of {what}: {len(re.findall(r' while[(]', text))} while loops, "
           f"{sum(copies.values())} copies; the most common (computation, shape):")
     for (where, shape), n in copies.most_common(6):
         print(f"    {n:4d} x {shape:20s} in {where}")
