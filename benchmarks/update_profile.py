@@ -15,8 +15,9 @@ Builds the preset's agent on its env (host loop, 600 steps to fill a little), th
      the profile's `while` and `copy` time comes from;
   4. the host loop's learning step as HostLoop makes it (two program entries: the store, then sample + update + next
      action; the action read back): its time, alternating with the step call alone and the update called alone, then
-     a profile of --calls steps: each program's wall time, the time between and around them (dispatch, argument
-     handling, the read-back), the ops by kind, and the while loops and copies of the step program.
+     a profile of --calls steps (XLA's events only, no Python function events): the store call, the step call until
+     its program starts (argument handling, dispatch), the program running, what follows it (the read-back, the carry
+     rebuilt), the events inside by kind, and the while loops and copies of the step program's optimized HLO.
 The per-op times are the claim (ratios between called and looped); absolute times move with machine load.
 """
 
