@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # docs/results.md: 10 seeds of each of the five presets (one sweep each), then one comparison page over them.
 #
-#   bash benchmarks/results.sh                 # the published run (41 min on the 2-core machine, nothing else on it)
+#   bash benchmarks/results.sh                 # the published run (21 min on the 2-core Intel machine of 2026-12-02, 41 min on the AMD one; nothing else on it)
 #   SEEDS=2 SET="total_steps=2000 eval_every=500" DOC=/tmp/results.md OUT=/tmp/results-sweeps bash benchmarks/results.sh
 #                                              # a quick check of the pipeline at a tiny budget
 #
