@@ -105,32 +105,27 @@ def main() -> None:
     looped_n = looped(args.calls)
     state = looped_n(state, batch, key)
     jax.block_until_ready(state)
-    with tempfile.TemporaryDirectory() as tmp:
-        with jax.profiler.trace(tmp, create_perfetto_trace=True):
-            for i in range(args.calls):
-                state, _ = called(state, batch, jax.random.fold_in(key, i))
-            jax.block_until_ready(state)
-            time.sleep(0.05)  # the marker between the two phases
-            state = looped_n(state, batch, key)
-            jax.block_until_ready(state)
-        (path,) = glob.glob(f"{tmp}/plugins/profile/*/perfetto_trace.json.gz")
-        with gzip.open(path) as f:
-            trace = json.load(f)
-    events = [e for e in (trace["traceEvents"] if isinstance(trace, dict) else trace) if e.get("ph") == "X"]
+
+    def both_phases() -> None:
+        nonlocal state
+        for i in range(args.calls):
+            state, _ = called(state, batch, jax.random.fold_in(key, i))
+        jax.block_until_ready(state)
+        time.sleep(0.05)  # the marker between the two phases (a Python event)
+        state = looped_n(state, batch, key)
+        jax.block_until_ready(state)
+
+    events = traced(both_phases)
     cut = next(e["ts"] for e in events if e["name"] == "$time sleep")
     for phase, chosen in (("called", [e for e in events if e["ts"] < cut]),
                           (f"fori_loop x{args.calls}", [e for e in events if e["ts"] > cut])):
         ops = [e for e in chosen if not e["name"].startswith(SKIP)]
         programs = [e["dur"] for e in chosen if e["name"] == "ThunkExecutor::Execute (wait for completion)"]
-        by_kind: dict[str, float] = collections.defaultdict(float)
-        for e in ops:
-            by_kind[e["name"].split(".")[0]] += e.get("dur", 0)
         threads = sorted(collections.Counter(e["tid"] for e in ops).values(), reverse=True)
         print(f"profile, {phase}: program wall {sum(programs) / args.calls / 1e3:.3f} ms per update; ops summed "
               f"{sum(e.get('dur', 0) for e in ops) / args.calls / 1e3:.3f} ms per update; "
               f"{len(ops) / args.calls:.0f} ops per update on threads {threads}")
-        for kind, total in sorted(by_kind.items(), key=lambda kv: -kv[1])[:10]:
-            print(f"    {kind:28s} {total / args.calls / 1e3:.3f} ms")
+        print_kinds(ops, args.calls, 10)
     hlo_counts(called.lower(state, batch, key).compile().as_text(), "the called update")
     host_step(loop, called, state, batch, key, args)
     sys.stdout.flush()
@@ -168,16 +163,8 @@ def host_step(loop: HostLoop, called, state, batch, key, args) -> None:
     for name, values in times.items():
         print(f"  {name:32s} {statistics.median(values):.3f}")
 
-    options = jax.profiler.ProfileOptions()
-    options.python_tracer_level = 0  # Python function events would inflate the Python-side times
-    with tempfile.TemporaryDirectory() as tmp:
-        with jax.profiler.trace(tmp, create_perfetto_trace=True, profiler_options=options):
-            steps(args.calls + 1, True)
-        (path,) = glob.glob(f"{tmp}/plugins/profile/*/perfetto_trace.json.gz")
-        with gzip.open(path) as f:
-            trace = json.load(f)
-    events = sorted((e for e in (trace["traceEvents"] if isinstance(trace, dict) else trace) if e.get("ph") == "X"),
-                    key=lambda e: e["ts"])
+    # Python function events would inflate the Python-side times
+    events = sorted(traced(lambda: steps(args.calls + 1, True), python=False), key=lambda e: e["ts"])
 
     def outer(name: str) -> list[dict]:  # a jitted call shows as two nested events of one name: keep the outer
         kept: list[dict] = []
@@ -207,14 +194,33 @@ def host_step(loop: HostLoop, called, state, batch, key, args) -> None:
     print(f"profile of {args.calls} host steps (no env step; XLA's trace events only), us per step, medians:")
     for name, values in parts.items():
         print(f"    {name:40s} {statistics.median(values):8.1f}")
-    by_kind: dict[str, float] = collections.defaultdict(float)
-    for e in ops_in:
-        by_kind[e["name"].split(".")[0]] += e.get("dur", 0)
     print(f"  the step program's ops, {len(ops_in) / args.calls:.0f} per step, summed (two threads overlap):")
-    for kind, total in sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]:
-        print(f"    {kind:28s} {total / args.calls / 1e3:.3f} ms")
+    print_kinds(ops_in, args.calls, 8)
     lowered = fns._step_jit.lower(loop.carry, packed, t, update=True, random_action=np.bool_(False), store=False)
     hlo_counts(lowered.compile().as_text(), "the step program (sample + update + next action)")
+
+
+def traced(run, python: bool = True) -> list[dict]:
+    """The complete ("X") events of a jax.profiler trace of ``run()``; ``python``: with Python function events."""
+    options = jax.profiler.ProfileOptions()
+    if not python:
+        options.python_tracer_level = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        with jax.profiler.trace(tmp, create_perfetto_trace=True, profiler_options=options):
+            run()
+        (path,) = glob.glob(f"{tmp}/plugins/profile/*/perfetto_trace.json.gz")
+        with gzip.open(path) as f:
+            trace = json.load(f)
+    return [e for e in (trace["traceEvents"] if isinstance(trace, dict) else trace) if e.get("ph") == "X"]
+
+
+def print_kinds(ops: list[dict], calls: int, top: int) -> None:
+    """The ``top`` op kinds (the name before its first dot) by summed duration, in ms per call."""
+    by_kind: dict[str, float] = collections.defaultdict(float)
+    for e in ops:
+        by_kind[e["name"].split(".")[0]] += e.get("dur", 0)
+    for kind, total in sorted(by_kind.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {kind:28s} {total / calls / 1e3:.3f} ms")
 
 
 def hlo_counts(text: str, what: str) -> None:
